@@ -1,0 +1,419 @@
+"""The service's configuration: one TOML file, typed, layered and validated at start.
+
+Layers, lowest first: the defaults written below, the TOML file, then the environment
+(secrets only, so that they never need to be committed). Every error names the file, the
+key path, what was expected and what was found, because the person reading it is an
+administrator at a terminal, not a developer in a debugger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotline.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
+
+#: Environment variables that override secrets and deployment addresses.
+ENVIRONMENT = {
+    "HOTLINE_DATABASE_URL": ("database", "url"),
+    "HOTLINE_AMI_PASSWORD": ("ami", "password"),
+}
+DEFAULT_CONFIG_ENV = "HOTLINE_CONFIG"
+DEFAULT_CONFIG_NAME = "hotline.toml"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, malformed or out of range."""
+
+    def __init__(self, source: str, key: str, expected: str, found: object) -> None:
+        self.source, self.key, self.expected, self.found = source, key, expected, found
+        super().__init__(f"{source}: {key}: expected {expected}, found {_describe(found)}")
+
+    @classmethod
+    def file_problem(cls, source: str, problem: str) -> ConfigError:
+        """The file as a whole is unusable (missing, unreadable, not TOML)."""
+        error = cls.__new__(cls)
+        error.source, error.key, error.expected, error.found = source, "", "", problem
+        Exception.__init__(error, f"{source}: {problem}")
+        return error
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "nothing"
+
+
+MISSING = _Missing()
+
+
+def _describe(value: object) -> str:
+    if value is MISSING:
+        return "nothing"
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+# -- field checkers: each takes the raw TOML value and returns the typed one, or raises
+#    _Invalid(expected) which the loader turns into a ConfigError with the key path.
+
+
+class _Invalid(Exception):
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("a string")
+    return value
+
+
+def _non_empty_string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("true or false")
+    return value
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"an integer from {low} to {high}")
+        return value
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise _Invalid("one of " + ", ".join(repr(o) for o in options))
+        return value
+
+    return check
+
+
+def _host(value: Any) -> str:
+    """A listening address: an IP literal, or 'localhost'. Names other than that are refused,
+    so that a typo can never silently bind a public interface."""
+    if value == "localhost":
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        raise _Invalid("an IP address such as '127.0.0.1' or '::1', or 'localhost'") from None
+    return value
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(_string(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid("an IANA time zone name such as 'Asia/Shanghai'") from None
+    return value
+
+
+def _database_url(value: Any) -> str:
+    text = _non_empty_string(value)
+    if not text.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        raise _Invalid("a URL starting sqlite:/// or postgresql+psycopg://")
+    if text.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
+        text = "postgresql+psycopg://" + text[len("postgresql://") :]
+    return text
+
+
+def _time_limit(value: Any) -> str:
+    try:
+        return str(TimeLimit.parse(_string(value)))
+    except ValueError as exc:
+        raise _Invalid(f"a time limit ({exc})") from None
+
+
+def _office_hours(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid('a list of periods such as ["08:30-12:00", "13:30-17:30"]')
+    try:
+        OfficeHours.parse(value)
+    except ValueError as exc:
+        raise _Invalid(f"valid office periods ({exc})") from None
+    return tuple(value)
+
+
+def _date_list(value: Any) -> tuple[date, ...]:
+    if not isinstance(value, list):
+        raise _Invalid('a list of dates such as ["2027-01-01"]')
+    out = []
+    for item in value:
+        if isinstance(item, date):
+            out.append(item)
+            continue
+        try:
+            out.append(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            raise _Invalid(f'a list of ISO dates; {item!r} is not one') from None
+    return tuple(out)
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _Invalid("a list of non-empty strings")
+    return tuple(value)
+
+
+def _check(checker: Callable[[Any], Any], **kw: Any) -> Any:
+    return field(metadata={"check": checker}, **kw)
+
+
+# -- sections
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Who we are and where we keep our files."""
+
+    name: str = _check(_non_empty_string, default="12319")
+    language: str = _check(_choice("zh", "en"), default="zh")
+    timezone: str = _check(_timezone, default="Asia/Shanghai")
+    data_dir: str = _check(_non_empty_string, default="var")
+    log_level: str = _check(_choice("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = _check(_database_url, default="sqlite:///var/hotline.db")
+    pool_size: int = _check(_integer(1, 200), default=5)
+    echo: bool = _check(_boolean, default=False)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    bind: str = _check(_host, default="127.0.0.1")
+    port: int = _check(_integer(0, 65535), default=8080)
+
+
+@dataclass(frozen=True)
+class FastAgiConfig:
+    bind: str = _check(_host, default="127.0.0.1")
+    port: int = _check(_integer(0, 65535), default=4573)
+
+
+@dataclass(frozen=True)
+class AmiConfig:
+    enabled: bool = _check(_boolean, default=False)
+    host: str = _check(_host, default="127.0.0.1")
+    port: int = _check(_integer(1, 65535), default=5038)
+    username: str = _check(_non_empty_string, default="hotline")
+    password: str = _check(_string, default="", repr=False)
+    password_file: str = _check(_string, default="")
+
+
+@dataclass(frozen=True)
+class YearCalendarConfig:
+    holidays: tuple[date, ...] = _check(_date_list, default=())
+    workdays: tuple[date, ...] = _check(_date_list, default=())
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    office_hours: tuple[str, ...] = _check(_office_hours, default=("08:30-12:00", "13:30-17:30"))
+    years: Mapping[int, YearCalendarConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TicketsConfig:
+    sequence_digits: int = _check(_integer(3, 6), default=4)
+    default_time_limit: str = _check(_time_limit, default="5 working_days")
+    urgent_time_limit: str = _check(_time_limit, default="4 hours")
+    due_soon_hours: int = _check(_integer(1, 24 * 30), default=24)
+
+
+@dataclass(frozen=True)
+class SatisfactionConfig:
+    """The callback scale. Seeds use three levels; the national 好差评 scheme uses five."""
+
+    levels: tuple[str, ...] = _check(_string_list, default=("满意", "基本满意", "不满意"))
+    satisfied: tuple[str, ...] = _check(_string_list, default=("满意", "基本满意"))
+
+
+@dataclass(frozen=True)
+class Config:
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    fastagi: FastAgiConfig = field(default_factory=FastAgiConfig)
+    ami: AmiConfig = field(default_factory=AmiConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    tickets: TicketsConfig = field(default_factory=TicketsConfig)
+    satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    #: Where the values came from, for messages; not a setting.
+    source: str = "defaults"
+    #: Directory relative paths in the file are resolved against.
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def data_path(self, *parts: str) -> Path:
+        return (self.base_dir / self.service.data_dir).joinpath(*parts)
+
+    def database_url(self) -> str:
+        """The URL with a relative SQLite path made absolute against the config's directory."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+            return prefix + str(self.base_dir / url[len(prefix) :])
+        return url
+
+    def working_calendar(self) -> WorkingCalendar:
+        overrides = {
+            year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays))
+            for year, y in self.calendar.years.items()
+        }
+        return WorkingCalendar(
+            office_hours=OfficeHours.parse(list(self.calendar.office_hours)),
+            tz=ZoneInfo(self.service.timezone),
+            overrides=overrides,
+        )
+
+
+_SECTION_TYPES = {
+    "service": ServiceConfig,
+    "database": DatabaseConfig,
+    "http": HttpConfig,
+    "fastagi": FastAgiConfig,
+    "ami": AmiConfig,
+    "calendar": CalendarConfig,
+    "tickets": TicketsConfig,
+    "satisfaction": SatisfactionConfig,
+}
+
+
+def _build(kind: type, raw: Any, source: str, path: str) -> Any:
+    """Check every key of one table against the dataclass; unknown keys are errors,
+    because a misspelt key silently ignored is a setting silently not applied."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, path, "a table", raw)
+    known = {f.name: f for f in dataclasses.fields(kind)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        key_path = f"{path}.{key}"
+        if kind is CalendarConfig and key == "years":
+            values["years"] = _build_years(value, source, key_path)
+            continue
+        spec = known.get(key)
+        if spec is None or "check" not in spec.metadata:
+            raise ConfigError(source, key_path, "no such key (known: " + ", ".join(sorted(known)) + ")", value)
+        try:
+            values[key] = spec.metadata["check"](value)
+        except _Invalid as exc:
+            raise ConfigError(source, key_path, exc.expected, value) from None
+    return kind(**values)
+
+
+def _build_years(raw: Any, source: str, path: str) -> dict[int, YearCalendarConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, path, "a table of years such as [calendar.years.2027]", raw)
+    years = {}
+    for key, value in raw.items():
+        if not (key.isdigit() and 2000 <= int(key) <= 2100):
+            raise ConfigError(source, f"{path}.{key}", "a year from 2000 to 2100", key)
+        year = _build(YearCalendarConfig, value, source, f"{path}.{key}")
+        for d in year.holidays + year.workdays:
+            if d.year != int(key):
+                raise ConfigError(source, f"{path}.{key}", f"dates in {key}", d.isoformat())
+        both = sorted(set(year.holidays) & set(year.workdays))
+        if both:
+            raise ConfigError(source, f"{path}.{key}", "each date either a holiday or a workday, not both", both[0].isoformat())
+        years[int(key)] = year
+    return years
+
+
+def _cross_check(config: Config) -> None:
+    source = config.source
+    unknown = [s for s in config.satisfaction.satisfied if s not in config.satisfaction.levels]
+    if unknown:
+        raise ConfigError(source, "satisfaction.satisfied", "a subset of satisfaction.levels", unknown[0])
+    if config.http.port and config.http.port == config.fastagi.port and config.http.bind == config.fastagi.bind:
+        raise ConfigError(source, "fastagi.port", "a port different from http.port", config.fastagi.port)
+
+
+def parse(text: str, source: str = "<string>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse TOML text into a validated Config. `environ` overrides secrets (default: os.environ)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError.file_problem(source, f"not valid TOML: {exc}") from None
+    return from_mapping(raw, source=source, base_dir=base_dir, environ=environ)
+
+
+def from_mapping(raw: Mapping[str, Any], source: str = "<mapping>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    merged: dict[str, dict[str, Any]] = {}
+    for name, value in raw.items():
+        if name not in _SECTION_TYPES:
+            raise ConfigError(source, name, "a section (known: " + ", ".join(_SECTION_TYPES) + ")", value)
+        if not isinstance(value, dict):
+            raise ConfigError(source, name, "a table", value)
+        merged[name] = dict(value)
+    sections: dict[str, Any] = {}
+    for name, kind in _SECTION_TYPES.items():
+        sections[name] = _build(kind, merged.get(name, {}), source, name)
+    # Environment last: secrets never need to be in the file.
+    for variable, (section, key) in ENVIRONMENT.items():
+        if variable in environ:
+            check = {f.name: f for f in dataclasses.fields(_SECTION_TYPES[section])}[key].metadata["check"]
+            try:
+                value = check(environ[variable])
+            except _Invalid as exc:
+                raise ConfigError(f"environment {variable}", f"{section}.{key}", exc.expected, "(hidden)" if "password" in key else environ[variable]) from None
+            sections[section] = dataclasses.replace(sections[section], **{key: value})
+    ami = sections["ami"]
+    if ami.password_file and not ami.password:
+        path = (base_dir or Path.cwd()) / ami.password_file
+        try:
+            sections["ami"] = dataclasses.replace(ami, password=path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(source, "ami.password_file", "a readable file", f"{path} ({exc.strerror})") from None
+    if sections["ami"].enabled and not sections["ami"].password:
+        raise ConfigError(source, "ami.password", "a password (set HOTLINE_AMI_PASSWORD or ami.password_file) when ami.enabled is true", MISSING)
+    config = Config(**sections, source=source, base_dir=base_dir or Path.cwd())
+    _cross_check(config)
+    return config
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the config file; with no path, $HOTLINE_CONFIG, then ./hotline.toml, then defaults."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get(DEFAULT_CONFIG_ENV) or (DEFAULT_CONFIG_NAME if Path(DEFAULT_CONFIG_NAME).exists() else None)
+    if path is None:
+        return from_mapping({}, source="defaults", environ=environ)
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.file_problem(str(file), "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.file_problem(str(file), f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError.file_problem(str(file), f"cannot read it ({exc.strerror})") from None
+    return parse(text, source=str(file), base_dir=file.resolve().parent, environ=environ)
+
+
+def sample_path() -> Path:
+    """The commented sample shipped with the package."""
+    return Path(__file__).parent / "data" / "hotline.sample.toml"
