@@ -1,0 +1,488 @@
+"""Database models: calls, tickets and their history, taxonomy, departments, users, callbacks,
+recordings and transcripts.
+
+One schema for SQLite and PostgreSQL. Timestamps are timezone-aware and stored in UTC; every
+constraint and index is named so migrations can refer to it. Ticket history is append-only:
+the ORM refuses to update or delete a history row (see `_forbid_history_rewrite`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on both databases.
+
+    SQLite has no time zone type and hands back naive values; normalising here means no
+    caller ever compares a naive with an aware datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware datetimes only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    # Stored as the value strings, checked by a named CHECK constraint rather than a
+    # PostgreSQL ENUM type: adding a value later is then a constraint swap, not a type migration.
+    return Enum(kind, name=name, native_enum=False, create_constraint=True, values_callable=lambda k: [m.value for m in k], length=24, validate_strings=True)
+
+
+# -- enumerations
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    CALLBACK = "callback"
+    DEPARTMENT = "department"
+    ADMIN = "admin"
+
+
+class TicketStatus(enum.StrEnum):
+    RECEIVED = "received"  # 受理
+    REGISTERED = "registered"  # 立案
+    REJECTED = "rejected"  # 不予立案
+    ANSWERED = "answered"  # 直接答复 (consultation)
+    DISPATCHED = "dispatched"  # 派遣
+    HANDLED = "handled"  # 处置 (department reported back)
+    VERIFIED = "verified"  # 核查 passed
+    CLOSED = "closed"  # 结案
+
+
+class TicketSource(enum.StrEnum):
+    HOTLINE = "hotline"
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
+    WEB = "web"  # web form or Open311
+    INSPECTOR = "inspector"  # field supervisor 监督员
+
+
+class Urgency(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class CategoryKind(enum.StrEnum):
+    COMPONENT = "component"  # 部件
+    EVENT = "event"  # 事件
+
+
+class CallbackKind(enum.StrEnum):
+    SATISFACTION = "satisfaction"  # 回访
+    QUEUE = "queue"  # caller asked to be called back instead of waiting
+
+
+class CallbackStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"  # attempts exhausted
+    CANCELLED = "cancelled"
+
+
+class CallDisposition(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    VOICEMAIL = "voicemail"
+    CALLBACK_REQUESTED = "callback_requested"
+    SELF_SERVICE = "self_service"  # e.g. heard a ticket's status and hung up
+    FAILED = "failed"
+
+
+class RecordingKind(enum.StrEnum):
+    VOICEMAIL = "voicemail"
+    CALL = "call"
+
+
+# -- reference data
+
+
+class Department(Base):
+    """A unit tickets are dispatched to (处置单位)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Category(Base):
+    """A 部件 or 事件 class, major or minor, with its routing defaults.
+
+    `code_origin` says whether the code was seen in a real deployment ('deployment') or had to
+    be assigned by us ('assigned'), because no authoritative code table could be obtained.
+    """
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CategoryKind] = mapped_column(_enum(CategoryKind, "category_kind"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    default_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: Canonical `TimeLimit` text, e.g. "4 working_days"; None means inherit from the parent.
+    time_limit: Mapped[str | None] = mapped_column(String(32))
+    urgent_time_limit: Mapped[str | None] = mapped_column(String(32))
+    code_origin: Mapped[str] = mapped_column(String(16), default="deployment")
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+    default_department: Mapped[Department | None] = relationship()
+
+    __table_args__ = (CheckConstraint("code_origin IN ('deployment', 'assigned', 'local')", name="code_origin"),)
+
+
+# -- people
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: The seat's extension, for operators (PJSIP endpoint name).
+    extension: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    department: Mapped[Department | None] = relationship()
+
+    def has_role(self, role: Role) -> bool:
+        return any(r.role == role for r in self.roles)
+
+
+class UserRole(Base):
+    """A user may hold several roles (a supervisor who also takes calls)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+
+# -- calls
+
+
+class Call(Base):
+    """One inbound or outbound call as Asterisk saw it, keyed by its uniqueid."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64), default="", index=True)
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    channel: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(32), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(100), default="")
+    dnid: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    disposition: Mapped[CallDisposition] = mapped_column(_enum(CallDisposition, "call_disposition"), default=CallDisposition.IN_PROGRESS)
+    queue: Mapped[str] = mapped_column(String(64), default="")
+    agent_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    agent_interface: Mapped[str] = mapped_column(String(128), default="")
+    queued_at: Mapped[datetime | None] = mapped_column()
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    recording_path: Mapped[str] = mapped_column(String(255), default="")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True), index=True)
+
+    events: Mapped[list[CallEvent]] = relationship(order_by="CallEvent.id", cascade="all, delete-orphan")
+
+
+class CallEvent(Base):
+    """The call's timeline: IVR steps, keys pressed, queue events, hangup."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index("ix_call_events_call_id_at", "call_id", "at"),)
+
+
+# -- tickets
+
+
+class Ticket(Base):
+    """A case (工单/案卷). Status and deadline columns are the current state; `history` is
+    the record of how it got there and is never rewritten."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    source: Mapped[TicketSource] = mapped_column(_enum(TicketSource, "ticket_source"))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), default=TicketStatus.RECEIVED)
+    caller_number: Mapped[str] = mapped_column(String(32), default="")
+    caller_name: Mapped[str] = mapped_column(String(100), default="")
+    location: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float | None] = mapped_column(Numeric(9, 6, asdecimal=False))
+    longitude: Mapped[float | None] = mapped_column(Numeric(9, 6, asdecimal=False))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[Urgency] = mapped_column(_enum(Urgency, "urgency"), default=Urgency.NORMAL)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: The limit applied at the latest dispatch, as canonical `TimeLimit` text.
+    time_limit: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_at: Mapped[datetime | None] = mapped_column()
+    first_dispatched_at: Mapped[datetime | None] = mapped_column()
+    dispatched_at: Mapped[datetime | None] = mapped_column()
+    #: The deadline in force: the latest dispatch's, moved by approved extensions.
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    handled_at: Mapped[datetime | None] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    #: Set when the ticket leaves the process for good (closed, rejected, answered).
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    dispatch_count: Mapped[int] = mapped_column(Integer, default=0)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Latest callback answer, one of the configured satisfaction levels.
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    callback_at: Mapped[datetime | None] = mapped_column()
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    #: Optimistic lock: two operators moving the same ticket cannot both win.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    history: Mapped[list[TicketEvent]] = relationship(order_by="TicketEvent.seq", cascade="save-update, merge", passive_deletes="all")
+    assignments: Mapped[list[Assignment]] = relationship(order_by="Assignment.round", cascade="save-update, merge")
+    category: Mapped[Category | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_tickets_status_deadline_at", "status", "deadline_at"),
+        Index("ix_tickets_caller_number_created_at", "caller_number", "created_at"),
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_closed_at", "closed_at"),
+        Index("ix_tickets_deadline_at", "deadline_at"),
+        Index("ix_tickets_department_id_status", "department_id", "status"),
+        CheckConstraint("dispatch_count >= 0 AND rework_count >= 0 AND extension_count >= 0 AND reopen_count >= 0", name="counts"),
+    )
+
+
+class TicketEvent(Base):
+    """One checked, timestamped, attributed step in a ticket's life. Append-only."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[TicketStatus | None] = mapped_column(_enum(TicketStatus, "from_status"))
+    to_status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "to_status"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Who did it when no user did: 'ivr', 'system', 'open311', 'callback'.
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+
+
+class Assignment(Base):
+    """One dispatch round (派遣) to a department, with the deadline it started and how it ended.
+
+    A rework (返工), a return (退回) or a reopen after an unsatisfied callback starts a new
+    round; earlier rounds stay as they were.
+    """
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    reason: Mapped[str] = mapped_column(String(16))  # dispatch, rework, redispatch, reopen
+    dispatched_at: Mapped[datetime] = mapped_column()
+    time_limit: Mapped[str] = mapped_column(String(32))
+    deadline_at: Mapped[datetime] = mapped_column()
+    #: Deadline after approved extensions; equals deadline_at until one is granted.
+    extended_deadline_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(16))  # handled, returned
+
+    extensions: Mapped[list[Extension]] = relationship(order_by="Extension.id", cascade="save-update, merge")
+
+    __table_args__ = (UniqueConstraint("ticket_id", "round"),)
+
+
+class Extension(Base):
+    """An approved extension (延期) of one dispatch round's deadline."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    old_deadline_at: Mapped[datetime] = mapped_column()
+    new_deadline_at: Mapped[datetime] = mapped_column()
+    added: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TicketSequence(Base):
+    """The last sequence number handed out per day, for readable ticket numbers."""
+
+    __tablename__ = "ticket_sequences"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+# -- callbacks, recordings, transcripts
+
+
+class Callback(Base):
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[CallbackKind] = mapped_column(_enum(CallbackKind, "callback_kind"))
+    status: Mapped[CallbackStatus] = mapped_column(_enum(CallbackStatus, "callback_status"), default=CallbackStatus.PENDING)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    phone: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64), default="")
+    #: Place the caller held in the queue when they asked to be called back.
+    position: Mapped[int | None] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    result: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (Index("ix_callbacks_status_due_at", "status", "due_at"),)
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RecordingKind] = mapped_column(_enum(RecordingKind, "recording_kind"))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    path: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16), default="wav")
+    duration_seconds: Mapped[float | None] = mapped_column(Numeric(10, 2, asdecimal=False))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    text: Mapped[str] = mapped_column(Text, default="")
+    engine: Mapped[str] = mapped_column(String(32), default="vosk")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    confidence: Mapped[float | None] = mapped_column(Numeric(5, 4, asdecimal=False))
+    words: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- append-only history, enforced in the ORM (and by migration triggers on PostgreSQL)
+
+
+class HistoryRewriteError(RuntimeError):
+    """Something tried to change or delete a ticket's history."""
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(TicketEvent, "before_delete")
+def _forbid_history_rewrite(mapper: Any, connection: Any, target: TicketEvent) -> None:
+    raise HistoryRewriteError(f"ticket history is append-only (event {target.id} of ticket {target.ticket_id})")
+
+
+@event.listens_for(Extension, "before_update")
+@event.listens_for(Extension, "before_delete")
+def _forbid_extension_rewrite(mapper: Any, connection: Any, target: Extension) -> None:
+    raise HistoryRewriteError(f"extensions are append-only (extension {target.id})")

@@ -1,0 +1,69 @@
+"""The schema on both databases: migrations, constraints and append-only history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from hotline import db as dbmod
+from hotline.models import Department, HistoryRewriteError, Ticket, TicketEvent, TicketSource, TicketStatus
+
+
+def test_migrations_reach_head(database):
+    """A fresh database is migrated to the newest revision."""
+    assert dbmod.current_revision(database.engine) == dbmod.head_revision()
+
+
+def test_datetimes_come_back_aware_utc(database):
+    """Timestamps round-trip as aware UTC datetimes on both backends."""
+    shanghai = datetime(2026, 2, 14, 9, 30, tzinfo=timezone.utc).astimezone()
+    with database.transaction() as s:
+        s.add(Ticket(number="2602140001", source=TicketSource.HOTLINE, created_at=shanghai))
+    with database.transaction() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.created_at == shanghai and t.created_at.tzinfo is not None
+        assert t.created_at.utcoffset().total_seconds() == 0
+
+
+def test_history_cannot_be_rewritten_through_orm(database):
+    """The ORM refuses to update or delete a ticket history row."""
+    with database.transaction() as s:
+        t = Ticket(number="2602140002", source=TicketSource.HOTLINE)
+        s.add(t)
+        s.flush()
+        s.add(TicketEvent(ticket_id=t.id, seq=1, action="receive", to_status=TicketStatus.RECEIVED))
+    with pytest.raises(HistoryRewriteError):
+        with database.transaction() as s:
+            s.scalars(select(TicketEvent)).one().note = "rewritten"
+    with pytest.raises(HistoryRewriteError):
+        with database.transaction() as s:
+            s.delete(s.scalars(select(TicketEvent)).one())
+
+
+def test_history_cannot_be_rewritten_in_sql(database):
+    """The database itself refuses UPDATE and DELETE on history, whoever connects."""
+    with database.transaction() as s:
+        t = Ticket(number="2602140003", source=TicketSource.HOTLINE)
+        s.add(t)
+        s.flush()
+        s.add(TicketEvent(ticket_id=t.id, seq=1, action="receive", to_status=TicketStatus.RECEIVED))
+    for statement in ("UPDATE ticket_events SET note = 'x'", "DELETE FROM ticket_events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with database.engine.begin() as conn:
+                conn.execute(text(statement))
+    with database.transaction() as s:
+        assert s.scalars(select(TicketEvent.note)).one() == ""
+
+
+def test_status_check_constraint(database):
+    """A status outside the workflow is refused by the database, not just by Python."""
+    with database.transaction() as s:
+        s.add(Department(code="D1", name_zh="环卫"))
+    with pytest.raises(DBAPIError):
+        with database.engine.begin() as conn:
+            conn.execute(text("INSERT INTO tickets (number, source, status, caller_number, caller_name, location, description, transcript, urgency, "
+                              "created_at, dispatch_count, rework_count, extension_count, reopen_count, resolution, version) "
+                              "VALUES ('x', 'hotline', 'lost', '', '', '', '', '', 'normal', CURRENT_TIMESTAMP, 0, 0, 0, 0, '', 1)"))
