@@ -1,0 +1,275 @@
+"""The `hotline` command: init, serve, db, config, taxonomy, user.
+
+Every failure an administrator can cause (bad arguments, a broken config, an unreachable
+database) ends in one line saying what is wrong and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline import __version__
+from hotline import config as configmod
+from hotline.config import Config, ConfigError
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CommandError(Exception):
+    """Expected failure of a command; printed as `hotline: <message>`."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="12319 city-management hotline service")
+    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
+    parser.add_argument("-c", "--config", metavar="FILE", help="config file (default: $HOTLINE_CONFIG, ./hotline.toml, or built-in defaults)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="create or upgrade the database, load departments and taxonomy, create the first admin")
+    p.add_argument("--admin-user", default="admin", metavar="NAME", help="username of the first admin (default: admin)")
+    p.add_argument("--admin-password-file", metavar="FILE", help="read the admin password from FILE (or set HOTLINE_ADMIN_PASSWORD)")
+    p.add_argument("--no-input", action="store_true", help="never prompt; without a password, generate one into the data directory")
+    p.add_argument("--departments", metavar="FILE", help="departments JSON (default: the shipped list)")
+    p.add_argument("--taxonomy", metavar="FILE", help="taxonomy JSON (default: the shipped table)")
+
+    sub.add_parser("serve", help="run the service until SIGINT/SIGTERM")
+
+    p = sub.add_parser("db", help="database schema")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    p2 = dbsub.add_parser("upgrade", help="migrate the schema to the newest revision")
+    p2.add_argument("--revision", default="head", help="target revision (default: head)")
+    dbsub.add_parser("current", help="print the schema revision")
+
+    p = sub.add_parser("config", help="configuration")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p2 = csub.add_parser("check", help="validate a config file")
+    p2.add_argument("file", metavar="FILE")
+    csub.add_parser("sample", help="print the commented sample config")
+
+    p = sub.add_parser("taxonomy", help="部件/事件 classes")
+    tsub = p.add_subparsers(dest="taxonomy_command", metavar="ACTION", required=True)
+    p2 = tsub.add_parser("load", help="load or update departments and classes from JSON")
+    p2.add_argument("file", nargs="?", metavar="FILE", help="taxonomy JSON (default: the shipped table)")
+    p2.add_argument("--departments", metavar="FILE", help="departments JSON to load first")
+
+    p = sub.add_parser("user", help="desk accounts")
+    usub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    p2 = usub.add_parser("add", help="create a desk user (password prompted, or from --password-file)")
+    p2.add_argument("username")
+    p2.add_argument("--role", action="append", required=True, choices=["operator", "supervisor", "callback", "department", "admin"], help="repeat for several roles")
+    p2.add_argument("--name", default="", help="display name")
+    p2.add_argument("--department", metavar="CODE", help="department code (required for department staff)")
+    p2.add_argument("--extension", help="the seat's extension, for operators")
+    p2.add_argument("--password-file", metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"hotline: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SQLAlchemyError as exc:
+        first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        print(f"hotline: database error ({exc.__class__.__name__}): {first}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("hotline: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "config":
+        if args.config_command == "sample":
+            sys.stdout.write(configmod.sample_path().read_text(encoding="utf-8"))
+            return 0
+        return _config_check(args.file)
+    config = configmod.load(args.config)
+    if args.command == "serve":
+        return _serve(config)
+    if args.command == "db":
+        return _db(config, args)
+    if args.command == "init":
+        return _init(config, args)
+    if args.command == "taxonomy":
+        return _taxonomy_load(config, args.file, args.departments)
+    if args.command == "user":
+        return _user_add(config, args)
+    raise CommandError(f"unknown command {args.command}")
+
+
+def _config_check(file: str) -> int:
+    config = configmod.load(file)
+    print(f"{file}: OK")
+    print(f"  database   {_redact(config.database_url())}")
+    print(f"  http       {config.http.bind}:{config.http.port}")
+    print(f"  fastagi    {config.fastagi.bind}:{config.fastagi.port}")
+    print(f"  ami        {'enabled, ' + config.ami.host + ':' + str(config.ami.port) if config.ami.enabled else 'disabled'}")
+    calendar = config.working_calendar()
+    from hotline.models import utcnow
+
+    this_year = utcnow().year
+    for year in (this_year, this_year + 1):
+        if not calendar.is_year_known(year):
+            print(f"  warning: no holiday data for {year}: set [calendar.years.{year}] or upgrade chinesecalendar; Monday-Friday is assumed")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _database(config: Config):  # noqa: ANN202 - local import keeps `hotline config` light
+    from hotline.db import Database
+
+    return Database.from_url(config.database_url(), pool_size=config.database.pool_size)
+
+
+def _serve(config: Config) -> int:
+    from hotline.service import ServiceError, serve
+
+    try:
+        return serve(config)
+    except ServiceError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _db(config: Config, args: argparse.Namespace) -> int:
+    from hotline import db
+
+    if args.db_command == "upgrade":
+        db.upgrade(config.database_url(), args.revision)
+        print(f"database at {args.revision if args.revision != 'head' else db.head_revision()}")
+        return 0
+    database = _database(config)
+    try:
+        print(db.current_revision(database.engine) or "empty")
+    finally:
+        database.dispose()
+    return 0
+
+
+def _read_secret_file(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _init(config: Config, args: argparse.Namespace) -> int:
+    from hotline import db, users
+
+    db.upgrade(config.database_url())
+    print(f"database ready at revision {db.head_revision()}: {_redact(config.database_url())}")
+    _taxonomy_load(config, args.taxonomy, args.departments, default_departments=True)
+    database = _database(config)
+    try:
+        with database.transaction() as session:
+            if users.has_admin(session):
+                print("admin account exists; not creating another")
+                return 0
+        password, generated = _admin_password(args)
+        try:
+            with database.transaction() as session:
+                users.create_user(session, args.admin_user, password, ["admin"], display_name="Administrator")
+        except users.UserError as exc:
+            raise CommandError(f"first admin not created: {exc}") from None
+        if generated:
+            target = config.data_path("initial-admin-password")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(password + "\n")
+            print(f"admin {args.admin_user!r} created; its generated password is in {target} (readable by this user only): change it after the first login")
+        else:
+            print(f"admin {args.admin_user!r} created")
+    finally:
+        database.dispose()
+    return 0
+
+
+def _admin_password(args: argparse.Namespace) -> tuple[str, bool]:
+    if args.admin_password_file:
+        return _read_secret_file(args.admin_password_file), False
+    if os.environ.get("HOTLINE_ADMIN_PASSWORD"):
+        return os.environ["HOTLINE_ADMIN_PASSWORD"], False
+    if args.no_input or not sys.stdin.isatty():
+        return secrets.token_urlsafe(18), True
+    first = getpass.getpass(f"password for {args.admin_user}: ")
+    if first != getpass.getpass("again: "):
+        raise CommandError("passwords differ; nothing created")
+    return first, False
+
+
+def _taxonomy_load(config: Config, taxonomy_file: str | None, departments_file: str | None, default_departments: bool = False) -> int:
+    """Departments first (classes name them). A departments file is the complete list, so the
+    shipped one is loaded only by `init`: reloading it later would deactivate a city's own."""
+    from hotline import taxonomy
+
+    database = _database(config)
+    deps = None
+    try:
+        with database.transaction() as session:
+            if departments_file or default_departments:
+                deps = taxonomy.load_departments(session, Path(departments_file) if departments_file else None)
+            classes = taxonomy.load_taxonomy(session, Path(taxonomy_file) if taxonomy_file else None)
+    except taxonomy.TaxonomyError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        database.dispose()
+    if deps is not None:
+        print(f"departments: {deps}")
+    print(f"categories:  {classes}")
+    return 0
+
+
+def _user_add(config: Config, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from hotline import users
+    from hotline.models import Department
+
+    if args.password_file:
+        password = _read_secret_file(args.password_file)
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            raise CommandError("passwords differ; nothing created")
+    else:
+        raise CommandError("no terminal to ask for a password: use --password-file")
+    database = _database(config)
+    try:
+        with database.transaction() as session:
+            department_id = None
+            if args.department:
+                department = session.scalars(select(Department).where(Department.code == args.department)).first()
+                if department is None:
+                    raise CommandError(f"no department with code {args.department!r}")
+                department_id = department.id
+            users.create_user(session, args.username, password, args.role, display_name=args.name, department_id=department_id, extension=args.extension)
+    except users.UserError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        database.dispose()
+    print(f"user {args.username!r} created with roles {', '.join(sorted(set(args.role)))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

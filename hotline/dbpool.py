@@ -1,0 +1,44 @@
+"""Run database work off the reactor thread.
+
+Reactor code never touches a Session: it hands a function of one Session to `DatabasePool.run`,
+which runs it in one transaction on a worker thread and fires a Deferred with the result.
+Results should be plain values or detached objects (sessions expire nothing on commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from hotline.db import Database
+
+T = TypeVar("T")
+
+
+class DatabasePool:
+    def __init__(self, reactor: Any, database: Database, size: int = 5) -> None:
+        self.reactor = reactor
+        self.database = database
+        self.threads = ThreadPool(minthreads=1, maxthreads=size, name="hotline-db")
+
+    def start(self) -> None:
+        self.threads.start()
+        self.reactor.addSystemEventTrigger("during", "shutdown", self.stop)
+
+    def stop(self) -> None:
+        if self.threads.started:
+            self.threads.stop()
+        self.database.dispose()
+
+    def run(self, work: Callable[[Session], T]) -> Deferred[T]:
+        """`work(session)` in one transaction on a worker thread."""
+        return deferToThreadPool(self.reactor, self.threads, self.database.run, work)
+
+    def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> Deferred[T]:
+        """Any blocking call (a ping, a migration check) on a worker thread."""
+        return deferToThreadPool(self.reactor, self.threads, fn, *args, **kw)

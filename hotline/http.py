@@ -1,0 +1,59 @@
+"""The HTTP site every node serves: `/healthz`, `/metrics`, and the mount point the desk and
+the Open311 API attach to."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prometheus_client.twisted import MetricsResource
+from twisted.web import resource, server
+from twisted.web.server import Request
+
+from hotline.dbpool import DatabasePool
+from hotline.metrics import Metrics
+
+
+class HealthResource(resource.Resource):
+    """200 when the database answers, 503 otherwise, so a load balancer takes a node out
+    while its database is away instead of sending it operators."""
+
+    isLeaf = True
+
+    def __init__(self, pool: DatabasePool, metrics: Metrics) -> None:
+        super().__init__()
+        self.pool, self.metrics = pool, metrics
+
+    def render_GET(self, request: Request) -> Any:
+        def done(ok: bool) -> None:
+            self.metrics.db_up.set(1 if ok else 0)
+            request.setResponseCode(200 if ok else 503)
+            request.setHeader(b"content-type", b"application/json")
+            request.setHeader(b"cache-control", b"no-store")
+            request.write(json.dumps({"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable"}).encode())
+            request.finish()
+
+        d = self.pool.call(self.pool.database.ping)
+        d.addErrback(lambda _failure: False)
+        d.addCallback(done)
+        return server.NOT_DONE_YET
+
+
+class RootResource(resource.Resource):
+    """Unknown paths get a plain 404; components add children with `putChild`."""
+
+    def getChild(self, path: bytes, request: Request) -> resource.Resource:
+        return resource.NoResource("Not found / 未找到")
+
+
+def build_root(pool: DatabasePool, metrics: Metrics) -> RootResource:
+    root = RootResource()
+    root.putChild(b"healthz", HealthResource(pool, metrics))
+    root.putChild(b"metrics", MetricsResource(registry=metrics.registry))
+    return root
+
+
+def make_site(root: resource.Resource) -> server.Site:
+    site = server.Site(root)
+    site.displayTracebacks = False
+    return site

@@ -1,0 +1,108 @@
+"""The composition root of `hotline serve`: config → database and its thread pool → metrics →
+HTTP site (and, as they land, FastAGI, AMI, scheduler) on one reactor."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet import task
+from twisted.internet.error import CannotListenError
+from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+from hotline import __version__, db
+from hotline.config import Config
+from hotline.dbpool import DatabasePool
+from hotline.http import build_root, make_site
+from hotline.metrics import Metrics, TicketSnapshot
+from hotline.models import utcnow
+
+log = logging.getLogger(__name__)
+GAUGE_INTERVAL_SECONDS = 30
+
+
+class ServiceError(Exception):
+    """The service cannot start; the message says why and what to do."""
+
+
+@dataclass
+class Service:
+    config: Config
+    pool: DatabasePool
+    metrics: Metrics
+    http_port: Any = None
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        address = self.http_port.getHost()
+        return address.host, address.port
+
+
+def check_schema(database: db.Database) -> None:
+    try:
+        current = db.current_revision(database.engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same thing here
+        raise ServiceError(f"cannot reach the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+    head = db.head_revision()
+    if current is None:
+        raise ServiceError("the database is empty: run `hotline init` first")
+    if current != head:
+        raise ServiceError(f"the database schema is at {current}, this version needs {head}: run `hotline db upgrade`")
+
+
+def build(reactor: Any, config: Config) -> Service:
+    """Wire everything and start listening; raises ServiceError with a readable reason."""
+    database = db.Database.from_url(config.database_url(), pool_size=config.database.pool_size, echo=config.database.echo)
+    check_schema(database)
+    pool = DatabasePool(reactor, database, size=config.database.pool_size)
+    pool.start()
+    metrics = Metrics(version=__version__)
+    service = Service(config=config, pool=pool, metrics=metrics)
+    site = make_site(build_root(pool, metrics))
+    try:
+        service.http_port = reactor.listenTCP(config.http.port, site, interface=config.http.bind)
+    except CannotListenError as exc:
+        pool.stop()
+        raise ServiceError(f"cannot listen on {config.http.bind}:{config.http.port} (http.bind/http.port): {exc.socketError}") from None
+    host, port = service.http_address
+    log.info("HTTP on http://%s:%d (/healthz, /metrics)", host, port)
+
+    def refresh() -> Any:
+        d = pool.run(lambda s: TicketSnapshot.read(s, utcnow()))
+
+        def ok(snapshot: TicketSnapshot) -> None:
+            metrics.db_up.set(1)
+            metrics.refresh_tickets(snapshot)
+
+        def failed(failure: Any) -> None:
+            metrics.db_up.set(0)
+            log.warning("ticket gauges not refreshed: %s", failure.getErrorMessage().splitlines()[0])
+
+        d.addCallbacks(ok, failed)
+        return d
+
+    loop = task.LoopingCall(refresh)
+    loop.clock = reactor
+    loop.start(GAUGE_INTERVAL_SECONDS, now=True)
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: loop.running and loop.stop())
+    return service
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic's plugin chatter at INFO says nothing an administrator needs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+
+
+def serve(config: Config) -> int:
+    """Run until SIGINT/SIGTERM; the reactor's own signal handlers stop it cleanly."""
+    from twisted.internet import reactor
+
+    configure_logging(config.service.log_level)
+    service = build(reactor, config)
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: log.info("stopping"))
+    log.info("hotline %s serving (%s)", __version__, config.source)
+    reactor.run()
+    return 0 if service else 1
