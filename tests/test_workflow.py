@@ -67,3 +67,16 @@ def test_finished_statuses_only_leave_by_reopen_callback_or_note():
     for status in FINISHED:
         assert set(allowed_actions(status)) <= {Action.REOPEN, Action.CALLBACK, Action.NOTE}
     assert allowed_actions(S.REJECTED) == [Action.NOTE]
+
+
+def test_docs_table_matches_the_rules():
+    """docs/workflow.md lists every action with the sources and target the code enforces."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "workflow.md").read_text(encoding="utf-8")
+    for action, rule in RULES.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{action.value}` |")), None)
+        assert row is not None, f"{action.value} missing from docs/workflow.md"
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        sources = "any" if rule.sources == frozenset(S) else ", ".join(sorted(s.value for s in rule.sources))
+        assert cells[2] == sources and cells[3] == (rule.target.value if rule.target else "(unchanged)")
