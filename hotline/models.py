@@ -336,6 +336,10 @@ class Ticket(Base):
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_closed_at", "closed_at"),
         Index("ix_tickets_deadline_at", "deadline_at"),
+        # The KPI report selects by each of these timestamps; without them it scans the table.
+        Index("ix_tickets_handled_at", "handled_at"),
+        Index("ix_tickets_first_dispatched_at", "first_dispatched_at"),
+        Index("ix_tickets_callback_at", "callback_at"),
         Index("ix_tickets_department_id_status", "department_id", "status"),
         CheckConstraint("dispatch_count >= 0 AND rework_count >= 0 AND extension_count >= 0 AND reopen_count >= 0", name="counts"),
     )

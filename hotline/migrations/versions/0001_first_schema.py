@@ -91,9 +91,9 @@ def upgrade() -> None:
     sa.Column('recording_path', sa.String(length=255), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['agent_user_id'], ['users.id'], name=op.f('fk_calls_agent_user_id_users')),
-    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_calls_ticket_id_tickets'), use_alter=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls')),
-    sa.UniqueConstraint('uniqueid', name=op.f('uq_calls_uniqueid'))
+    sa.UniqueConstraint('uniqueid', name=op.f('uq_calls_uniqueid')),
+    *_forward_reference_to_tickets(),
     )
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_calls_caller_number'), ['caller_number'], unique=False)
@@ -167,8 +167,16 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_closed_at', ['closed_at'], unique=False)
         batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_tickets_deadline_at', ['deadline_at'], unique=False)
+        batch_op.create_index('ix_tickets_handled_at', ['handled_at'], unique=False)
+        batch_op.create_index('ix_tickets_first_dispatched_at', ['first_dispatched_at'], unique=False)
+        batch_op.create_index('ix_tickets_callback_at', ['callback_at'], unique=False)
         batch_op.create_index('ix_tickets_department_id_status', ['department_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_status_deadline_at', ['status', 'deadline_at'], unique=False)
+
+    # calls and tickets refer to each other; the second reference is added once both exist
+    # (SQLite cannot add a constraint later, but accepts a forward reference at creation).
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_foreign_key(op.f('fk_calls_ticket_id_tickets'), 'calls', 'tickets', ['ticket_id'], ['id'])
 
     op.create_table('assignments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -289,6 +297,12 @@ def upgrade() -> None:
 APPEND_ONLY = ("ticket_events", "extensions")
 
 
+def _forward_reference_to_tickets() -> list[sa.ForeignKeyConstraint]:
+    if op.get_bind().dialect.name == "sqlite":
+        return [sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_calls_ticket_id_tickets'))]
+    return []
+
+
 def _append_only_triggers() -> None:
     """The database itself refuses to rewrite history, whoever connects."""
     dialect = op.get_bind().dialect.name
@@ -315,6 +329,7 @@ def downgrade() -> None:
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS hotline_append_only()")
+        op.drop_constraint(op.f('fk_calls_ticket_id_tickets'), 'calls', type_='foreignkey')
     with op.batch_alter_table('transcripts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_transcripts_recording_id'))
 
@@ -339,6 +354,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tickets_status_deadline_at')
         batch_op.drop_index('ix_tickets_department_id_status')
         batch_op.drop_index('ix_tickets_deadline_at')
+        batch_op.drop_index('ix_tickets_handled_at')
+        batch_op.drop_index('ix_tickets_first_dispatched_at')
+        batch_op.drop_index('ix_tickets_callback_at')
         batch_op.drop_index('ix_tickets_created_at')
         batch_op.drop_index('ix_tickets_closed_at')
         batch_op.drop_index('ix_tickets_caller_number_created_at')

@@ -1,0 +1,724 @@
+"""The hotline's KPIs, each defined once: ticket indicators (立案率, 结案率, 按期结案率 …) per
+department, category and overall, and call-centre figures per queue.
+
+Every ticket KPI is a function below, registered in `TICKET_KPIS`, whose docstring gives its
+Chinese and English names, numerator, denominator and which timestamps put a ticket in the
+period. It returns SQL conditions; `ticket_kpis` turns each into ``SUM(CASE WHEN … THEN 1
+ELSE 0 END)`` in one grouped query, so no ticket row is ever loaded into Python and SQLite and
+PostgreSQL compute the same integers. Rates are then formed in Python with `Decimal`.
+
+Periods are half-open, ``[start, end)``: a ticket closed exactly at ``end`` belongs to the next
+period. Figures are computed from each ticket's current state (the columns the workflow in
+`hotline.tickets` maintains), so a past period's figures still move when one of its cases is
+reopened, extended or closed late; export them to freeze them.
+
+A *case* (案件) below is a ticket that was registered (立案) and is neither rejected nor
+answered directly: only cases are dispatched, get deadlines and are closed. See docs/kpi.md
+for the table of formulas and which of them are official.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from hotline.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus
+from hotline.workflow import FINISHED
+
+__all__ = [
+    "CALL_SERVICE_LEVEL_SECONDS",
+    "CallKpis",
+    "CallReport",
+    "Group",
+    "GroupBy",
+    "KpiDefinition",
+    "Mean",
+    "Period",
+    "Ratio",
+    "SHANGHAI",
+    "TICKET_KPIS",
+    "TicketKpis",
+    "TicketReport",
+    "Window",
+    "call_kpis",
+    "kpi_condition",
+    "month_period",
+    "month_series",
+    "monthly_report",
+    "ticket_kpi_series",
+    "ticket_kpis",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: GB/T 33358-2016: a government hotline answers within 15 seconds.
+CALL_SERVICE_LEVEL_SECONDS = 15
+
+GroupBy = Literal["department", "category", "major_category"]
+
+_PERCENT = Decimal("0.01")
+_RATE = Decimal("0.000001")
+_SECONDS = Decimal("0.1")
+
+
+# -- values
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One rate with the counts behind it; `rate` and `percent` are None when nothing is in the
+    denominator (an empty period is "no figure", not 0 % or 100 %).
+
+    `rate` is the fraction to 6 places, `percent` the percentage to 2 places, both rounded half
+    up from the exact counts (911/972 → rate 0.937243, percent 93.72).
+    """
+
+    numerator: int
+    denominator: int
+    rate: Decimal | None = field(init=False)
+    percent: Decimal | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.numerator <= self.denominator:
+            raise ValueError(f"a ratio needs 0 <= numerator <= denominator, got {self.numerator}/{self.denominator}")
+        if self.denominator == 0:
+            rate = percent = None
+        else:
+            exact = Decimal(self.numerator) / Decimal(self.denominator)
+            rate = exact.quantize(_RATE, ROUND_HALF_UP)
+            percent = (exact * 100).quantize(_PERCENT, ROUND_HALF_UP)
+        object.__setattr__(self, "rate", rate)
+        object.__setattr__(self, "percent", percent)
+
+    def __str__(self) -> str:
+        shown = "—" if self.percent is None else f"{self.percent} %"
+        return f"{self.numerator}/{self.denominator} = {shown}"
+
+
+@dataclass(frozen=True)
+class Mean:
+    """An average with its sum and count; `value` (to 0.1) is None when `count` is 0."""
+
+    total: int
+    count: int
+    value: Decimal | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        value = None if self.count == 0 else (Decimal(self.total) / Decimal(self.count)).quantize(_SECONDS, ROUND_HALF_UP)
+        object.__setattr__(self, "value", value)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period ``[start, end)`` of aware datetimes."""
+
+    start: datetime
+    end: datetime
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("a period needs aware datetimes (with a time zone)")
+        if not self.start < self.end:
+            raise ValueError(f"a period must start before it ends: {self.start.isoformat()} .. {self.end.isoformat()}")
+
+
+def month_period(year: int, month: int, tz: tzinfo | str = SHANGHAI) -> Period:
+    """The calendar month ``[1st 00:00, next 1st 00:00)`` in `tz`, labelled ``YYYY-MM``."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 1..12, got {month}")
+    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return Period(datetime(year, month, 1, tzinfo=zone), datetime(next_year, next_month, 1, tzinfo=zone), f"{year:04d}-{month:02d}")
+
+
+def month_series(year: int, month: int, count: int, tz: tzinfo | str = SHANGHAI) -> tuple[Period, ...]:
+    """`count` consecutive calendar months in `tz`, the first being `year`-`month`."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    index = year * 12 + month - 1
+    return tuple(month_period((index + i) // 12, (index + i) % 12 + 1, tz) for i in range(count))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period as the formulas see it. `due_end` is ``min(end, now)``: a deadline at or after
+    it has not fallen yet, so an unfinished period never counts tomorrow's deadlines as due."""
+
+    start: datetime
+    end: datetime
+    due_end: datetime
+
+    @classmethod
+    def of(cls, period: Period, now: datetime | None = None) -> Window:
+        now = datetime.now(timezone.utc) if now is None else now
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        return cls(period.start, period.end, min(period.end, now))
+
+
+# -- ticket KPI definitions
+
+Condition = ColumnElement[bool]
+#: A formula's (numerator, denominator) conditions; the denominator is None for a count.
+Terms = tuple[Condition, Condition | None]
+Formula = Callable[[Window], Terms]
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    """A ticket KPI: its names, where its formula comes from, and its SQL conditions.
+
+    `formula(window)` returns ``(numerator, denominator)``; the denominator is None for a KPI
+    that is a plain count (逾期未结案数). A numerator always implies its denominator.
+    """
+
+    name: str
+    name_zh: str
+    name_en: str
+    #: The published figure the formula reproduces, or None when the definition is ours.
+    official: str | None
+    #: The formula in words: the function's docstring.
+    doc: str
+    formula: Formula
+    is_count: bool
+
+
+_REGISTRY: dict[str, KpiDefinition] = {}
+#: Every ticket KPI by attribute name (as in `TicketKpis`), in report order.
+TICKET_KPIS: Mapping[str, KpiDefinition] = MappingProxyType(_REGISTRY)
+_PROBE = Window(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc))
+
+
+def _kpi(name_zh: str, name_en: str, *, official: str | None = None) -> Callable[[Formula], Formula]:
+    def register(formula: Formula) -> Formula:
+        doc = " ".join((formula.__doc__ or "").split())
+        _REGISTRY[formula.__name__] = KpiDefinition(formula.__name__, name_zh, name_en, official, doc, formula, formula(_PROBE)[1] is None)
+        return formula
+
+    return register
+
+
+def _in(column: Any, w: Window | Period) -> Condition:
+    return and_(column >= w.start, column < w.end)
+
+
+#: A case (案件): registered, and not taken out of the process by rejection or a direct answer.
+_IS_CASE: Condition = and_(Ticket.registered_at.is_not(None), Ticket.status.not_in([TicketStatus.REJECTED, TicketStatus.ANSWERED]))
+
+
+def _received(w: Window) -> Condition:
+    return _in(Ticket.created_at, w)
+
+
+def _closed(w: Window) -> Condition:
+    return and_(_IS_CASE, _in(Ticket.closed_at, w))
+
+
+def _deadline_fell(w: Window) -> Condition:
+    return and_(_IS_CASE, Ticket.deadline_at >= w.start, Ticket.deadline_at < w.due_end)
+
+
+def _overdue_open(w: Window) -> Condition:
+    return and_(_deadline_fell(w), or_(Ticket.closed_at.is_(None), Ticket.closed_at >= w.end))
+
+
+def _due(w: Window) -> Condition:
+    return or_(_closed(w), _overdue_open(w))
+
+
+def _handled(w: Window) -> Condition:
+    return and_(_IS_CASE, _in(Ticket.handled_at, w))
+
+
+def _overdue_unhandled(w: Window) -> Condition:
+    return and_(_deadline_fell(w), or_(Ticket.handled_at.is_(None), Ticket.handled_at >= w.end))
+
+
+def _handle_due(w: Window) -> Condition:
+    return or_(_handled(w), _overdue_unhandled(w))
+
+
+def _dispatched(w: Window) -> Condition:
+    return and_(_IS_CASE, _in(Ticket.first_dispatched_at, w))
+
+
+@_kpi("立案率", "registration rate", official="福州 2015-05: 33928 / 36314 = 93.43 %")
+def registration_rate(w: Window) -> Terms:
+    """立案率 = 立案数 / 受理数. Denominator 受理数: tickets received (created_at) in the
+    period, whatever became of them. Numerator 立案数: those of them registered (registered_at
+    set), whenever that happened; the period's figure settles once its last pending ticket is
+    registered, rejected or answered."""
+    return and_(_received(w), Ticket.registered_at.is_not(None)), _received(w)
+
+
+@_kpi("结案率", "closure rate", official="天门: 911 / 972 = 93.72 %")
+def closure_rate(w: Window) -> Terms:
+    """结案率 = 结案数 / 应结案数. Numerator 结案数: cases closed (closed_at) in the period.
+    Denominator 应结案数: cases closed in the period plus cases whose deadline in force
+    (deadline_at) fell in the period, before now, and that were not closed by the period's end
+    (逾期未结案数), so an overdue open case is never left out; 应结案数 = 结案数 + 逾期未结案数."""
+    return _closed(w), _due(w)
+
+
+@_kpi("按期结案率", "on-time closure rate", official="天门: 737 / 972 = 75.82 %")
+def on_time_closure_rate(w: Window) -> Terms:
+    """按期结案率 (按时结案率) = 按期结案数 / 应结案数. Numerator 按期结案数: cases closed in
+    the period at or before their deadline in force (closed_on_time). Denominator 应结案数, as
+    for 结案率: closed in the period, or due in the period and still open at its end; never
+    "on time / closed", which hides the cases that are open and overdue."""
+    return and_(_closed(w), Ticket.closed_on_time.is_(True)), _due(w)
+
+
+@_kpi("逾期未结案数", "overdue open cases")
+def overdue_open(w: Window) -> Terms:
+    """逾期未结案数: cases whose deadline in force (deadline_at) fell in the period, before now,
+    and that were not closed by the end of the period (still open, or closed later). A count;
+    it is the part of 应结案数 that 结案数 does not cover."""
+    return _overdue_open(w), None
+
+
+@_kpi("返工率", "rework rate")
+def rework_rate(w: Window) -> Terms:
+    """返工率 = 返工结案数 / 结案数 (our definition; the official formula text was not found).
+    Denominator: cases closed (closed_at) in the period. Numerator: those of them sent back at
+    least once because verification failed (rework_count > 0). Counted at closure because only
+    then is a case's rework history complete."""
+    return and_(_closed(w), Ticket.rework_count > 0), _closed(w)
+
+
+@_kpi("延期率", "extension rate")
+def extension_rate(w: Window) -> Terms:
+    """延期率 = 延期案件数 / 应结案数 (our definition; the official formula text was not found).
+    Denominator 应结案数, as for 结案率. Numerator: those cases with at least one approved
+    extension (extension_count > 0). Share of the cases that came due which needed more time."""
+    return and_(_due(w), Ticket.extension_count > 0), _due(w)
+
+
+@_kpi("处置率", "handling rate")
+def handling_rate(w: Window) -> Terms:
+    """处置率 = 处置数 / 应处置数 (our definition, built like 结案率 for the department's part).
+    Numerator 处置数: cases whose department reported them handled (handled_at) in the period.
+    Denominator 应处置数: 处置数 plus 逾期未处置数, the cases whose deadline fell in the period,
+    before now, without a handling report for the current round by the period's end."""
+    return _handled(w), _handle_due(w)
+
+
+@_kpi("按期处置率", "on-time handling rate")
+def on_time_handling_rate(w: Window) -> Terms:
+    """按期处置率 = 按期处置数 / 应处置数 (our definition). Numerator 按期处置数: cases handled
+    (handled_at) in the period at or before the deadline then in force (handled_on_time).
+    Denominator 应处置数, as for 处置率."""
+    return and_(_handled(w), Ticket.handled_on_time.is_(True)), _handle_due(w)
+
+
+@_kpi("逾期未处置数", "overdue unhandled cases")
+def overdue_unhandled(w: Window) -> Terms:
+    """逾期未处置数: cases whose deadline in force (deadline_at) fell in the period, before now,
+    and that had no handling report for the current round by the period's end (handled_at unset,
+    or set after the end). A count; the part of 应处置数 that 处置数 does not cover."""
+    return _overdue_unhandled(w), None
+
+
+@_kpi("办结率", "completion rate")
+def completion_rate(w: Window) -> Terms:
+    """办结率 = 办结数 / 受理数 (our definition, the hotline's view of what it took in).
+    Denominator: tickets received (created_at) in the period. Numerator: those of them finished
+    now, i.e. in a status `hotline.workflow.FINISHED` names (closed, rejected with a reason,
+    answered directly); a reopened ticket is unfinished again."""
+    return and_(_received(w), Ticket.status.in_(sorted(FINISHED))), _received(w)
+
+
+@_kpi("反馈率", "feedback rate")
+def feedback_rate(w: Window) -> Terms:
+    """反馈率 = 已反馈数 / 派遣数 (our definition: feedback is the department's 处理反馈 stage).
+    Denominator 派遣数: cases first dispatched (first_dispatched_at) in the period. Numerator:
+    those of them whose department has reported the current round handled (handled_at set);
+    a rework or reopen withdraws the report until the department reports again."""
+    return and_(_dispatched(w), Ticket.handled_at.is_not(None)), _dispatched(w)
+
+
+@_kpi("回访率", "callback rate")
+def callback_rate(w: Window) -> Terms:
+    """回访率 = 已回访数 / 应回访数 (our definition). Denominator: cases closed (closed_at) in
+    the period that have a caller number to call. Numerator: those of them whose citizen
+    answered a satisfaction callback after the closure (callback_at >= closed_at, satisfied
+    set)."""
+    callable_closed = and_(_closed(w), Ticket.caller_number != "")
+    return and_(callable_closed, Ticket.callback_at >= Ticket.closed_at, Ticket.satisfied.is_not(None)), callable_closed
+
+
+@_kpi("满意率", "satisfaction rate")
+def satisfaction_rate(w: Window) -> Terms:
+    """满意率 = 满意数 / 回访数 (our definition; final answer per ticket). Denominator: tickets
+    (cases and direct answers alike) whose latest callback answer (callback_at) was given in the
+    period. Numerator: those whose answer is on the satisfied side of the configured scale
+    (satisfied; by default 满意 and 基本满意). A ticket counts once, with its latest answer."""
+    answered = and_(_in(Ticket.callback_at, w), Ticket.satisfied.is_not(None))
+    return and_(answered, Ticket.satisfied.is_(True)), answered
+
+
+def kpi_condition(name: str, period: Period, *, part: Literal["numerator", "denominator"] = "numerator", now: datetime | None = None) -> Condition:
+    """The condition selecting the tickets behind one KPI's numerator or denominator, for a
+    drill-down list: ``select(Ticket).where(kpi_condition("overdue_open", period))``."""
+    try:
+        definition = TICKET_KPIS[name]
+    except KeyError:
+        raise ValueError(f"unknown KPI {name!r}; known: {', '.join(TICKET_KPIS)}") from None
+    numerator, denominator = definition.formula(Window.of(period, now))
+    if part == "numerator":
+        return numerator
+    if part == "denominator":
+        if denominator is None:
+            raise ValueError(f"{name} is a count and has no denominator")
+        return denominator
+    raise ValueError(f"part must be 'numerator' or 'denominator', got {part!r}")
+
+
+# -- ticket reports
+
+
+@dataclass(frozen=True)
+class Group:
+    """What a row of a report is about. `id` None is the row of tickets without a department
+    (or category); `kind` 'overall' is the whole period."""
+
+    kind: Literal["overall", "department", "category", "major_category"]
+    id: int | None = None
+    code: str = ""
+    name_zh: str = ""
+    name_en: str = ""
+
+
+OVERALL = Group("overall", None, "", "合计", "overall")
+
+
+@dataclass(frozen=True)
+class TicketKpis:
+    """The ticket KPIs of one group; each field is named as in `TICKET_KPIS`."""
+
+    group: Group
+    registration_rate: Ratio
+    closure_rate: Ratio
+    on_time_closure_rate: Ratio
+    overdue_open: int
+    rework_rate: Ratio
+    extension_rate: Ratio
+    handling_rate: Ratio
+    on_time_handling_rate: Ratio
+    overdue_unhandled: int
+    completion_rate: Ratio
+    feedback_rate: Ratio
+    callback_rate: Ratio
+    satisfaction_rate: Ratio
+
+    @property
+    def received(self) -> int:
+        """受理数."""
+        return self.registration_rate.denominator
+
+    @property
+    def registered(self) -> int:
+        """立案数."""
+        return self.registration_rate.numerator
+
+    @property
+    def due(self) -> int:
+        """应结案数."""
+        return self.closure_rate.denominator
+
+    @property
+    def closed(self) -> int:
+        """结案数."""
+        return self.closure_rate.numerator
+
+    @property
+    def closed_on_time(self) -> int:
+        """按期结案数."""
+        return self.on_time_closure_rate.numerator
+
+    def as_row(self) -> dict[str, object]:
+        """A flat row for CSV: group columns, then per KPI its numerator, denominator and
+        percent (a count KPI is one column)."""
+        row: dict[str, object] = {"group": self.group.kind, "group_id": self.group.id, "code": self.group.code, "name_zh": self.group.name_zh, "name_en": self.group.name_en}
+        for name in TICKET_KPIS:
+            value = getattr(self, name)
+            if isinstance(value, Ratio):
+                row[f"{name}_numerator"] = value.numerator
+                row[f"{name}_denominator"] = value.denominator
+                row[f"{name}_percent"] = value.percent
+            else:
+                row[name] = value
+        return row
+
+
+@dataclass(frozen=True)
+class TicketReport:
+    """Ticket KPIs for one period: overall, and one row per group when grouped. The overall
+    figures are the sums of the rows' counts (every ticket is in exactly one row)."""
+
+    period: Period
+    by: GroupBy | None
+    overall: TicketKpis
+    rows: tuple[TicketKpis, ...] = ()
+
+    def row(self, group_id: int | None) -> TicketKpis | None:
+        return next((r for r in self.rows if r.group.id == group_id), None)
+
+
+def _count(condition: Condition) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _ticket_columns(w: Window) -> list[ColumnElement[Any]]:
+    """One SUM(CASE) per KPI numerator and denominator, labelled ``<name>__n`` / ``<name>__d``."""
+    columns: list[ColumnElement[Any]] = []
+    for definition in TICKET_KPIS.values():
+        numerator, denominator = definition.formula(w)
+        columns.append(_count(numerator).label(f"{definition.name}__n"))
+        if denominator is not None:
+            columns.append(_count(denominator).label(f"{definition.name}__d"))
+    return columns
+
+
+def _touches(w: Window) -> Condition:
+    """The WHERE: tickets with a timestamp some formula reads inside the period. Every formula
+    puts a ticket in its period through one of these, so this admits every ticket counted,
+    and each arm is a plain range an index can serve."""
+    return or_(
+        _in(Ticket.created_at, w),
+        _in(Ticket.closed_at, w),
+        and_(Ticket.deadline_at >= w.start, Ticket.deadline_at < w.due_end),
+        _in(Ticket.handled_at, w),
+        _in(Ticket.first_dispatched_at, w),
+        _in(Ticket.callback_at, w),
+    )
+
+
+def _group_key(by: GroupBy) -> ColumnElement[Any]:
+    if by == "department":
+        # "+ 0" keeps SQLite from walking all of ix_tickets_department_id_status in order just
+        # to skip a sort (a full scan, measured 3-4x slower), so the WHERE's indexes serve.
+        return Ticket.department_id + 0
+    if by == "category":
+        return Ticket.category_id
+    if by == "major_category":
+        # A minor class rolls up to its parent; a ticket filed under a major class stays there.
+        return func.coalesce(Category.parent_id, Category.id)
+    raise ValueError(f"by must be one of department, category, major_category, got {by!r}")
+
+
+def _kpis(group: Group, counts: Mapping[str, int]) -> TicketKpis:
+    values: dict[str, Any] = {}
+    for definition in TICKET_KPIS.values():
+        numerator = int(counts[f"{definition.name}__n"])
+        denominator_key = f"{definition.name}__d"
+        values[definition.name] = Ratio(numerator, int(counts[denominator_key])) if denominator_key in counts else numerator
+    return TicketKpis(group=group, **values)
+
+
+_UNGROUPED = {"department": ("未分派", "unassigned"), "category": ("未分类", "uncategorised"), "major_category": ("未分类", "uncategorised")}
+
+
+def _groups(session: Session, by: GroupBy, ids: Iterable[int | None]) -> dict[int | None, Group]:
+    """Codes and names of the groups in a report (one small lookup), and the row for none."""
+    model: type[Department] | type[Category] = Department if by == "department" else Category
+    found: dict[int | None, Group] = {None: Group(by, None, "", *_UNGROUPED[by])}
+    wanted = [i for i in ids if i is not None]
+    if wanted:
+        for id_, code, name_zh, name_en in session.execute(select(model.id, model.code, model.name_zh, model.name_en).where(model.id.in_(wanted))):
+            found[id_] = Group(by, id_, code, name_zh, name_en)
+    return found
+
+
+def ticket_kpis(session: Session, period: Period, *, by: GroupBy | None = None, now: datetime | None = None) -> TicketReport:
+    """Every ticket KPI for `period`, overall and, with `by`, per department, minor category
+    or major category, in one aggregate query.
+
+    Args:
+        now: the moment deadlines are read against (default: the current time); deadlines at
+            or after it have not fallen yet. Pass a fixed time for reproducible figures.
+    """
+    w = Window.of(period, now)
+    columns = _ticket_columns(w)
+    if by is None:
+        counts = session.execute(select(*columns).where(_touches(w))).one()._mapping
+        return TicketReport(period, None, _kpis(OVERALL, counts))
+    key = _group_key(by).label("group_id")
+    stmt = select(key, *columns).select_from(Ticket)
+    if by == "major_category":
+        stmt = stmt.outerjoin(Category, Category.id == Ticket.category_id)
+    grouped = {row.group_id: row._mapping for row in session.execute(stmt.where(_touches(w)).group_by(key))}
+    names = _groups(session, by, grouped)
+    groups = {g: names.get(g, Group(by, g)) for g in grouped}
+    ordered = sorted(grouped, key=lambda g: (g is None, groups[g].code, g or 0))
+    rows = tuple(_kpis(groups[g], grouped[g]) for g in ordered)
+    totals = {label: sum(int(c[label]) for c in grouped.values()) for label in (col.name for col in columns)}
+    return TicketReport(period, by, _kpis(OVERALL, totals), rows)
+
+
+def ticket_kpi_series(session: Session, periods: Iterable[Period], *, by: GroupBy | None = None, now: datetime | None = None) -> tuple[TicketReport, ...]:
+    """`ticket_kpis` for each period in turn (e.g. `month_series(2026, 1, 12)`)."""
+    return tuple(ticket_kpis(session, p, by=by, now=now) for p in periods)
+
+
+def monthly_report(session: Session, year: int, month: int, tz: tzinfo | str = SHANGHAI, *, now: datetime | None = None) -> TicketReport:
+    """The month's ticket KPIs overall and per department: one aggregate query plus one
+    lookup of department names."""
+    return ticket_kpis(session, month_period(year, month, tz), by="department", now=now)
+
+
+# -- call-centre figures
+
+
+@dataclass(frozen=True)
+class CallKpis:
+    """Inbound calls offered to one queue (or to all queues: `queue` None) in a period.
+
+    Offered (进线量) are the finished calls that reached the queue; calls still in progress
+    are counted apart, because their outcome is not known yet.
+    """
+
+    queue: str | None
+    offered: int
+    answered: int
+    abandoned: int
+    voicemail: int
+    callback_requested: int
+    in_progress: int
+    threshold_seconds: int
+    #: Answered with wait_seconds <= threshold_seconds.
+    answered_within_threshold: int
+    #: 服务水平: answered within the threshold / offered.
+    service_level: Ratio
+    #: 接通率: answered / offered (GB/T 33358 asks ≥ 95 %).
+    answer_rate: Ratio
+    #: 放弃率: abandoned / offered.
+    abandon_rate: Ratio
+    #: Mean wait in queue of the offered calls with a recorded wait, answered or not.
+    average_wait: Mean
+    #: Mean wait of the answered calls (average speed of answer).
+    average_answer_wait: Mean
+    #: Mean talk time of the answered calls with a recorded talk time (handle time without wrap-up).
+    average_handle_time: Mean
+
+
+@dataclass(frozen=True)
+class CallReport:
+    period: Period
+    threshold_seconds: int
+    overall: CallKpis
+    queues: tuple[CallKpis, ...]
+    #: Inbound calls in the period that never reached a queue (IVR self-service, hang-up in
+    #: the menu, failures); not part of `offered`.
+    not_queued: int
+
+    def queue(self, name: str) -> CallKpis | None:
+        return next((q for q in self.queues if q.queue == name), None)
+
+
+_CALL_COUNTS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "voicemail",
+    "callback_requested",
+    "in_progress",
+    "within",
+    "wait_total",
+    "wait_count",
+    "answer_wait_total",
+    "answer_wait_count",
+    "talk_total",
+    "talk_count",
+)
+
+
+def _call_columns(threshold_seconds: int) -> list[ColumnElement[Any]]:
+    def is_(disposition: CallDisposition) -> Condition:
+        return Call.disposition == disposition
+
+    def total(condition: Condition, value: Any) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+    finished = Call.disposition != CallDisposition.IN_PROGRESS
+    answered = is_(CallDisposition.ANSWERED)
+    waited = and_(finished, Call.wait_seconds.is_not(None))
+    answer_waited = and_(answered, Call.wait_seconds.is_not(None))
+    talked = and_(answered, Call.talk_seconds.is_not(None))
+    conditions: dict[str, tuple[Condition, Any]] = {
+        "offered": (finished, 1),
+        "answered": (answered, 1),
+        "abandoned": (is_(CallDisposition.ABANDONED), 1),
+        "voicemail": (is_(CallDisposition.VOICEMAIL), 1),
+        "callback_requested": (is_(CallDisposition.CALLBACK_REQUESTED), 1),
+        "in_progress": (is_(CallDisposition.IN_PROGRESS), 1),
+        "within": (and_(answer_waited, Call.wait_seconds <= threshold_seconds), 1),
+        "wait_total": (waited, Call.wait_seconds),
+        "wait_count": (waited, 1),
+        "answer_wait_total": (answer_waited, Call.wait_seconds),
+        "answer_wait_count": (answer_waited, 1),
+        "talk_total": (talked, Call.talk_seconds),
+        "talk_count": (talked, 1),
+    }
+    return [total(*conditions[name]).label(name) for name in _CALL_COUNTS]
+
+
+def _call_kpis(queue: str | None, threshold_seconds: int, c: Mapping[str, int]) -> CallKpis:
+    offered = c["offered"]
+    return CallKpis(
+        queue=queue,
+        offered=offered,
+        answered=c["answered"],
+        abandoned=c["abandoned"],
+        voicemail=c["voicemail"],
+        callback_requested=c["callback_requested"],
+        in_progress=c["in_progress"],
+        threshold_seconds=threshold_seconds,
+        answered_within_threshold=c["within"],
+        service_level=Ratio(c["within"], offered),
+        answer_rate=Ratio(c["answered"], offered),
+        abandon_rate=Ratio(c["abandoned"], offered),
+        average_wait=Mean(c["wait_total"], c["wait_count"]),
+        average_answer_wait=Mean(c["answer_wait_total"], c["answer_wait_count"]),
+        average_handle_time=Mean(c["talk_total"], c["talk_count"]),
+    )
+
+
+def call_kpis(session: Session, period: Period, *, threshold_seconds: int = CALL_SERVICE_LEVEL_SECONDS) -> CallReport:
+    """Call-centre figures for inbound calls started (started_at) in `period`, per queue and
+    overall, in one aggregate query grouped by queue.
+
+    A call is in a queue's figures when `Call.queue` names the queue; calls with no queue
+    never asked for (or never reached) an operator and are only counted in `not_queued`.
+    """
+    if threshold_seconds < 0:
+        raise ValueError(f"threshold_seconds must be >= 0, got {threshold_seconds}")
+    stmt = (
+        select(Call.queue, func.count().label("calls"), *_call_columns(threshold_seconds))
+        .where(Call.direction == "in", _in(Call.started_at, period))
+        .group_by(Call.queue)
+        .order_by(Call.queue)
+    )
+    per_queue: dict[str, dict[str, int]] = {}
+    not_queued = 0
+    for row in session.execute(stmt):
+        if row.queue:
+            per_queue[row.queue] = {name: int(row._mapping[name]) for name in _CALL_COUNTS}
+        else:
+            not_queued = int(row.calls)
+    totals = {name: sum(q[name] for q in per_queue.values()) for name in _CALL_COUNTS}
+    return CallReport(
+        period=period,
+        threshold_seconds=threshold_seconds,
+        overall=_call_kpis(None, threshold_seconds, totals),
+        queues=tuple(_call_kpis(name, threshold_seconds, counts) for name, counts in per_queue.items()),
+        not_queued=not_queued,
+    )
