@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install, prepare the database (idempotent) and run the service on its embedded defaults:
-# SQLite in ./var, HTTP on 127.0.0.1:8080, FastAGI on 127.0.0.1:4573, no Asterisk needed.
+# SQLite in ./var, HTTP on 127.0.0.1:8080 (/healthz, /metrics), no Asterisk needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
