@@ -28,13 +28,17 @@ def test_datetimes_come_back_aware_utc(database):
         assert t.created_at.utcoffset().total_seconds() == 0
 
 
-def test_history_cannot_be_rewritten_through_orm(database):
-    """The ORM refuses to update or delete a ticket history row."""
+def _ticket_with_one_event(database) -> None:
     with database.transaction() as s:
         t = Ticket(number="2602140002", source=TicketSource.HOTLINE)
         s.add(t)
         s.flush()
         s.add(TicketEvent(ticket_id=t.id, seq=1, action="receive", to_status=TicketStatus.RECEIVED))
+
+
+def test_history_cannot_be_rewritten_through_orm(database):
+    """The ORM refuses to update or delete a ticket history row."""
+    _ticket_with_one_event(database)
     with pytest.raises(HistoryRewriteError):
         with database.transaction() as s:
             s.scalars(select(TicketEvent)).one().note = "rewritten"
@@ -45,11 +49,7 @@ def test_history_cannot_be_rewritten_through_orm(database):
 
 def test_history_cannot_be_rewritten_in_sql(database):
     """The database itself refuses UPDATE and DELETE on history, whoever connects."""
-    with database.transaction() as s:
-        t = Ticket(number="2602140003", source=TicketSource.HOTLINE)
-        s.add(t)
-        s.flush()
-        s.add(TicketEvent(ticket_id=t.id, seq=1, action="receive", to_status=TicketStatus.RECEIVED))
+    _ticket_with_one_event(database)
     for statement in ("UPDATE ticket_events SET note = 'x'", "DELETE FROM ticket_events"):
         with pytest.raises(DBAPIError, match="append-only"):
             with database.engine.begin() as conn:
