@@ -23,6 +23,11 @@ from hotline.config import Config, ConfigError
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
+#: Packages that add their own subcommands. Each module has
+#: `register(subparsers) -> dict[command_name, handler]`, a handler being
+#: `handler(args) -> int` that loads the config itself with `load_config(args)`.
+COMMAND_PROVIDERS = ("ivr.commands", "asterisk_conf.commands")
+
 
 class CommandError(Exception):
     """Expected failure of a command; printed as `hotline: <message>`."""
@@ -73,9 +78,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _extensions(sub: argparse._SubParsersAction) -> dict[str, object]:  # type: ignore[type-arg]
+    import importlib
+
+    handlers: dict[str, object] = {}
+    for name in COMMAND_PROVIDERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that package has no commands yet
+            raise
+        handlers.update(module.register(sub))
+    return handlers
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config named by -c, $HOTLINE_CONFIG, ./hotline.toml, or the defaults."""
+    return configmod.load(args.config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    extra = _extensions(sub)
+    args = parser.parse_args(argv)
     try:
+        if args.command in extra:
+            return extra[args.command](args)  # type: ignore[operator]
         return _dispatch(args)
     except ConfigError as exc:
         print(f"hotline: config error: {exc}", file=sys.stderr)
@@ -98,7 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sys.stdout.write(configmod.sample_path().read_text(encoding="utf-8"))
             return 0
         return _config_check(args.file)
-    config = configmod.load(args.config)
+    config = load_config(args)
     if args.command == "serve":
         return _serve(config)
     if args.command == "db":

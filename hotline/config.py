@@ -177,6 +177,66 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_NAME = __import__("re").compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_EXTENSION = __import__("re").compile(r"^[0-9]{2,8}$")
+
+
+def _identifier(value: Any) -> str:
+    """A name that goes into Asterisk files and AGI commands: nothing that could break out."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise _Invalid("a lower-case name of letters, digits, '_' or '-' starting with a letter (at most 32)")
+    return value
+
+
+def _extension(value: Any) -> str:
+    if not isinstance(value, str) or not _EXTENSION.match(value):
+        raise _Invalid("an extension of 2 to 8 digits, as a string")
+    return value
+
+
+def _digits(value: Any) -> str:
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 20:
+        raise _Invalid("a string of digits")
+    return value
+
+
+def _hours(value: Any) -> tuple[str, ...]:
+    from hotline.business_hours import BusinessHours
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid('a list such as ["24x7"] or ["workdays 08:30-17:30"]')
+    try:
+        BusinessHours.parse(value)
+    except ValueError as exc:
+        raise _Invalid(f"valid hours ({exc})") from None
+    return tuple(value)
+
+
+def _host_port(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _Invalid('a non-empty list such as ["127.0.0.1:4573"]')
+    for item in value:
+        host, sep, port = str(item).rpartition(":")
+        try:
+            ok = sep == ":" and 1 <= int(port) <= 65535
+            _host(host.strip("[]"))
+        except (ValueError, _Invalid):
+            ok = False
+        if not ok:
+            raise _Invalid(f'a list of "ip:port" entries; {item!r} is not one')
+    return tuple(value)
+
+
+def _identifier_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Invalid("a list of queue names")
+    return tuple(_identifier(v) for v in value)
+
+
+def _strategy(value: Any) -> str:
+    return _choice("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")(value)
+
+
 def _check(checker: Callable[[Any], Any], **kw: Any) -> Any:
     return field(metadata={"check": checker}, **kw)
 
@@ -225,6 +285,66 @@ class AmiConfig:
 
 
 @dataclass(frozen=True)
+class AsteriskConfig:
+    """What the Asterisk side needs; rendered by `asterisk_conf` and used by the IVR."""
+
+    #: The number citizens dial (and the trunk delivers as DNID).
+    hotline_number: str = _check(_digits, default="12319")
+    #: FastAGI servers the dialplan tries in order; defaults to this node's listener.
+    agi_hosts: tuple[str, ...] = _check(_host_port, default=("127.0.0.1:4573",))
+    #: Asterisk's address for SIP (PJSIP transport).
+    sip_bind: str = _check(_host, default="127.0.0.1")
+    sip_port: int = _check(_integer(1, 65535), default=5060)
+    #: The SIP provider delivering 12319 calls; empty: no trunk is rendered.
+    trunk_host: str = _check(_string, default="")
+    trunk_username: str = _check(_string, default="")
+    #: Where our prompts are installed for Asterisk (sound names are "hotline/<prompt>").
+    sounds_dir: str = _check(_non_empty_string, default="/var/lib/asterisk/sounds/hotline")
+    #: MixMonitor recordings of answered calls; the service reads them from here.
+    recordings_dir: str = _check(_non_empty_string, default="/var/spool/asterisk/monitor/hotline")
+    #: Messages callers leave when a queue is closed or full (RECORD FILE).
+    voicemail_dir: str = _check(_non_empty_string, default="/var/spool/asterisk/hotline-voicemail")
+    #: TOML file with seat and trunk passwords; never committed (see docs/deploying.md).
+    secrets_file: str = _check(_string, default="")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """One Asterisk queue = one skill. Declared once; the dialplan and the IVR both use it."""
+
+    name: str = _check(_identifier, default="general")
+    label_zh: str = _check(_non_empty_string, default="人工服务")
+    label_en: str = _check(_non_empty_string, default="Operators")
+    strategy: str = _check(_strategy, default="rrmemory")
+    #: Seconds an agent's phone rings before the next agent is tried.
+    ring_seconds: int = _check(_integer(5, 120), default=15)
+    wrapup_seconds: int = _check(_integer(0, 600), default=10)
+    #: Higher weight is served first when agents are in several queues (emergencies).
+    weight: int = _check(_integer(0, 100), default=0)
+    announce_position: bool = _check(_boolean, default=True)
+    hours: tuple[str, ...] = _check(_hours, default=("24x7",))
+    #: Callers beyond this many waiting are offered a message instead (0: no limit).
+    max_callers: int = _check(_integer(0, 1000), default=30)
+    #: After this long in the queue the caller is offered a message (0: wait for ever).
+    max_wait_seconds: int = _check(_integer(0, 7200), default=600)
+
+
+@dataclass(frozen=True)
+class SeatConfig:
+    """An agent seat: a PJSIP endpoint operators log in at, and the queues it serves."""
+
+    extension: str = _check(_extension, default="")
+    name: str = _check(_string, default="")
+    queues: tuple[str, ...] = _check(_identifier_list, default=("general",))
+
+
+DEFAULT_QUEUES = (
+    QueueConfig(),
+    QueueConfig(name="emergency", label_zh="抢险抢修", label_en="Emergency repairs", weight=10, strategy="ringall", max_wait_seconds=0),
+)
+
+
+@dataclass(frozen=True)
 class YearCalendarConfig:
     holidays: tuple[date, ...] = _check(_date_list, default=())
     workdays: tuple[date, ...] = _check(_date_list, default=())
@@ -262,6 +382,9 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
+    queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
+    seats: tuple[SeatConfig, ...] = ()
     #: Where the values came from, for messages; not a setting.
     source: str = "defaults"
     #: Directory relative paths in the file are resolved against.
@@ -277,6 +400,12 @@ class Config:
         if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
             return prefix + str(self.base_dir / url[len(prefix) :])
         return url
+
+    def queue(self, name: str) -> QueueConfig:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        raise KeyError(name)
 
     def working_calendar(self) -> WorkingCalendar:
         overrides = {
@@ -299,7 +428,10 @@ _SECTION_TYPES = {
     "calendar": CalendarConfig,
     "tickets": TicketsConfig,
     "satisfaction": SatisfactionConfig,
+    "asterisk": AsteriskConfig,
 }
+#: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.
+_LIST_TYPES: dict[str, tuple[type, str]] = {"queues": (QueueConfig, "name"), "seats": (SeatConfig, "extension")}
 
 
 def _build(kind: type, raw: Any, source: str, path: str) -> Any:
@@ -342,8 +474,33 @@ def _build_years(raw: Any, source: str, path: str) -> dict[int, YearCalendarConf
     return years
 
 
+def _build_list(name: str, raw: Any, source: str) -> tuple[Any, ...]:
+    kind, unique = _LIST_TYPES[name]
+    if not isinstance(raw, list):
+        raise ConfigError(source, name, f"an array of tables ([[{name}]])", raw)
+    items, seen = [], set()
+    for index, entry in enumerate(raw):
+        path = f"{name}[{index}]"
+        if isinstance(entry, dict) and unique not in entry:
+            raise ConfigError(source, f"{path}.{unique}", "a value (required)", MISSING)
+        item = _build(kind, entry, source, path)
+        key = getattr(item, unique)
+        if key in seen:
+            raise ConfigError(source, f"{path}.{unique}", f"a {unique} not used by another entry", key)
+        seen.add(key)
+        items.append(item)
+    return tuple(items)
+
+
 def _cross_check(config: Config) -> None:
     source = config.source
+    if not config.queues:
+        raise ConfigError(source, "queues", "at least one [[queues]] entry", [])
+    names = {q.name for q in config.queues}
+    for index, seat in enumerate(config.seats):
+        for queue in seat.queues:
+            if queue not in names:
+                raise ConfigError(source, f"seats[{index}].queues", "names of declared [[queues]] (" + ", ".join(sorted(names)) + ")", queue)
     unknown = [s for s in config.satisfaction.satisfied if s not in config.satisfaction.levels]
     if unknown:
         raise ConfigError(source, "satisfaction.satisfied", "a subset of satisfaction.levels", unknown[0])
@@ -363,15 +520,20 @@ def parse(text: str, source: str = "<string>", base_dir: Path | None = None, env
 def from_mapping(raw: Mapping[str, Any], source: str = "<mapping>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     environ = os.environ if environ is None else environ
     merged: dict[str, dict[str, Any]] = {}
+    lists: dict[str, tuple[Any, ...]] = {}
     for name, value in raw.items():
+        if name in _LIST_TYPES:
+            lists[name] = _build_list(name, value, source)
+            continue
         if name not in _SECTION_TYPES:
-            raise ConfigError(source, name, "a section (known: " + ", ".join(_SECTION_TYPES) + ")", value)
+            raise ConfigError(source, name, "a section (known: " + ", ".join([*_SECTION_TYPES, *_LIST_TYPES]) + ")", value)
         if not isinstance(value, dict):
             raise ConfigError(source, name, "a table", value)
         merged[name] = dict(value)
     sections: dict[str, Any] = {}
     for name, kind in _SECTION_TYPES.items():
         sections[name] = _build(kind, merged.get(name, {}), source, name)
+    sections.update(lists)
     # Environment last: secrets never need to be in the file.
     for variable, (section, key) in ENVIRONMENT.items():
         if variable in environ:

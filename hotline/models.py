@@ -136,9 +136,11 @@ class CallbackStatus(enum.StrEnum):
 
 
 class CallDisposition(enum.StrEnum):
-    IN_PROGRESS = "in_progress"
+    IN_PROGRESS = "in_progress"  # in the IVR
+    QUEUED = "queued"  # handed to a queue; AMI tells whether it was answered
     ANSWERED = "answered"
-    ABANDONED = "abandoned"
+    ABANDONED = "abandoned"  # hung up while waiting in a queue
+    IVR_ABANDONED = "ivr_abandoned"  # hung up in the menu before reaching a queue
     VOICEMAIL = "voicemail"
     CALLBACK_REQUESTED = "callback_requested"
     SELF_SERVICE = "self_service"  # e.g. heard a ticket's status and hung up

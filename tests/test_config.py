@@ -122,3 +122,40 @@ def test_year_override_reaches_the_calendar(tmp_path):
     from hotline.worktime import TimeLimit
 
     assert cal.deadline(start, TimeLimit.parse("1 working_days")) == datetime(2031, 1, 3, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def test_default_queues_and_declared_queues_and_seats(tmp_path):
+    """Without [[queues]] the general and emergency queues exist; declared ones replace them."""
+    c = config.load(None, environ={})
+    assert [q.name for q in c.queues] == ["general", "emergency"] and c.queue("emergency").weight == 10
+    f = tmp_path / "h.toml"
+    f.write_text(
+        '[[queues]]\nname = "general"\n\n[[queues]]\nname = "roads"\nlabel_zh = "道路"\nlabel_en = "Roads"\nhours = ["workdays 08:30-17:30"]\n\n'
+        '[[seats]]\nextension = "8001"\nqueues = ["general", "roads"]\n',
+        encoding="utf-8",
+    )
+    c = config.load(f, environ={})
+    assert [q.name for q in c.queues] == ["general", "roads"] and c.seats[0].queues == ("general", "roads")
+
+
+@pytest.mark.parametrize(
+    "text, key, expected",
+    [
+        ('[[queues]]\nname = "Gen eral"', "queues[0].name", "a lower-case name"),
+        ('[[queues]]\nname = "a"\n[[queues]]\nname = "a"', "queues[1].name", "a name not used by another entry"),
+        ('[[queues]]\nlabel_zh = "x"', "queues[0].name", "a value (required)"),
+        ('[[queues]]\nname = "a"\nhours = ["someday"]', "queues[0].hours", "valid hours"),
+        ('[[queues]]\nname = "a"\nstrategy = "fastest"', "queues[0].strategy", "one of 'ringall'"),
+        ('[[seats]]\nextension = "80a1"', "seats[0].extension", "an extension of 2 to 8 digits"),
+        ('[[seats]]\nextension = "8001"\nqueues = ["nowhere"]', "seats[0].queues", "names of declared [[queues]]"),
+        ("queues = 3", "queues", "an array of tables"),
+        ('[asterisk]\nagi_hosts = ["10.0.0.5"]', "asterisk.agi_hosts", 'a list of "ip:port" entries'),
+        ('[asterisk]\nhotline_number = "12319;x"', "asterisk.hotline_number", "a string of digits"),
+    ],
+)
+def test_queue_seat_and_asterisk_errors(tmp_path, text, key, expected):
+    """Queue, seat and Asterisk settings are validated like the rest, naming the entry."""
+    f = tmp_path / "bad.toml"
+    f.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: " + __import__("re").escape(key) + ": expected " + __import__("re").escape(expected)):
+        config.load(f, environ={})

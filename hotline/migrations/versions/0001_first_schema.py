@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('disposition', sa.Enum('in_progress', 'answered', 'abandoned', 'voicemail', 'callback_requested', 'self_service', 'failed', name='call_disposition', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('disposition', sa.Enum('in_progress', 'queued', 'answered', 'abandoned', 'ivr_abandoned', 'voicemail', 'callback_requested', 'self_service', 'failed', name='call_disposition', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('queue', sa.String(length=64), nullable=False),
     sa.Column('agent_user_id', sa.Integer(), nullable=True),
     sa.Column('agent_interface', sa.String(length=128), nullable=False),
