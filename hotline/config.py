@@ -338,6 +338,14 @@ class SeatConfig:
     queues: tuple[str, ...] = _check(_identifier_list, default=("general",))
 
 
+@dataclass(frozen=True)
+class IvrConfig:
+    #: A shipped menu by name ("default", "skills") or the path of a menu TOML file.
+    menu: str = _check(_non_empty_string, default="default")
+    #: Call records that could not reach the database wait here until it is back.
+    journal_dir: str = _check(_non_empty_string, default="var/journal")
+
+
 DEFAULT_QUEUES = (
     QueueConfig(),
     QueueConfig(name="emergency", label_zh="抢险抢修", label_en="Emergency repairs", weight=10, strategy="ringall", max_wait_seconds=0),
@@ -383,6 +391,7 @@ class Config:
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
+    ivr: IvrConfig = field(default_factory=IvrConfig)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
     seats: tuple[SeatConfig, ...] = ()
     #: Where the values came from, for messages; not a setting.
@@ -429,6 +438,7 @@ _SECTION_TYPES = {
     "tickets": TicketsConfig,
     "satisfaction": SatisfactionConfig,
     "asterisk": AsteriskConfig,
+    "ivr": IvrConfig,
 }
 #: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.
 _LIST_TYPES: dict[str, tuple[type, str]] = {"queues": (QueueConfig, "name"), "seats": (SeatConfig, "extension")}

@@ -9,10 +9,11 @@ mode=run
 [ "${1:-}" = "--test" ] && mode=test
 
 # System packages. The service itself needs only Python 3.11 with venv; the tests also need a
-# real PostgreSQL server (started per test session, never the system one).
+# real PostgreSQL server (started per test session, never the system one), and espeak-ng and
+# sox to make and measure speech.
 packages=(python3-venv)
 if [ "$mode" = test ]; then
-  packages+=(postgresql util-linux)
+  packages+=(postgresql util-linux espeak-ng sox)
 fi
 missing=()
 for p in "${packages[@]}"; do
