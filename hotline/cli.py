@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _extensions(sub: argparse._SubParsersAction) -> dict[str, object]:  # type: ignore[type-arg]
+def _extensions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, object]:
     import importlib
 
     handlers: dict[str, object] = {}
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hotline: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except SQLAlchemyError as exc:
-        first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"hotline: database error ({exc.__class__.__name__}): {first}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

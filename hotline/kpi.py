@@ -508,14 +508,14 @@ def _group_key(by: GroupBy) -> ColumnElement[Any]:
         # to skip a sort (a full scan, measured 3-4x slower), so the WHERE's indexes serve.
         return Ticket.department_id + 0
     if by == "category":
-        return Ticket.category_id
+        return Ticket.category_id.expression
     if by == "major_category":
         # A minor class rolls up to its parent; a ticket filed under a major class stays there.
         return func.coalesce(Category.parent_id, Category.id)
     raise ValueError(f"by must be one of department, category, major_category, got {by!r}")
 
 
-def _kpis(group: Group, counts: Mapping[str, int]) -> TicketKpis:
+def _kpis(group: Group, counts: Mapping[Any, Any]) -> TicketKpis:
     values: dict[str, Any] = {}
     for definition in TICKET_KPIS.values():
         numerator = int(counts[f"{definition.name}__n"])

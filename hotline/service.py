@@ -85,7 +85,11 @@ def build(reactor: Any, config: Config) -> Service:
     loop = task.LoopingCall(refresh)
     loop.clock = reactor
     loop.start(GAUGE_INTERVAL_SECONDS, now=True)
-    reactor.addSystemEventTrigger("before", "shutdown", lambda: loop.running and loop.stop())
+    def stop_loop() -> None:
+        if loop.running:
+            loop.stop()
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop_loop)
     return service
 
 
@@ -93,12 +97,14 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic's plugin chatter at INFO says nothing an administrator needs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)  # type: ignore[list-item]
 
 
 def serve(config: Config) -> int:
     """Run until SIGINT/SIGTERM; the reactor's own signal handlers stop it cleanly."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
+
+    reactor: Any = _reactor
 
     configure_logging(config.service.log_level)
     service = build(reactor, config)

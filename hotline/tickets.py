@@ -8,7 +8,8 @@ unit of work (see `hotline.db.Database.transaction`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -193,7 +194,7 @@ def apply(
         department_id = department_id or ticket.department_id
     elif action is Action.DISPATCH:
         department_id = department_id or _default_department(session, ticket, category_id)
-    supplied = {
+    supplied: dict[str, object] = {
         "reason": reason,
         "category_id": category_id,
         "department_id": department_id,
@@ -279,7 +280,8 @@ def _dispatch(session: Session, policy: TicketPolicy, t: Ticket, at: datetime, s
     if kw.get("urgency") is not None:
         t.urgency = Urgency(kw["urgency"])
     limit = _time_limit(session, policy, t, kw.get("time_limit"))
-    kind = kw.get("round_reason") or (_ROUND_AFTER.get(_last_move(session, t), "dispatch") if t.dispatch_count else "dispatch")
+    last = _last_move(session, t) if t.dispatch_count else None
+    kind = kw.get("round_reason") or (_ROUND_AFTER.get(last, "dispatch") if last is not None else "dispatch")
     deadline = policy.calendar.deadline(at, limit)
     assignment = Assignment(
         ticket_id=t.id,
@@ -368,7 +370,8 @@ def _reopen(session: Session, policy: TicketPolicy, t: Ticket, at: datetime, s: 
     return data
 
 
-_HANDLERS = {
+Handler = Callable[..., dict[str, Any]]
+_HANDLERS: dict[Action, Handler] = {
     Action.REGISTER: _register,
     Action.REJECT: _finish_without_dispatch,
     Action.ANSWER: _finish_without_dispatch,

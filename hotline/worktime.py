@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-import chinese_calendar  # type: ignore[import-untyped]
+import chinese_calendar
 
 __all__ = [
     "OfficeHours",
