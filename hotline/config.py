@@ -298,7 +298,7 @@ class AsteriskConfig:
     #: The SIP provider delivering 12319 calls; empty: no trunk is rendered.
     trunk_host: str = _check(_string, default="")
     trunk_username: str = _check(_string, default="")
-    #: Where our prompts are installed for Asterisk (sound names are "hotline/<prompt>").
+    #: Where our prompts are installed for Asterisk (see hotline.prompts for the layout).
     sounds_dir: str = _check(_non_empty_string, default="/var/lib/asterisk/sounds/hotline")
     #: MixMonitor recordings of answered calls; the service reads them from here.
     recordings_dir: str = _check(_non_empty_string, default="/var/spool/asterisk/monitor/hotline")
@@ -312,6 +312,7 @@ class AsteriskConfig:
 class QueueConfig:
     """One Asterisk queue = one skill. Declared once; the dialplan and the IVR both use it."""
 
+    #: The skill's name; its Asterisk queue is "hotline-<name>" (hotline.dialplan.asterisk_queue).
     name: str = _check(_identifier, default="general")
     label_zh: str = _check(_non_empty_string, default="人工服务")
     label_en: str = _check(_non_empty_string, default="Operators")

@@ -25,7 +25,12 @@ QUEUE_CALLBACK_KEY = "1"
 #: The queue every caller reaches when nothing else applies, and the failover target.
 GENERAL_QUEUE = "general"
 
+#: Asterisk reserves [general] in queues.conf, so a skill's queue is named with this prefix:
+#: skill "general" is Asterisk queue "hotline-general".
+QUEUE_PREFIX = "hotline-"
+
 #: Channel variables the flows set for the dialplan and the call log.
+VAR_QUEUE = "HOTLINE_QUEUE"  # the skill a caller was queued for (read by the callback flow)
 VAR_TICKET = "HOTLINE_TICKET"
 VAR_OUTCOME = "HOTLINE_OUTCOME"
 VAR_RECORDING = "HOTLINE_RECORDING"
@@ -33,14 +38,31 @@ VAR_RECORDING = "HOTLINE_RECORDING"
 _SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-def queue_application_data(queue: str, max_wait_seconds: int = 0) -> str:
-    """The data of EXEC Queue for `queue`: wait at most `max_wait_seconds` (0: no limit), and
-    run the recording gosub on the agent's channel once connected."""
-    if not _SAFE.match(queue):
-        raise ValueError(f"unsafe queue name {queue!r}")
+def asterisk_queue(skill: str) -> str:
+    """The Asterisk queue of a skill (what Queue(), QUEUE_WAITING_COUNT() and AMI take)."""
+    if not _SAFE.match(skill):
+        raise ValueError(f"unsafe queue name {skill!r}")
+    return QUEUE_PREFIX + skill
+
+
+def skill_of(asterisk_name: str) -> str | None:
+    """The skill behind an Asterisk queue name, or None for a queue that isn't ours."""
+    return asterisk_name[len(QUEUE_PREFIX) :] if asterisk_name.startswith(QUEUE_PREFIX) else None
+
+
+def queue_application_data(skill: str, max_wait_seconds: int = 0) -> str:
+    """The data of EXEC Queue for a skill's queue: wait at most `max_wait_seconds` (0: no
+    limit), and run the recording gosub on the agent's channel once connected."""
     timeout = str(max_wait_seconds) if max_wait_seconds > 0 else ""
     # Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub)
-    return f"{queue},,,,{timeout},,{CONTEXT_AGENT_ANSWERED}"
+    return f"{asterisk_queue(skill)},,,,{timeout},,{CONTEXT_AGENT_ANSWERED}"
+
+
+def message_path(voicemail_dir: str, uniqueid: str, fmt: str = "wav") -> str:
+    """Where a caller's message is recorded, by the IVR or by the dialplan's own fallback."""
+    if not _SAFE.match(uniqueid):
+        raise ValueError(f"unsafe uniqueid {uniqueid!r}")
+    return f"{voicemail_dir.rstrip('/')}/{uniqueid}.{fmt}"
 
 
 def recording_path(recordings_dir: str, uniqueid: str, fmt: str = "wav") -> str:

@@ -1,0 +1,64 @@
+"""`hotline asterisk-config render --out DIR [--check-only]`.
+
+Renders the hotline-*.conf files from the service config, checks them (the same check the
+tests run) and writes them, 0640 when they hold a password. With --check-only nothing is
+written: the exit status says whether the config renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from asterisk_conf import render as rendermod
+from asterisk_conf.secrets import SecretsError
+from hotline.cli import CommandError, load_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    parser = subparsers.add_parser("asterisk-config", help="render the Asterisk files (pjsip, extensions, queues, manager)")
+    sub = parser.add_subparsers(dest="asterisk_command", metavar="ACTION", required=True)
+    p = sub.add_parser("render", help="render, check and write hotline-*.conf for Asterisk to #include")
+    p.add_argument("--out", metavar="DIR", help="directory to write into (created if missing), e.g. /etc/asterisk/hotline")
+    p.add_argument("--check-only", action="store_true", help="render and check, write nothing")
+    return {"asterisk-config": handle}
+
+
+def handle(args: argparse.Namespace) -> int:
+    if not args.check_only and not args.out:
+        raise CommandError("asterisk-config render: --out DIR is required (or --check-only)")
+    config = load_config(args)
+    prompts = prompt_names()
+    try:
+        rendering = rendermod.render(config, prompts=prompts)
+    except (rendermod.RenderError, SecretsError) as exc:
+        raise CommandError(str(exc)) from None
+    for warning in rendering.warnings:
+        print(f"hotline: warning: {warning}", file=sys.stderr)
+    if args.check_only:
+        names = ", ".join(f.name for f in rendering.files)
+        print(f"asterisk-config: {names} render and check cleanly from {config.source}; nothing written")
+        return 0
+    try:
+        paths = rendermod.write(rendering, Path(args.out))
+    except OSError as exc:
+        raise CommandError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
+    for path, f in zip(paths, rendering.files):
+        note = ", holds passwords" if f.has_secrets else ""
+        print(f"wrote {path} ({f.mode:04o}{note})")
+    return 0
+
+
+def prompt_names() -> Collection[str] | None:
+    """The prompt catalogue's names (hotline.prompts), or None where it does not exist yet."""
+    import importlib
+
+    try:
+        prompts = importlib.import_module("hotline.prompts")
+    except ModuleNotFoundError as exc:
+        if exc.name == "hotline.prompts":
+            return None
+        raise
+    return set(prompts.catalogue())
