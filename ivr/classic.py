@@ -1,0 +1,340 @@
+"""Classic AGI: Asterisk starts `agi_scripts/hotline-agi <flow>` for a call and talks to it
+over stdin/stdout. `ClassicAgiChannel` implements `ivr.channel.Channel` on top of pyst2's
+`asterisk.agi.AGI`, and fixes each defect measured in ../shared/reference/dependencies.md:
+
+===========================================  ===============================================
+pyst2 0.5.1 does                             the adapter does
+===========================================  ===============================================
+an unsolicited `HANGUP` line, or EOF, raises  replies are read by `ivr.agi_codec`: HANGUP and
+`ValueError: invalid literal for int()`       EOF become `Hangup` (a HANGUP already waiting
+                                              while idle raises before anything is written)
+511 (dead channel) raises AGIUnknownError     `Hangup`
+SIGHUP: the next command raises               pyst2's flag is kept, its exception becomes
+AGISIGHUPHangup                               `Hangup`; the handler is installed before the
+                                              header is read, so an early hangup no longer
+                                              kills the process (the default disposition)
+`AGI()` calls signal.signal: main thread only  the AGI object is built without its
+                                              constructor; the handler is installed only when
+                                              on the main thread, elsewhere hangups are still
+                                              seen through -1, 511, HANGUP and EOF
+`_quote()` leaves `"` unescaped               every command is built by `ivr.agi_codec`
+debug lines on stderr, always                 pyst2's stderr is a null sink
+`get_data()` drops `(timeout)`                returns (digits, timed_out)
+`record_file()` returns `chr(result)`         returns `ivr.channel.RecordResult`
+`result=-1` raises AGIAppError, also for      `Hangup`; EXEC returns -1 (Queue/Dial: the
+EXEC Queue after the agent hung up            agent hung up, the caller is still there)
+===========================================  ===============================================
+
+I/O is blocking and stays on the main thread: one process serves one call, Asterisk answers
+one command at a time, and the main thread is where SIGHUP lands. The flow still runs as a
+coroutine under `asyncio.run`, like on FastAGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, BinaryIO
+
+from asterisk.agi import AGI, AGIHangup
+
+from ivr import agi_codec as codec
+from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from ivr.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Channel], Awaitable[None]]
+
+#: For tests only: `module:attribute` naming the handler main() runs instead of the IVR runner.
+TEST_HANDLER_ENV = "HOTLINE_AGI_TEST_HANDLER"
+
+EXIT_OK = 0
+#: Asterisk sets AGISTATUS=FAILURE for a non-zero exit, so the dialplan can route the caller on.
+EXIT_FAILURE = 1
+
+
+class _NullWriter:
+    """Where pyst2's debug lines go (Asterisk would log every one of them)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Utf8Writer:
+    """The text stream pyst2's send_command writes to: UTF-8, LF only, flushed per command."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _again(reason: Exception) -> Exception:
+    return type(reason)(*reason.args)
+
+
+class ClassicAgiChannel:
+    """`ivr.channel.Channel` over classic AGI (stdin/stdout), through pyst2's AGI object.
+
+    Build it with `open()`, which reads the header; call `close()` when the call is over to
+    restore the previous SIGHUP disposition.
+    """
+
+    def __init__(self, agi: AGI, stdin: BinaryIO, decoder: AgiDecoder, info: CallInfo | None = None) -> None:
+        self._agi = agi
+        self._stdin = stdin
+        try:
+            self._fd: int | None = stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
+        self._decoder = decoder
+        self.info = info if info is not None else CallInfo(uniqueid="")
+        self._ended: Exception | None = None
+        self._previous_sighup: Any = None
+        self.sighup_installed = False
+
+    @classmethod
+    def open(cls, stdin: BinaryIO, stdout: BinaryIO, *, flow: str | None = None) -> ClassicAgiChannel:
+        """Take over SIGHUP (main thread only), then read the agi_* header from `stdin`.
+
+        Raises Hangup if Asterisk closes before the header ends, ProtocolError if it is not
+        an AGI header.
+        """
+        # pyst2's AGI.__init__ would install SIGHUP (ValueError off the main thread), print
+        # debug lines to stderr and read the header without limits: build it without it.
+        agi = AGI.__new__(AGI)
+        agi.stdin = stdin
+        agi.stdout = _Utf8Writer(stdout)
+        agi.stderr = _NullWriter()
+        agi._got_sighup = False
+        agi.env = {}
+        channel = cls(agi, stdin, AgiDecoder(flow=flow))
+        channel._install_sighup()
+        try:
+            channel.info = channel._read_header()
+        except BaseException:
+            channel.close()
+            raise
+        agi.env = {f"agi_{key}": value for key, value in channel.info.headers.items()}
+        return channel
+
+    def close(self) -> None:
+        if self.sighup_installed:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self.sighup_installed = False
+
+    # -- the Channel operations
+
+    async def answer(self) -> None:
+        self._execute(codec.format_answer())
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+        return codec.digit_result(self._execute(codec.format_stream_file(name, escape_digits)))
+
+    async def get_data(self, name: str, timeout_ms: int = 5000, max_digits: int = 20) -> tuple[str, bool]:
+        return codec.get_data_result(self._execute(codec.format_get_data(name, timeout_ms, max_digits)))
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        return codec.digit_result(self._execute(codec.format_wait_for_digit(timeout_ms)))
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        return codec.digit_result(self._execute(codec.format_say_digits(digits, escape_digits)))
+
+    async def say_number(self, number: int, escape_digits: str = "") -> str | None:
+        return codec.digit_result(self._execute(codec.format_say_number(number, escape_digits)))
+
+    async def record_file(self, name: str, fmt: str = "wav", escape_digits: str = "#", timeout_ms: int = 120_000, beep: bool = True, silence_seconds: int | None = 5) -> RecordResult:
+        return codec.record_result(self._execute(codec.format_record_file(name, fmt, escape_digits, timeout_ms, beep, silence_seconds)))
+
+    async def get_variable(self, name: str) -> str | None:
+        return codec.variable_result(self._execute(codec.format_get_variable(name)))
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._execute(codec.format_set_variable(name, value))
+
+    async def exec(self, application: str, data: str = "") -> int:
+        """The application's result; -1 is returned, not raised (Queue/Dial: the agent hung up)."""
+        return self._execute(codec.format_exec(application, data), minus_one_is_hangup=False).result_int()
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        self._execute(codec.format_verbose(message, level))
+
+    async def hangup(self) -> None:
+        self._execute(codec.format_hangup())
+        self._end(Hangup("we hung up"))
+
+    # -- one command, one reply
+
+    def _execute(self, line: bytes, *, minus_one_is_hangup: bool = True) -> Reply:
+        if self._ended is None:
+            self._check_sighup()
+        if self._ended is None:
+            self._drain_idle()
+        if self._ended is not None:
+            raise _again(self._ended)
+        text = line.decode("utf-8").rstrip("\n")
+        try:
+            self._agi.send_command(text)
+        except OSError as exc:  # EPIPE: Asterisk is gone
+            self._end(Hangup(f"cannot write to Asterisk: {exc}"))
+            raise _again(self._ended) from None  # type: ignore[arg-type]
+        reply = self._read_reply()
+        try:
+            return codec.check_reply(reply, text, minus_one_is_hangup=minus_one_is_hangup)
+        except Hangup as exc:
+            self._end(exc)
+            raise
+        except CommandRejected:
+            log.error("Asterisk rejected %r on %s: %s %s", text, self.info.uniqueid, reply.code, reply.text[:200])
+            raise
+
+    def _check_sighup(self) -> None:
+        try:
+            self._agi.test_hangup()
+        except AGIHangup:
+            self._end(Hangup("SIGHUP from Asterisk"))
+
+    def _drain_idle(self) -> None:
+        """Read what Asterisk sent while we were not waiting for a reply: a HANGUP line or EOF
+        ends the call before the next command is written."""
+        try:
+            while True:
+                while (message := self._decoder.next_message()) is not None:
+                    if isinstance(message, HangupNotice):
+                        self._end(Hangup("HANGUP from Asterisk"))
+                    else:
+                        raise ProtocolError(f"{message!r:.80} with no command outstanding")
+                if self._fd is None or not select.select([self._fd], [], [], 0)[0]:
+                    return
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
+                    self._end(Hangup("EOF from Asterisk"))
+                    return
+                self._decoder.receive_data(chunk)
+        except ProtocolError as exc:
+            self._end(exc)
+
+    def _read_reply(self) -> Reply:
+        try:
+            while True:
+                message = self._decoder.next_message()
+                if message is None:
+                    chunk = self._read_chunk()
+                    if not chunk:
+                        self._end(Hangup("EOF from Asterisk"))
+                        raise _again(self._ended)  # type: ignore[arg-type]
+                    self._decoder.receive_data(chunk)
+                    continue
+                if isinstance(message, HangupNotice):
+                    self._end(Hangup("HANGUP from Asterisk"))
+                    raise _again(self._ended)  # type: ignore[arg-type]
+                if isinstance(message, Reply) and message.code != 100:
+                    return message
+        except ProtocolError as exc:
+            self._end(exc)
+            raise
+
+    def _read_header(self) -> CallInfo:
+        while True:
+            message = self._decoder.next_message()
+            if isinstance(message, CallInfo):
+                return message
+            chunk = self._read_chunk()
+            if not chunk:
+                raise Hangup("EOF from Asterisk before the end of the AGI header")
+            self._decoder.receive_data(chunk)
+
+    def _read_chunk(self) -> bytes:
+        # os.read on the descriptor: no Python-level buffer that select() could not see.
+        if self._fd is not None:
+            return os.read(self._fd, 65536)
+        read1 = getattr(self._stdin, "read1", None)
+        return read1(65536) if read1 is not None else self._stdin.read(1)
+
+    def _end(self, reason: Exception) -> None:
+        if self._ended is None:
+            self._ended = reason
+
+    def _install_sighup(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            log.debug("not on the main thread: SIGHUP stays with its owner; hangups are seen through replies")
+            return
+        self._previous_sighup = signal.signal(signal.SIGHUP, self._agi._handle_sighup)
+        self.sighup_installed = True
+
+
+# -- the executable
+
+
+def _load_handler(environ: Mapping[str, str]) -> Handler:
+    spec = environ.get(TEST_HANDLER_ENV)
+    if spec:
+        module, _, attribute = spec.partition(":")
+        handler: Handler = getattr(importlib.import_module(module), attribute)
+        return handler
+    from hotline import config as configmod
+
+    config = configmod.load(environ=environ)  # $HOTLINE_CONFIG, ./hotline.toml, or defaults
+    from ivr.runner import CallRunner  # imported here: the menu's modules load only for a call
+
+    return CallRunner.from_config(config)
+
+
+async def _serve(handler: Handler, channel: ClassicAgiChannel) -> int:
+    info = channel.info
+    try:
+        await handler(channel)
+    except Hangup as exc:
+        log.debug("call %s (%s) ended by hangup: %s", info.uniqueid, info.flow, exc)
+    except ProtocolError as exc:
+        log.warning("call %s (%s) abandoned: %s", info.uniqueid, info.flow, exc)
+        return EXIT_FAILURE
+    except Exception:  # noqa: BLE001 - the one guard: log with the uniqueid, fail the AGI
+        log.exception("flow %r failed on call %s (%s)", info.flow, info.uniqueid, info.channel)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, handler: Handler | None = None, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Serve one call: `argv[1]` names the flow (else the header's agi_network_script),
+    the configuration comes from $HOTLINE_CONFIG, the handler is the IVR runner unless one
+    is injected (tests). Exit status 0 for a finished or hung-up call, 1 otherwise."""
+    argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    if not logging.getLogger().handlers:
+        # Asterisk logs the script's stderr: warnings and errors only, never debug chatter.
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="hotline-agi[%(process)d] %(levelname)s %(name)s: %(message)s")
+    flow = argv[1] if len(argv) > 1 and argv[1] else None
+    try:
+        channel = ClassicAgiChannel.open(stdin or sys.stdin.buffer, stdout or sys.stdout.buffer, flow=flow)
+    except Hangup as exc:
+        log.info("no call to serve: %s", exc)
+        return EXIT_OK
+    except ProtocolError as exc:
+        log.error("not an AGI header on stdin: %s", exc)
+        return EXIT_FAILURE
+    try:
+        try:
+            chosen = handler if handler is not None else _load_handler(environ)
+        except Exception:  # noqa: BLE001 - a broken config or install: say so, fail the AGI
+            log.exception("cannot build the IVR for call %s", channel.info.uniqueid)
+            return EXIT_FAILURE
+        return asyncio.run(_serve(chosen, channel))
+    finally:
+        channel.close()

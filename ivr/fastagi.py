@@ -1,0 +1,370 @@
+"""The FastAGI server: Asterisk connects (`AGI(agi://host:port/<flow>?…)`), sends the agi_*
+header block, and our handler (the IVR runner) drives the call through a `FastAgiChannel`.
+
+Rules the real Asterisk imposes (../shared/reference/asterisk/README.md), and how we keep them:
+- One command at a time. res_agi does not pipeline, and a command sent while a prompt plays
+  aborts that prompt *without a reply*. Commands wait in a queue until the previous reply.
+- `HANGUP` is unsolicited. While idle it is remembered, so the next command raises `Hangup`
+  at once without writing; during a command Asterisk first answers `result=-1`, which is a
+  `Hangup` already. 511 (dead channel) and a lost connection are `Hangup` too.
+- Asterisk keeps the channel in AGI until *we* close. When the handler returns or raises,
+  the connection is closed; a hangup is normal control flow, anything else is logged with
+  the call's uniqueid and counted.
+- A peer that never finishes its header is cut off after `header_timeout` seconds, measured
+  on the injected clock.
+
+Parsing and command formatting live in `ivr.agi_codec`; this module only moves bytes, keeps
+time, and maps replies to the Channel's results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+
+from hotline.config import FastAgiConfig
+from ivr import agi_codec as codec
+from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from ivr.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Channel], Awaitable[None]]
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: Asterisk may open hundreds of sessions in a burst (README: 500 calls with media).
+LISTEN_BACKLOG = 1024
+
+#: The only values of hotline_agi_errors_total{kind}.
+ERROR_KINDS = (
+    "header_timeout",  # connected, but no complete header in time
+    "header_incomplete",  # the peer closed before the header ended
+    "protocol",  # malformed or over-long input, a reply nobody asked for
+    "rejected",  # 510/520: we sent a command Asterisk does not accept (our bug)
+    "handler",  # the flow raised something other than Hangup
+)
+#: Channel operations, the only values of hotline_agi_command_seconds{command}.
+OPERATIONS = ("answer", "stream_file", "get_data", "wait_for_digit", "say_digits", "say_number", "record_file", "get_variable", "set_variable", "exec", "verbose", "hangup")
+
+
+class AgiMetrics:
+    """The FastAGI server's metrics, registered in the registry given (never the global one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()
+        self.sessions_active = Gauge("hotline_agi_sessions_active", "FastAGI connections open (header being read or call being served)", registry=registry)
+        self.sessions_total = Counter("hotline_agi_sessions_total", "FastAGI sessions whose header was read and whose flow was started", registry=registry)
+        self.errors = Counter("hotline_agi_errors_total", "FastAGI problems by kind", ["kind"], registry=registry)
+        self.command_seconds = Histogram(
+            "hotline_agi_command_seconds",
+            "Time from writing an AGI command to its reply (prompts and recordings included)",
+            ["command"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=registry,
+        )
+        for kind in ERROR_KINDS:
+            self.errors.labels(kind)
+
+    def error(self, kind: str) -> None:
+        assert kind in ERROR_KINDS, kind
+        self.errors.labels(kind).inc()
+
+
+@dataclass
+class _Command:
+    operation: str
+    line: bytes
+    deferred: Deferred[Reply]
+    started: float = 0.0
+
+
+def _again(reason: Exception) -> Exception:
+    """A fresh exception like `reason`, so that each failed command has its own traceback."""
+    return type(reason)(*reason.args)
+
+
+class FastAgiChannel:
+    """`ivr.channel.Channel` over one FastAGI connection.
+
+    Built by `FastAgiProtocol` once the header is read; flows only see the Channel methods.
+    """
+
+    def __init__(self, info: CallInfo, protocol: FastAgiProtocol) -> None:
+        self.info = info
+        self._protocol = protocol
+        self._queue: deque[_Command] = deque()
+        self._pending: _Command | None = None
+        #: Why no command may be sent any more (Hangup or ProtocolError); None while alive.
+        self._ended: Exception | None = None
+
+    @property
+    def hung_up(self) -> bool:
+        """True once the call is over for us (HANGUP, -1, 511, lost connection, our HANGUP):
+        every further command raises without being sent."""
+        return self._ended is not None
+
+    # -- the Channel operations
+
+    async def answer(self) -> None:
+        await self._command("answer", codec.format_answer())
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+        return codec.digit_result(await self._command("stream_file", codec.format_stream_file(name, escape_digits)))
+
+    async def get_data(self, name: str, timeout_ms: int = 5000, max_digits: int = 20) -> tuple[str, bool]:
+        return codec.get_data_result(await self._command("get_data", codec.format_get_data(name, timeout_ms, max_digits)))
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        return codec.digit_result(await self._command("wait_for_digit", codec.format_wait_for_digit(timeout_ms)))
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        return codec.digit_result(await self._command("say_digits", codec.format_say_digits(digits, escape_digits)))
+
+    async def say_number(self, number: int, escape_digits: str = "") -> str | None:
+        return codec.digit_result(await self._command("say_number", codec.format_say_number(number, escape_digits)))
+
+    async def record_file(self, name: str, fmt: str = "wav", escape_digits: str = "#", timeout_ms: int = 120_000, beep: bool = True, silence_seconds: int | None = 5) -> RecordResult:
+        line = codec.format_record_file(name, fmt, escape_digits, timeout_ms, beep, silence_seconds)
+        return codec.record_result(await self._command("record_file", line))
+
+    async def get_variable(self, name: str) -> str | None:
+        return codec.variable_result(await self._command("get_variable", codec.format_get_variable(name)))
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._command("set_variable", codec.format_set_variable(name, value))
+
+    async def exec(self, application: str, data: str = "") -> int:
+        """The application's result; -1 is returned, not raised: Queue and Dial give -1 when
+        the agent hung up and the caller is still on the line."""
+        reply = await self._command("exec", codec.format_exec(application, data), minus_one_is_hangup=False)
+        return reply.result_int()
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        await self._command("verbose", codec.format_verbose(message, level))
+
+    async def hangup(self) -> None:
+        """Hang up the caller. Later commands raise Hangup without being sent."""
+        await self._command("hangup", codec.format_hangup())
+        self._end(Hangup("we hung up"))
+
+    # -- one command at a time
+
+    async def _command(self, operation: str, line: bytes, *, minus_one_is_hangup: bool = True) -> Reply:
+        if self._ended is not None:
+            raise _again(self._ended)
+        command = _Command(operation, line, Deferred())
+        self._queue.append(command)
+        self._send_next()
+        reply = await command.deferred
+        try:
+            return codec.check_reply(reply, line.decode("utf-8"), minus_one_is_hangup=minus_one_is_hangup)
+        except Hangup as exc:
+            self._end(exc)
+            raise
+        except CommandRejected:
+            self._protocol.metrics.error("rejected")
+            log.error("Asterisk rejected %r on %s: %s %s", line.decode("utf-8").rstrip("\n"), self.info.uniqueid, reply.code, reply.text[:200])
+            raise
+
+    def _send_next(self) -> None:
+        while self._pending is None and self._queue:
+            command = self._queue.popleft()
+            if self._ended is not None:
+                command.deferred.errback(Failure(_again(self._ended)))
+                continue
+            command.started = self._protocol.clock.seconds()
+            self._pending = command
+            self._protocol.transport.write(command.line)
+
+    def _end(self, reason: Exception) -> None:
+        """No more commands: fail the one in flight and those waiting with `reason`."""
+        if self._ended is None:
+            self._ended = reason
+        pending, self._pending = self._pending, None
+        waiting = list(self._queue)
+        self._queue.clear()
+        for command in ([pending] if pending else []) + waiting:
+            command.deferred.errback(Failure(_again(reason)))
+
+    # -- events from the protocol
+
+    def reply_received(self, reply: Reply) -> None:
+        if reply.code == 100:
+            return  # "100 result=0 Trying...": the final reply follows
+        command = self._pending
+        if command is None:
+            if self._ended is not None:
+                return  # the late answer to a command we already gave up on
+            raise ProtocolError(f"reply {reply.line[:80]!r} with no command outstanding")
+        self._pending = None
+        self._protocol.metrics.command_seconds.labels(command.operation).observe(max(0.0, self._protocol.clock.seconds() - command.started))
+        command.deferred.callback(reply)
+        self._send_next()
+
+    def hangup_received(self) -> None:
+        self._end(Hangup("HANGUP from Asterisk"))
+
+    def failed(self, reason: Exception) -> None:
+        self._end(reason)
+
+
+class FastAgiProtocol(Protocol):
+    """One FastAGI connection: header, then the handler's call, then close."""
+
+    #: A TCP transport (ITCPTransport) from connection to close; Twisted sets it.
+    transport: Any
+
+    def __init__(self, handler: Handler, clock: IReactorTime, metrics: AgiMetrics, header_timeout: float = DEFAULT_HEADER_TIMEOUT) -> None:
+        self.handler = handler
+        self.clock = clock
+        self.metrics = metrics
+        self.header_timeout = header_timeout
+        self.channel: FastAgiChannel | None = None
+        #: Fires (with None) once the handler has finished and we asked to close; for tests
+        #: and for a graceful shutdown that waits for calls in progress.
+        self.finished: Deferred[None] = Deferred()
+        self._decoder = AgiDecoder()
+        self._header_timer: Any = None
+        self._closing = False
+        self._counted_error = False
+
+    def connectionMade(self) -> None:
+        self.metrics.sessions_active.inc()
+        self._header_timer = self.clock.callLater(self.header_timeout, self._header_timed_out)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._decoder.receive_data(data)
+        try:
+            while not self._closing and (message := self._decoder.next_message()) is not None:
+                self._dispatch(message)
+        except ProtocolError as exc:
+            self._protocol_error(exc)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_header_timer()
+        self.metrics.sessions_active.dec()
+        if self.channel is not None:
+            self.channel.failed(Hangup("connection to Asterisk lost"))
+        else:
+            if not self._counted_error:
+                self.metrics.error("header_incomplete")
+                log.info("FastAGI peer %s closed before its header ended", self._peer())
+            self._finish()
+
+    # -- internals
+
+    def _dispatch(self, message: codec.Message) -> None:
+        if isinstance(message, CallInfo):
+            self._cancel_header_timer()
+            self._start(message)
+        elif self.channel is None:
+            raise ProtocolError("reply before the header")
+        elif isinstance(message, HangupNotice):
+            self.channel.hangup_received()
+        else:
+            self.channel.reply_received(message)
+
+    def _start(self, info: CallInfo) -> None:
+        self.metrics.sessions_total.inc()
+        self.channel = FastAgiChannel(info, self)
+        Deferred.fromCoroutine(self._run(self.channel))
+
+    async def _run(self, channel: FastAgiChannel) -> None:
+        """The one top-level guard of a call: whatever the flow does, the connection closes."""
+        info = channel.info
+        try:
+            await self.handler(channel)
+        except Hangup as exc:
+            log.debug("call %s (%s) ended by hangup: %s", info.uniqueid, info.flow, exc)
+        except ProtocolError as exc:
+            log.debug("call %s (%s) abandoned: %s", info.uniqueid, info.flow, exc)  # logged and counted as "protocol"
+        except Exception:  # noqa: BLE001 - the guard: log with the uniqueid, count, close
+            self.metrics.error("handler")
+            log.exception("flow %r failed on call %s (%s)", info.flow, info.uniqueid, info.channel)
+        finally:
+            self._close()
+            self._finish()
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self.metrics.error("protocol")
+        self._counted_error = True
+        uniqueid = self.channel.info.uniqueid if self.channel else "-"
+        log.warning("FastAGI protocol error from %s (call %s): %s", self._peer(), uniqueid, exc)
+        if self.channel is not None:
+            self.channel.failed(exc)
+        self._close(abort=True)
+        if self.channel is None:
+            self._finish()
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        self.metrics.error("header_timeout")
+        self._counted_error = True
+        log.warning("FastAGI peer %s sent no complete header within %.1f s", self._peer(), self.header_timeout)
+        self._close(abort=True)
+        self._finish()
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            if self._header_timer.active():
+                self._header_timer.cancel()
+            self._header_timer = None
+
+    def _close(self, abort: bool = False) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if abort:
+            self.transport.abortConnection()
+        else:
+            self.transport.loseConnection()
+
+    def _finish(self) -> None:
+        if not self.finished.called:
+            self.finished.callback(None)
+
+    def _peer(self) -> str:
+        try:
+            peer = self.transport.getPeer()
+            return f"{peer.host}:{peer.port}"
+        except Exception:  # noqa: BLE001 - only for a log line
+            return "?"
+
+
+class FastAgiFactory(Factory):
+    """Builds a `FastAgiProtocol` per connection; every call runs `handler(channel)`.
+
+    Args:
+        handler: the IVR runner (`ivr.runner.CallRunner`), or any async callable of a Channel.
+        clock: the reactor (or a `task.Clock` in tests) for the header timeout and timings.
+        registry: where the metrics go; None keeps them private to this factory.
+        header_timeout: seconds a peer may take to send its whole header.
+    """
+
+    def __init__(self, handler: Handler, clock: IReactorTime, registry: CollectorRegistry | None = None, header_timeout: float = DEFAULT_HEADER_TIMEOUT) -> None:
+        self.handler = handler
+        self.clock = clock
+        self.metrics = AgiMetrics(registry)
+        self.header_timeout = header_timeout
+
+    def buildProtocol(self, addr: Any) -> FastAgiProtocol:
+        return FastAgiProtocol(self.handler, self.clock, self.metrics, self.header_timeout)
+
+
+def listen(reactor: Any, config: FastAgiConfig, handler: Handler, registry: CollectorRegistry | None = None, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT) -> IListeningPort:
+    """Listen for Asterisk on `config.bind:config.port` (port 0 picks a free one; read it back
+    with `port.getHost().port`). `reactor` must provide IReactorTCP and IReactorTime."""
+    factory = FastAgiFactory(handler, clock=reactor, registry=registry, header_timeout=header_timeout)
+    port: IListeningPort = reactor.listenTCP(config.port, factory, backlog=LISTEN_BACKLOG, interface=config.bind)
+    return port
