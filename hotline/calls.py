@@ -45,7 +45,8 @@ def _ensure(session: Session, uniqueid: str, at: datetime) -> Call:
     """The call's record, created bare if the first we hear of it is a queue event."""
     call = get(session, uniqueid)
     if call is None:
-        call = Call(uniqueid=_clip(uniqueid, 64), linkedid=_clip(uniqueid, 64), started_at=at)
+        # linkedid stays empty so a later start_call fills in the real one.
+        call = Call(uniqueid=_clip(uniqueid, 64), linkedid="", started_at=at)
         session.add(call)
         session.flush()
     return call
@@ -56,6 +57,7 @@ def start_call(
     *,
     uniqueid: str,
     at: datetime | str | None = None,
+    op_id: str | None = None,
     linkedid: str = "",
     channel: str = "",
     caller_number: str = "",
@@ -80,54 +82,59 @@ def start_call(
         call.started_at = when
     session.flush()
     if created:
-        _event(session, call, "start", {"channel": call.channel, "dnid": call.dnid}, when)
+        _event(session, call, "start", {"channel": call.channel, "dnid": call.dnid}, when, op_id)
     return call
 
 
-def add_event(session: Session, *, uniqueid: str, kind: str, detail: dict[str, Any] | None = None, at: datetime | str | None = None) -> CallEvent:
+def add_event(session: Session, *, uniqueid: str, kind: str, detail: dict[str, Any] | None = None, at: datetime | str | None = None, op_id: str | None = None) -> CallEvent:
     """One step on the call's timeline (menu choice, prompt, key, queue event …)."""
     when = _when(at)
-    return _event(session, _ensure(session, uniqueid, when), kind, detail or {}, when)
+    return _event(session, _ensure(session, uniqueid, when), kind, detail or {}, when, op_id)
 
 
-def _event(session: Session, call: Call, kind: str, detail: dict[str, Any], at: datetime) -> CallEvent:
-    event = CallEvent(call_id=call.id, kind=_clip(kind, 32), detail=detail, at=at)
+def _event(session: Session, call: Call, kind: str, detail: dict[str, Any], at: datetime, op_id: str | None = None) -> CallEvent:
+    """Append to the timeline; an operation replayed from the journal (same op_id) adds nothing."""
+    if op_id:
+        seen = session.scalars(select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.op_id == op_id)).first()
+        if seen is not None:
+            return seen
+    event = CallEvent(call_id=call.id, kind=_clip(kind, 32), detail=detail, at=at, op_id=op_id)
     session.add(event)
     session.flush()
     return event
 
 
-def mark_answered(session: Session, *, uniqueid: str, at: datetime | str | None = None) -> Call:
+def mark_answered(session: Session, *, uniqueid: str, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     """The IVR answered the channel (not an agent: see `queue_answered`)."""
     when = _when(at)
     call = _ensure(session, uniqueid, when)
-    _event(session, call, "answer", {}, when)
+    _event(session, call, "answer", {}, when, op_id)
     return call
 
 
-def set_outcome(session: Session, *, uniqueid: str, outcome: str, at: datetime | str | None = None, detail: dict[str, Any] | None = None) -> Call:
+def set_outcome(session: Session, *, uniqueid: str, outcome: str, at: datetime | str | None = None, detail: dict[str, Any] | None = None, op_id: str | None = None) -> Call:
     """Where the IVR left the caller: queued, voicemail, self_service, callback_requested, failed …"""
     when = _when(at)
     disposition = CallDisposition(outcome)
     call = _ensure(session, uniqueid, when)
     if call.disposition not in _FINAL:
         call.disposition = disposition
-    _event(session, call, "outcome", {"outcome": disposition.value, **(detail or {})}, when)
+    _event(session, call, "outcome", {"outcome": disposition.value, **(detail or {})}, when, op_id)
     return call
 
 
-def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int | None = None, at: datetime | str | None = None) -> Call:
+def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     when = _when(at)
     call = _ensure(session, uniqueid, when)
     call.queue = _clip(queue, 64)
     call.queued_at = call.queued_at or when
     if call.disposition in (CallDisposition.IN_PROGRESS, CallDisposition.IVR_ABANDONED):
         call.disposition = CallDisposition.QUEUED
-    _event(session, call, "queue_join", {"queue": queue, "position": position}, when)
+    _event(session, call, "queue_join", {"queue": queue, "position": position}, when, op_id)
     return call
 
 
-def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, wait_seconds: int | None = None, agent_user_id: int | None = None, at: datetime | str | None = None) -> Call:
+def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, wait_seconds: int | None = None, agent_user_id: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     when = _when(at)
     call = _ensure(session, uniqueid, when)
     call.queue = call.queue or _clip(queue, 64)
@@ -138,24 +145,24 @@ def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, w
         wait_seconds = int((when - call.queued_at).total_seconds())
     call.wait_seconds = wait_seconds
     call.disposition = CallDisposition.ANSWERED
-    _event(session, call, "queue_answer", {"queue": queue, "agent": agent, "wait_seconds": wait_seconds}, when)
+    _event(session, call, "queue_answer", {"queue": queue, "agent": agent, "wait_seconds": wait_seconds}, when, op_id)
     return call
 
 
-def queue_abandoned(session: Session, *, uniqueid: str, queue: str, position: int | None = None, wait_seconds: int | None = None, at: datetime | str | None = None) -> Call:
+def queue_abandoned(session: Session, *, uniqueid: str, queue: str, position: int | None = None, wait_seconds: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     when = _when(at)
     call = _ensure(session, uniqueid, when)
     call.queue = call.queue or _clip(queue, 64)
     if wait_seconds is None and call.queued_at is not None:
         wait_seconds = int((when - call.queued_at).total_seconds())
     call.wait_seconds = wait_seconds
-    if call.disposition is not CallDisposition.ANSWERED:
+    if call.disposition in (CallDisposition.IN_PROGRESS, CallDisposition.QUEUED, CallDisposition.IVR_ABANDONED):
         call.disposition = CallDisposition.ABANDONED
-    _event(session, call, "queue_abandon", {"queue": queue, "position": position, "wait_seconds": wait_seconds}, when)
+    _event(session, call, "queue_abandon", {"queue": queue, "position": position, "wait_seconds": wait_seconds}, when, op_id)
     return call
 
 
-def call_ended(session: Session, *, uniqueid: str, at: datetime | str | None = None, talk_seconds: int | None = None, recording_path: str | None = None, cause: str = "") -> Call:
+def call_ended(session: Session, *, uniqueid: str, at: datetime | str | None = None, talk_seconds: int | None = None, recording_path: str | None = None, cause: str = "", op_id: str | None = None) -> Call:
     """Close the record. A call that never left the menu is 'ivr_abandoned'."""
     when = _when(at)
     call = _ensure(session, uniqueid, when)
@@ -166,15 +173,15 @@ def call_ended(session: Session, *, uniqueid: str, at: datetime | str | None = N
         call.recording_path = _clip(recording_path, 255)
     if call.disposition is CallDisposition.IN_PROGRESS:
         call.disposition = CallDisposition.IVR_ABANDONED
-    _event(session, call, "end", {"cause": cause, "talk_seconds": talk_seconds}, when)
+    _event(session, call, "end", {"cause": cause, "talk_seconds": talk_seconds}, when, op_id)
     return call
 
 
-def link_ticket(session: Session, *, uniqueid: str, ticket_id: int, at: datetime | str | None = None) -> Call:
+def link_ticket(session: Session, *, uniqueid: str, ticket_id: int, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     when = _when(at)
     call = _ensure(session, uniqueid, when)
     call.ticket_id = ticket_id
-    _event(session, call, "ticket", {"ticket_id": ticket_id}, when)
+    _event(session, call, "ticket", {"ticket_id": ticket_id}, when, op_id)
     return call
 
 
@@ -199,10 +206,13 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def apply(session: Session, operation: str, arguments: dict[str, Any]) -> Any:
-    """Run one named operation; the journal replays through here."""
+def apply(session: Session, operation: str, arguments: dict[str, Any], op_id: str | None = None) -> Any:
+    """Run one named operation; the journal replays through here with the entry's id, so a
+    replay after a crash between the write and the journal's bookkeeping adds no event twice."""
     try:
         fn = OPERATIONS[operation]
     except KeyError:
         raise ValueError(f"unknown call-log operation {operation!r}") from None
+    if op_id is not None:
+        return fn(session, **arguments, op_id=op_id)
     return fn(session, **arguments)

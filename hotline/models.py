@@ -29,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -272,8 +273,10 @@ class CallEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The journal entry that wrote it, so a replayed operation adds no second event.
+    op_id: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_call_events_call_id_at", "call_id", "at"),)
+    __table_args__ = (Index("ix_call_events_call_id_at", "call_id", "at"), UniqueConstraint("call_id", "op_id"))
 
 
 # -- tickets
@@ -443,7 +446,11 @@ class Callback(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    __table_args__ = (Index("ix_callbacks_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_callbacks_status_due_at", "status", "due_at"),
+        # A queued caller's callback request is placed once per call, however often it is sent.
+        Index("uq_callbacks_queue_call_id", "call_id", unique=True, sqlite_where=text("kind = 'queue'"), postgresql_where=text("kind = 'queue'")),
+    )
 
 
 class Recording(Base):

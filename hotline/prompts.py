@@ -212,9 +212,11 @@ def synthesize(
                 if target.exists() and not overwrite:
                     continue
                 text = prompts[name].text(lang)
-                if lang == "zh":
+                # The voice follows the text, not the set: language_offer is the other language.
+                voice = "zh" if _CJK.search(text) else "en"
+                if voice == "zh":
                     text = text.translate(_CHINESE_DIGITS)  # 12319 is read digit by digit
-                _tool(run, [espeak, "-v", ESPEAK_VOICES[lang], "-s", str(ESPEAK_SPEEDS[lang]), "-w", str(raw), text], f"{lang}/{name}")
+                _tool(run, [espeak, "-v", ESPEAK_VOICES[voice], "-s", str(ESPEAK_SPEEDS[voice]), "-w", str(raw), text], f"{lang}/{name}")
                 # vol before the rate change keeps espeak's peaks from clipping after resampling.
                 _tool(run, [sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(target), "vol", "0.8"], f"{lang}/{name}")
                 written.append(target)

@@ -1,4 +1,5 @@
-"""The IVR: a flow engine over an abstract channel, the 12319 menu, and the FastAGI server.
-
-Not built yet (the IVR issue); the package exists so the layout of DESIGN.md is in place.
+"""The IVR: flows as `async def` functions over the Channel seam (`ivr.channel`), the 12319
+menu as validated data (`ivr.menu`, `ivr/menus/*.toml`), the runner that logs every call
+(`ivr.runner`), and the transports: FastAGI on Twisted (`ivr.fastagi`), classic AGI with
+pyst2 (`ivr.classic`) and the tests' scripted channel (`ivr.scripted`).
 """

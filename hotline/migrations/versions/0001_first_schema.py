@@ -113,8 +113,10 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('op_id', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_events_call_id_calls'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_call_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_call_events')),
+    sa.UniqueConstraint('call_id', 'op_id', name=op.f('uq_call_events_call_id_op_id'))
     )
     with op.batch_alter_table('call_events', schema=None) as batch_op:
         batch_op.create_index('ix_call_events_call_id_at', ['call_id', 'at'], unique=False)
@@ -219,6 +221,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('callbacks', schema=None) as batch_op:
         batch_op.create_index('ix_callbacks_status_due_at', ['status', 'due_at'], unique=False)
+        batch_op.create_index('uq_callbacks_queue_call_id', ['call_id'], unique=True, sqlite_where=sa.text("kind = 'queue'"), postgresql_where=sa.text("kind = 'queue'"))
         batch_op.create_index(batch_op.f('ix_callbacks_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('recordings',
@@ -347,6 +350,7 @@ def downgrade() -> None:
     with op.batch_alter_table('callbacks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callbacks_ticket_id'))
         batch_op.drop_index('ix_callbacks_status_due_at')
+        batch_op.drop_index('uq_callbacks_queue_call_id', sqlite_where=sa.text("kind = 'queue'"), postgresql_where=sa.text("kind = 'queue'"))
 
     op.drop_table('callbacks')
     op.drop_table('assignments')

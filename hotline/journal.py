@@ -1,0 +1,495 @@
+"""The call-log journal: call records survive a database that is briefly away.
+
+`CallLog.submit(operation, arguments)` runs one named operation (`hotline.calls.OPERATIONS`,
+plus whatever the composition root adds, e.g. a voicemail ticket) in one transaction through
+the injected session runner — `DatabasePool.run` in the service, a synchronous runner in the
+classic AGI script and in tests. When the database is unreachable (OperationalError,
+InterfaceError, a dropped or refused connection), the operation is appended as one JSON line,
+fsync'd, to this process's journal file in `ivr.journal_dir`, and replayed in order when the
+database answers again (a retry every `retry_seconds` on the injected clock).
+
+Ordering. Operations with the same `uniqueid` run one after another, in submission order.
+Once anything is journalled, everything after it is journalled too until the replay has
+caught up, so the journal never overtakes itself. Appends happen on the caller's thread (the
+reactor's, in the service): an append is one small write and an fsync, and only while the
+database is down; keeping them on one thread is what makes "caught up" a safe decision.
+
+Delivery is at least once. Each replayed line is applied in its own transaction and its end
+offset is then recorded (fsync'd) in a `.done` file next to the journal, so a restart resumes
+where it stopped; a crash between a commit and that record replays one line twice. The
+`hotline.calls` operations keep the call's columns right when repeated, but all except
+`start_call` also append a timeline event, so such a repeat would show one event twice.
+
+Several processes (every `hotline serve` node, each classic AGI script) may share the
+directory: each holds an exclusive lock on its own file; a file whose lock is free belongs to
+a process that has gone, and the next replay adopts it.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import inspect
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
+from twisted.python.failure import Failure
+
+from hotline import calls
+from hotline.db import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: `run(work)` runs `work(session)` in one transaction and returns a Deferred of its result.
+SessionRun = Callable[[Callable[[Session], Any]], "Deferred[Any]"]
+
+JOURNAL_PREFIX = "calllog-"
+REJECTED_NAME = "rejected.jsonl"
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or dropped us: worth journalling and retrying.
+
+    Anything else (a constraint, a bad argument) would fail again on replay and is not."""
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, ConnectionError)
+
+
+def sync_run(database: Database) -> SessionRun:
+    """A session runner for code without a reactor (classic AGI, tests): runs at once."""
+
+    def run(work: Callable[[Session], T]) -> Deferred[T]:
+        return maybeDeferred(database.run, work)
+
+    return run
+
+
+def journal_path(config: Any) -> Path:
+    """config.ivr.journal_dir, relative to the config file's directory."""
+    path = Path(config.ivr.journal_dir)
+    return path if path.is_absolute() else config.base_dir / path
+
+
+class Outcome(enum.Enum):
+    WRITTEN = "written"
+    JOURNALLED = "journalled"
+    #: The operation itself failed (not the database): logged, counted, not retried.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    outcome: Outcome
+    #: What the operation returned, when it was written at once.
+    value: Any = None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: call-log times must be aware")
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+class _JournalFile:
+    """One append-only JSON-lines file, locked by its owner, with its replay progress."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd = path, fd
+        self.done_path = path.with_name(path.name + ".done")
+        self._done_fd: int | None = None
+
+    @classmethod
+    def create(cls, directory: Path) -> _JournalFile:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Wall time in the name so adopted files replay oldest first; pid so names never clash.
+        path = directory / f"{JOURNAL_PREFIX}{time.time_ns():020d}-{os.getpid()}.jsonl"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _fsync_dir(directory)
+        return cls(path, fd)
+
+    @classmethod
+    def adopt(cls, path: Path) -> _JournalFile | None:
+        """The file, locked, if no live process holds it; None if one does or it is gone."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Its owner may have finished and deleted it while we waited for the lock.
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
+            return None
+        return cls(path, fd)
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        written = os.write(self.fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {self.path} ({written} of {len(line)} bytes)")
+        os.fsync(self.fd)
+
+    def done_offset(self) -> int:
+        try:
+            return int(self.done_path.read_text(encoding="ascii").strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def mark_done(self, offset: int) -> None:
+        if self._done_fd is None:
+            self._done_fd = os.open(self.done_path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(self._done_fd, f"{offset:020d}\n".encode("ascii"), 0)
+        os.fsync(self._done_fd)
+
+    def entries_from(self, offset: int) -> list[tuple[int, dict[str, Any] | None, str]]:
+        """(end offset, entry or None if unreadable, raw line) for every complete line."""
+        size = os.fstat(self.fd).st_size
+        if size <= offset:
+            return []
+        data = os.pread(self.fd, size - offset, offset)
+        out = []
+        position = offset
+        for raw in data.split(b"\n")[:-1]:  # the part after the last newline is incomplete
+            position += len(raw) + 1
+            text = raw.decode("utf-8", errors="replace")
+            try:
+                entry = json.loads(text)
+                if not isinstance(entry, dict) or not isinstance(entry.get("op"), str) or not isinstance(entry.get("args"), dict):
+                    entry = None
+            except ValueError:
+                entry = None
+            out.append((position, entry, text))
+        return out
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def tail(self, offset: int) -> str:
+        size = self.size()
+        return os.pread(self.fd, max(0, size - offset), offset).decode("utf-8", errors="replace")
+
+    def remove(self) -> None:
+        """Delete the replayed file, then let go of it (unlink first, so nobody adopts it)."""
+        for path in (self.done_path, self.path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        self.release()
+
+    def release(self) -> None:
+        for fd in (self._done_fd, self.fd):
+            if fd is not None:
+                os.close(fd)
+        self._done_fd = None
+        self.fd = -1
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CallLog:
+    """Writes call-log operations to the database, or to the journal while it is away.
+
+    Args:
+        run: session runner (`DatabasePool.run`, or `sync_run(database)`).
+        journal_dir: where journal files live (shared by every process of the installation).
+        clock: `IReactorTime` for the retry timer and for the time of operations that were
+            submitted without one; None for a process without a reactor (no timer: call
+            `replay()` or `close()` yourself).
+        operations: name → function(session, **arguments); default `hotline.calls.OPERATIONS`.
+        retry_seconds: how often to try the database again while journalling.
+    """
+
+    def __init__(
+        self,
+        run: SessionRun,
+        journal_dir: Path,
+        *,
+        clock: Any = None,
+        operations: Mapping[str, Callable[..., Any]] | None = None,
+        retry_seconds: float = 15.0,
+    ) -> None:
+        self._run = run
+        self.journal_dir = Path(journal_dir)
+        self.clock = clock
+        self.operations = dict(operations if operations is not None else calls.OPERATIONS)
+        self.retry_seconds = retry_seconds
+        self._timed = {name for name, fn in self.operations.items() if _takes_at(fn)}
+        self._locks: dict[str, DeferredLock] = {}
+        self._own: _JournalFile | None = None
+        self._journalling = False
+        self._replaying: Deferred[int] | None = None
+        self._timer: Any = None
+        self.failed_operations = 0
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Arm the periodic retry (which also adopts journals left by processes that ended)."""
+        if self.clock is not None and self._timer is None:
+            self._timer = self.clock.callLater(0, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def close(self) -> None:
+        """Stop the timer, try once more to write what is journalled, and let go of the file:
+        what is still there is adopted by the next process that replays."""
+        self.stop()
+        if self._own is not None and self._replaying is None:
+            self.replay()
+        if self._own is not None and self._replaying is None:
+            self._own.release()
+            self._own = None
+
+    @property
+    def journalling(self) -> bool:
+        return self._journalling
+
+    def pending(self) -> int:
+        """Operations in this process's journal not yet written to the database."""
+        if self._own is None:
+            return 0
+        return sum(1 for _ in self._own.entries_from(self._own.done_offset()))
+
+    # -- submitting
+
+    def submit(self, operation: str, arguments: Mapping[str, Any]) -> Deferred[Submitted]:
+        """Write one operation, or journal it; the Deferred never fails for database trouble.
+
+        Arguments must be JSON-friendly (aware datetimes become ISO text); an operation that
+        takes `at` and was given none is stamped now, so a replay keeps the real time."""
+        if operation not in self.operations:
+            raise ValueError(f"unknown call-log operation {operation!r} (known: {', '.join(sorted(self.operations))})")
+        args = dict(arguments)
+        if operation in self._timed and args.get("at") is None:
+            args["at"] = self._now()
+        payload = json.loads(json.dumps(args, default=_json_default, ensure_ascii=False))
+        entry = {"id": uuid.uuid4().hex, "op": operation, "args": payload, "submitted": self._now().isoformat()}
+        key = str(payload.get("uniqueid") or "")
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = DeferredLock()
+        d: Deferred[Submitted] = lock.run(self._deliver, entry)
+
+        def forget(result: Any) -> Any:
+            if not lock.locked and not lock.waiting and self._locks.get(key) is lock:
+                del self._locks[key]
+            return result
+
+        return d.addBoth(forget)
+
+    def _deliver(self, entry: dict[str, Any]) -> Deferred[Submitted]:
+        if self._journalling:
+            return succeed(self._journal(entry))
+        d = self._run(lambda session: self._apply(session, entry))
+        return d.addCallbacks(lambda value: Submitted(Outcome.WRITTEN, value), self._not_written, errbackArgs=(entry,))
+
+    def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted:
+        error = failure.value
+        if is_unreachable(error):
+            if not self._journalling:
+                self._journalling = True
+                log.warning("call log: database unreachable (%s: %s); journalling to %s", type(error).__name__, _first_line(error), self.journal_dir)
+                self._arm_retry()
+            return self._journal(entry)
+        self.failed_operations += 1
+        log.error("call log: %s for uniqueid %s failed and is dropped: %s: %s", entry["op"], entry["args"].get("uniqueid", "?"), type(error).__name__, _first_line(error))
+        return Submitted(Outcome.FAILED)
+
+    def _apply(self, session: Session, entry: Mapping[str, Any]) -> Any:
+        operation = entry["op"]
+        if self.operations[operation] is calls.OPERATIONS.get(operation):
+            return calls.apply(session, operation, entry["args"], op_id=entry.get("id"))
+        return self.operations[operation](session, **entry["args"])
+
+    def _journal(self, entry: Mapping[str, Any]) -> Submitted:
+        self._journalling = True
+        try:
+            if self._own is None:
+                self._own = _JournalFile.create(self.journal_dir)
+            self._own.append(entry)
+        except OSError as exc:
+            # Disk full, directory not writable: the call goes on, this operation is lost.
+            self.failed_operations += 1
+            log.error("call log: cannot journal %s for uniqueid %s to %s: %s", entry["op"], entry["args"].get("uniqueid", "?"), self.journal_dir, exc)
+            return Submitted(Outcome.FAILED)
+        return Submitted(Outcome.JOURNALLED)
+
+    # -- replay
+
+    def replay(self) -> Deferred[int]:
+        """Write journalled operations (adopted files first, then ours) until the database
+        fails again or all are written; the number written."""
+        if self._replaying is not None:
+            return self._replaying
+        d = Deferred.fromCoroutine(self._replay())
+
+        def done(result: Any) -> Any:
+            self._replaying = None
+            return result
+
+        d.addBoth(done)
+        if not d.called:
+            self._replaying = d
+        return d
+
+    async def _replay(self) -> int:
+        written = 0
+        for path in self._orphans():
+            orphan = _JournalFile.adopt(path)
+            if orphan is None:
+                continue
+            count, finished = await self._replay_file(orphan, adopted=True)
+            written += count
+            if not finished:
+                orphan.release()
+                return written
+            orphan.remove()
+            log.info("call log: adopted journal %s written (%d operations)", path.name, count)
+        if self._own is not None:
+            count, finished = await self._replay_file(self._own)
+            written += count
+            # No await between the last read and this: nothing can be appended in between.
+            if finished:
+                self._own.remove()
+                self._own = None
+                self._journalling = False
+                log.info("call log: database back; journal written (%d operations)", count)
+        elif self._journalling:
+            self._journalling = False
+        return written
+
+    async def _replay_file(self, journal: _JournalFile, *, adopted: bool = False) -> tuple[int, bool]:
+        written = 0
+        while True:
+            batch = journal.entries_from(journal.done_offset())
+            if not batch:
+                if adopted and journal.size() > journal.done_offset():
+                    # Its writer died in the middle of a line: keep the fragment for a person.
+                    self._reject(journal.tail(journal.done_offset()), "incomplete last line")
+                    journal.mark_done(journal.size())
+                return written, True
+            for end, entry, raw in batch:
+                if entry is None or entry["op"] not in self.operations:
+                    self._reject(raw, "unreadable line" if entry is None else f"unknown operation {entry['op']!r}")
+                    journal.mark_done(end)
+                    continue
+                try:
+                    await self._run(lambda session, e=entry: self._apply(session, e))  # type: ignore[misc]
+                except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
+                    if is_unreachable(error):
+                        return written, False
+                    self.failed_operations += 1
+                    self._reject(raw, f"{type(error).__name__}: {_first_line(error)}")
+                else:
+                    written += 1
+                journal.mark_done(end)
+
+    def _orphans(self) -> list[Path]:
+        if not self.journal_dir.is_dir():
+            return []
+        own = self._own.path if self._own is not None else None
+        return sorted(p for p in self.journal_dir.glob(f"{JOURNAL_PREFIX}*.jsonl") if p != own)
+
+    def _reject(self, raw: str, reason: str) -> None:
+        """Keep an operation that can never be written where a person can look at it."""
+        log.error("call log: journalled operation rejected (%s): %s", reason, raw[:200])
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.journal_dir / REJECTED_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps({"reason": reason, "line": raw}, ensure_ascii=False) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- timer
+
+    def _arm_retry(self) -> None:
+        if self.clock is not None and self._timer is None:
+            self._timer = self.clock.callLater(self.retry_seconds, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+
+        def again(result: Any) -> Any:
+            if isinstance(result, Failure):
+                log.error("call log: replay failed: %s", result.getErrorMessage())
+            if self.clock is not None and self._timer is None:
+                self._timer = self.clock.callLater(self.retry_seconds, self._tick)
+
+        self.replay().addBoth(again)
+
+    def _now(self) -> datetime:
+        seconds = self.clock.seconds() if self.clock is not None else time.time()
+        return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+class SyncCallLog(CallLog):
+    """The same call log for a process with no reactor (the classic AGI script): every
+    operation is written (or journalled) before `submit` returns; no retry timer — the
+    script's journal is left for the service to adopt if the database is still away."""
+
+    def __init__(self, database: Database, journal_dir: Path, *, operations: Mapping[str, Callable[..., Any]] | None = None, clock: Any = None) -> None:
+        # The clock only stamps operations here (tests pass a virtual one); it arms no timer.
+        super().__init__(sync_run(database), journal_dir, clock=clock, operations=operations)
+
+    def start(self) -> None:
+        """No timer without a reactor: `replay()` and `close()` are called explicitly."""
+
+    def _arm_retry(self) -> None:
+        pass
+
+    def submit_now(self, operation: str, arguments: Mapping[str, Any]) -> Submitted:
+        results: list[Any] = []
+        self.submit(operation, arguments).addBoth(results.append)
+        if not results:
+            raise RuntimeError("SyncCallLog used with an asynchronous session runner")
+        if isinstance(results[0], Failure):
+            results[0].raiseException()
+        return results[0]
+
+
+def _takes_at(fn: Callable[..., Any]) -> bool:
+    try:
+        return "at" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return text[0] if text else ""

@@ -1,0 +1,101 @@
+"""Voicemail: a message a caller left (queue closed or full) becomes a ticket draft.
+
+The draft is an ordinary ticket in status received (受理) with source voicemail, the caller's
+number, the recording attached (a `Recording` row the transcription worker picks up) and the
+call linked both ways. One function, one transaction, idempotent per recording, so the IVR
+can hand it to the call-log journal when the database is away and nothing a caller said is
+lost or doubled.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import calls, phone, tickets
+from hotline.models import CallDisposition, Recording, RecordingKind, Ticket, TicketSource
+from hotline.tickets import Actor, TicketPolicy
+
+IVR = Actor("ivr")
+
+#: Why the caller was asked for a message, as the desk shows it.
+REASONS = {
+    "closed": ("非工作时间", "outside opening hours"),
+    "full": ("坐席全忙", "all operators busy"),
+    "timeout": ("等待超时", "waited too long"),
+    "empty": ("无坐席在岗", "no operator logged in"),
+}
+
+
+@dataclass(frozen=True)
+class VoicemailTicket:
+    """Plain values for reactor code: the draft, its recording, whether this call made them."""
+
+    ticket_id: int
+    ticket_number: str
+    recording_id: int
+    created: bool
+
+
+def leave_message(
+    session: Session,
+    policy: TicketPolicy,
+    *,
+    uniqueid: str,
+    caller_number: str,
+    path: str,
+    fmt: str = "wav",
+    duration_seconds: float | None = None,
+    queue: str = "",
+    reason: str = "",
+    at: datetime | str | None = None,
+) -> VoicemailTicket:
+    """Open the ticket draft for a recorded message, attach the recording, link the call,
+    and mark the call's outcome voicemail. A repeat for the same recording changes nothing."""
+    when = _aware(at)
+    existing = session.scalars(select(Recording).where(Recording.kind == RecordingKind.VOICEMAIL, Recording.path == path).limit(1)).first()
+    if existing is not None and existing.ticket_id is not None:
+        ticket = session.get(Ticket, existing.ticket_id)
+        assert ticket is not None
+        return VoicemailTicket(ticket.id, ticket.number, existing.id, created=False)
+    call = calls.start_call(session, uniqueid=uniqueid, at=when, caller_number=caller_number)
+    try:
+        number = phone.normalise(caller_number)
+        unusable = ""
+    except phone.InvalidPhoneNumber:
+        number, unusable = "", caller_number
+    why_zh, why_en = REASONS.get(reason, (reason, reason))
+    parts = ["语音留言"]
+    if queue or why_zh:
+        parts.append(f"（{'，'.join(p for p in (queue and f'{queue} 队列', why_zh) if p)}）")
+    parts.append("。录音见附件，待转写。")
+    if unusable:
+        parts.append(f"来电号码无法识别：{unusable}。")
+    ticket = tickets.open_ticket(session, policy, source=TicketSource.VOICEMAIL, actor=IVR, caller_number=number, description="".join(parts), call_id=call.id, at=when)
+    recording = Recording(kind=RecordingKind.VOICEMAIL, call_id=call.id, ticket_id=ticket.id, path=path[:255], format=fmt[:16], duration_seconds=duration_seconds, created_at=when)
+    session.add(recording)
+    session.flush()
+    calls.link_ticket(session, uniqueid=uniqueid, ticket_id=ticket.id, at=when)
+    calls.set_outcome(session, uniqueid=uniqueid, outcome=CallDisposition.VOICEMAIL.value, at=when, detail={"queue": queue, "reason": reason, "ticket": ticket.number, "why": why_en})
+    return VoicemailTicket(ticket.id, ticket.number, recording.id, created=True)
+
+
+def operations(policy: TicketPolicy) -> dict[str, Callable[..., Any]]:
+    """Journal-able operations of this module, bound to the ticket policy."""
+    return {"leave_message": functools.partial(leave_message, policy=policy)}
+
+
+def _aware(at: datetime | str | None) -> datetime:
+    if at is None:
+        return datetime.now(timezone.utc)
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}")
+    return at.astimezone(timezone.utc)

@@ -1,0 +1,208 @@
+"""The call record the IVR leaves, on SQLite and PostgreSQL: identity (uniqueid, linkedid,
+channel), the caller's number normalised, the called number, start/answer/end on the
+virtual clock, the menu choices in order, the queue and the outcome, and a timeline of
+events; written through the call log's operations, which stay right when repeated."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hotline import calls
+from hotline.kpi import call_kpis, month_period
+from hotline.models import Call, CallDisposition
+from ivr.scripted import hang_up, in_queue, press, speak
+from tests.test_flows import MONDAY, clock_at, make_config, make_line, record
+
+T0 = MONDAY.astimezone(timezone.utc)
+
+
+@pytest.fixture
+def line(tmp_path, database):
+    made, runner = make_line(make_config(tmp_path, general={"max_callers": 0}), database, clock_at(MONDAY))
+    yield made
+    runner.close()
+
+
+@pytest.mark.parametrize(
+    "raw, stored",
+    [
+        ("13812345678", "+8613812345678"),
+        ("8613812345678", "+8613812345678"),
+        ("+86 138 1234 5678", "+8613812345678"),
+        ("053212345678", "+8653212345678"),
+        ("12345", "12345"),
+        ("anonymous", ""),
+        ("unknown", ""),
+    ],
+)
+def test_caller_number_is_normalised(line, database, raw, stored):
+    """Whatever form the trunk delivers, the record keeps one form (E.164, short numbers as
+    digits, withheld as empty), so a repeat caller is recognised."""
+    channel = line.call(callerid=raw)
+    assert record(database, channel.info.uniqueid)[0].caller_number == stored
+
+
+def test_identity_times_and_called_number(line, database):
+    """uniqueid, linkedid (from the URL), channel and DNID are kept; start, answer and end
+    are the virtual clock's moments."""
+    channel = line.call(in_queue("ANSWERED", wait=30, talk=120), params={"linkedid": "1795399200.77"})
+    call, events = record(database, channel.info.uniqueid)
+    assert (call.uniqueid, call.linkedid, call.channel, call.dnid, call.direction) == (channel.info.uniqueid, "1795399200.77", channel.info.channel, "12319", "in")
+    assert call.started_at == T0
+    answer_at = {k: i for i, (k, _) in enumerate(events)}
+    assert answer_at["start"] < answer_at["answer"] < answer_at["end"]
+    assert call.ended_at == T0 + timedelta(seconds=channel.commands[-1].ended)
+    assert call.queued_at == T0 + timedelta(seconds=channel.queue_entries()[0].at)
+
+
+def test_answer_time_on_the_timeline(line, database):
+    """The IVR's answer is an event at the moment ANSWER completed (Call.answered_at is kept
+    for an agent's answer, from the queue)."""
+    channel = line.call()
+    with database.transaction() as s:
+        events = {e.kind: e.at for e in calls.timeline(s, channel.info.uniqueid)}
+        call = calls.get(s, channel.info.uniqueid)
+        assert events["answer"] == T0 + timedelta(seconds=channel.answered_at) and call.answered_at is None
+
+
+def test_unknown_dnid_falls_back_to_the_extension(line, database):
+    """Local channels and some trunks send agi_dnid 'unknown': the dialled extension is kept."""
+    channel = line.call(dnid="unknown")
+    assert record(database, channel.info.uniqueid)[0].dnid == "12319"
+
+
+def test_menu_choices_in_order(line, database):
+    """Each choice is a key event (node, key, target) in order, and the summary lists them."""
+    channel = line.call(press("9", after=3.0), press("2", after=2.0))
+    _, events = record(database, channel.info.uniqueid)
+    keys = [(d["node"], d["key"], d["target"]) for k, d in events if k == "key"]
+    assert keys == [("main", "9", "language"), ("main", "2", "emergency")]
+    summary = next(d for k, d in events if k == "ivr_summary")
+    assert summary["choices"] == ["main:9", "main:2"] and summary["outcome"] == "queued" and summary["lang"] == "en"
+    menu_nodes = [d["node"] for k, d in events if k == "menu"]
+    assert menu_nodes == ["welcome", "check_caller", "main", "language", "main", "emergency"]
+
+
+SCRIPTS: dict[str, tuple[list[Any], CallDisposition, str]] = {
+    "queued": ([], CallDisposition.QUEUED, "general"),
+    "emergency": ([press("2", after=3.0)], CallDisposition.QUEUED, "emergency"),
+    "voicemail": ([in_queue("TIMEOUT", wait=300), speak(10)], CallDisposition.VOICEMAIL, "general"),
+    "abandoned in the IVR": ([hang_up(after=4.0)], CallDisposition.IVR_ABANDONED, ""),
+    "unknown ticket number": ([press("1", after=3.0), press("2611200001#"), press("2611200002#")], CallDisposition.QUEUED, "general"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_outcome_and_queue(line, database, name):
+    """Each way out of the IVR leaves its outcome and queue (an unknown ticket number ends with
+    the operators here)."""
+    actions, disposition, queue = SCRIPTS[name]
+    channel = line.call(*actions)
+    call, events = record(database, channel.info.uniqueid)
+    assert (call.disposition, call.queue) == (disposition, queue)
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("start") == kinds.count("end") == 1
+
+
+def test_a_second_leg_updates_the_same_record(line, database):
+    """The callback leg of a call (same uniqueid) adds to the one record and moves its end."""
+    queued = line.call(in_queue("EXIT", wait=20, position=1))
+    first_end = record(database, queued.info.uniqueid)[0].ended_at
+    line.clock.advance(2)
+    line.call(flow="queue_callback", uniqueid=queued.info.uniqueid, variables=dict(queued.variables))
+    with database.transaction() as s:
+        assert len(s.scalars(select(Call).where(Call.uniqueid == queued.info.uniqueid)).all()) == 1
+    call, events = record(database, queued.info.uniqueid)
+    assert call.ended_at > first_end and [k for k, _ in events].count("start") == 1
+
+
+def test_calls_count_in_the_call_centre_figures(line, database):
+    """Queued calls are offered to their queue; self-service and abandoned-in-menu calls are
+    'not queued' (hotline.kpi reads the records the IVR wrote)."""
+    line.call()
+    line.call(press("2", after=3.0))
+    line.call(hang_up(after=1.0))
+    with database.transaction() as s:
+        report = call_kpis(s, month_period(2026, 11))
+    assert report.queue("general").offered == 1 and report.queue("emergency").offered == 1 and report.not_queued == 1
+
+
+# -- the operations, repeated (as a journal replay may)
+
+
+def _columns(database, uniqueid: str) -> dict[str, Any]:
+    with database.transaction() as s:
+        call = calls.get(s, uniqueid)
+        assert call is not None
+        return {c: getattr(call, c) for c in ("linkedid", "caller_number", "dnid", "started_at", "ended_at", "disposition", "queue", "queued_at", "ticket_id", "wait_seconds")}
+
+
+OPERATIONS: list[tuple[str, dict[str, Any]]] = [
+    ("start_call", {"linkedid": "L.1", "caller_number": "13812345678", "dnid": "12319", "at": T0.isoformat()}),
+    ("mark_answered", {"at": (T0 + timedelta(seconds=1)).isoformat()}),
+    ("add_event", {"kind": "menu", "detail": {"node": "main"}, "at": (T0 + timedelta(seconds=2)).isoformat()}),
+    ("queue_joined", {"queue": "general", "position": 2, "at": (T0 + timedelta(seconds=9)).isoformat()}),
+    ("set_outcome", {"outcome": "queued", "at": (T0 + timedelta(seconds=9)).isoformat()}),
+    ("call_ended", {"cause": "completed", "at": (T0 + timedelta(seconds=70)).isoformat()}),
+]
+
+
+@pytest.mark.parametrize("index", range(len(OPERATIONS)))
+def test_each_operation_repeated_leaves_the_call_as_it_was(database, index):
+    """Applying an operation a second time (an at-least-once replay) changes none of the
+    call's columns: the record's state is idempotent by uniqueid."""
+    with database.transaction() as s:
+        for name, arguments in OPERATIONS[: index + 1]:
+            calls.apply(s, name, {"uniqueid": "i.1", **arguments})
+    before = _columns(database, "i.1")
+    name, arguments = OPERATIONS[index]
+    with database.transaction() as s:
+        calls.apply(s, name, {"uniqueid": "i.1", **arguments})
+    assert _columns(database, "i.1") == before
+
+
+def test_start_call_repeated_adds_no_event(database):
+    """A repeated start_call (a replay, the callback leg) fills gaps and adds no second start."""
+    with database.transaction() as s:
+        calls.start_call(s, uniqueid="i.2", at=T0)
+        calls.start_call(s, uniqueid="i.2", caller_number="13812345678", dnid="12319", at=T0)
+    call, events = record(database, "i.2")
+    assert call.caller_number == "+8613812345678" and [k for k, _ in events] == ["start"]
+
+
+def test_replayed_operation_adds_no_second_event(database):
+    """An operation replayed from the journal with the same op_id leaves one timeline event."""
+    with database.transaction() as s:
+        calls.apply(s, "start_call", {"uniqueid": "1700000000.9", "caller_number": "13812345678"}, op_id="a1")
+        for _ in range(3):
+            calls.apply(s, "queue_joined", {"uniqueid": "1700000000.9", "queue": "general", "position": 1}, op_id="b2")
+        calls.apply(s, "queue_joined", {"uniqueid": "1700000000.9", "queue": "general", "position": 1}, op_id="c3")
+    with database.transaction() as s:
+        kinds = [e.kind for e in calls.timeline(s, "1700000000.9")]
+    assert kinds == ["start", "queue_join", "queue_join"]
+
+
+def test_queue_event_first_then_start_fills_the_linkedid(database):
+    """A record opened bare by a queue event gets its real linkedid when the IVR's start arrives."""
+    with database.transaction() as s:
+        calls.queue_joined(s, uniqueid="1700000000.10", queue="general")
+        calls.start_call(s, uniqueid="1700000000.10", linkedid="1700000000.7", caller_number="13812345678")
+    with database.transaction() as s:
+        call = calls.get(s, "1700000000.10")
+        assert call is not None and call.linkedid == "1700000000.7" and call.caller_number == "+8613812345678"
+
+
+def test_late_abandon_does_not_overwrite_a_message(database):
+    """A caller who left a message stays 'voicemail' when the queue's abandon event comes late."""
+    with database.transaction() as s:
+        calls.start_call(s, uniqueid="1700000000.11")
+        calls.queue_joined(s, uniqueid="1700000000.11", queue="general")
+        calls.set_outcome(s, uniqueid="1700000000.11", outcome="voicemail")
+        calls.queue_abandoned(s, uniqueid="1700000000.11", queue="general", position=3)
+    with database.transaction() as s:
+        call = calls.get(s, "1700000000.11")
+        assert call is not None and call.disposition is CallDisposition.VOICEMAIL
