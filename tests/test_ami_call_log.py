@@ -1,0 +1,396 @@
+"""Queue events into the call record: the operations the call log submits for the captured
+calls, written through hotline.calls into a real database, and the whole AMI side (start_ami)
+surviving a reconnect in the middle of a queue call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from twisted.application.internet import backoffPolicy
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+
+from hotline import calls
+from hotline.ami.call_log import QueueCallLog
+from hotline.ami.codec import AmiDecoder, Event
+from hotline.ami.live import CallerLeft, Change, LiveModel
+from hotline.ami.service import start_ami
+from hotline.config import AmiConfig
+from hotline.db import Database
+from hotline.dialplan import recording_path
+from hotline.models import CallDisposition
+from tests import ami_peer as peer
+from tests.ami_peer import AmiPeer, PeerEndpoint
+
+QUEUE = "hotline-general"
+#: What the call record holds: the skill, as the IVR writes it.
+SKILL = "general"
+AGENT_ONE = "Local/agent1@agents/n"
+RECORDINGS = "/var/spool/asterisk/monitor/hotline"
+CAPTURE_EPOCH = 1795235026.0
+
+
+class MemoryWriter:
+    """The writer interface (`submit(operation, arguments)`), keeping what it was given."""
+
+    def __init__(self) -> None:
+        self.operations: list[tuple[str, dict[str, Any]]] = []
+
+    def submit(self, operation: str, arguments: dict[str, Any]) -> None:
+        json.dumps(arguments)  # the journal's contract: JSON-friendly arguments only
+        self.operations.append((operation, arguments))
+
+    def names(self) -> list[str]:
+        return [op for op, _ in self.operations]
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [args for op, args in self.operations if op == operation]
+
+
+class DatabaseWriter(MemoryWriter):
+    """Applies every operation through hotline.calls, as the journal will."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self.database = database
+
+    def submit(self, operation: str, arguments: dict[str, Any]) -> None:
+        super().submit(operation, arguments)
+        replayed = json.loads(json.dumps(arguments))
+        self.database.run(lambda session: calls.apply(session, operation, replayed))
+
+
+class Line:
+    """Captured frames → live model → call log, on a Clock."""
+
+    def __init__(self, writer: MemoryWriter | None = None) -> None:
+        self.clock = Clock()
+        self.clock.advance(CAPTURE_EPOCH)
+        self.model = LiveModel(self.clock)
+        self.writer = writer or MemoryWriter()
+        self.call_log = QueueCallLog(self.writer, recordings_dir=RECORDINGS)
+        self.model.subscribe(self.call_log)
+
+    def feed(self, *frames: bytes | Iterable[bytes]) -> None:
+        for frame in AmiDecoder(expect_banner=False).feed(peer.stream(*frames)):  # type: ignore[arg-type]
+            if isinstance(frame, Event):
+                self.model.apply(frame)
+
+
+def until(frames: tuple[bytes, ...], last: bytes) -> tuple[bytes, ...]:
+    return frames[: frames.index(last) + 1]
+
+
+def between(frames: tuple[bytes, ...], first: bytes, last: bytes) -> tuple[bytes, ...]:
+    return frames[frames.index(first) + 1 : frames.index(last) + 1]
+
+
+def after(frames: tuple[bytes, ...], last: bytes) -> tuple[bytes, ...]:
+    return frames[frames.index(last) + 1 :]
+
+
+def _utc_iso(offset: float) -> str:
+    """The ISO time `offset` seconds after the capture's start, as the call log writes it."""
+    return datetime.fromtimestamp(CAPTURE_EPOCH + offset, timezone.utc).isoformat()
+
+
+def answered_call(line: Line) -> None:
+    """Call 1 with realistic times: joined at t0, answered at +1 s, 6 s talk."""
+    line.feed(until(peer.CALL_ANSWERED, peer.CALLER_JOIN))
+    line.clock.advance(1)
+    line.feed(between(peer.CALL_ANSWERED, peer.CALLER_JOIN, peer.MEMBER_IN_CALL))
+    line.clock.advance(6)
+    line.feed(after(peer.CALL_ANSWERED, peer.MEMBER_IN_CALL))
+
+
+def test_answered_call_writes_joined_answered_completed_ended() -> None:
+    """Queued, answered by Agent One after HoldTime 0, 6 s of talk, then the end of the call."""
+    line = Line()
+    answered_call(line)
+    assert line.writer.operations == [
+        ("queue_joined", {"uniqueid": peer.CALLER, "queue": SKILL, "position": 1, "at": _utc_iso(0)}),
+        ("queue_answered", {"uniqueid": peer.CALLER, "queue": SKILL, "agent": AGENT_ONE, "wait_seconds": 0, "at": _utc_iso(1)}),
+        (
+            "add_event",
+            {
+                "uniqueid": peer.CALLER,
+                "kind": "queue_complete",
+                "detail": {"queue": SKILL, "agent": AGENT_ONE, "hold_seconds": 0, "talk_seconds": 6, "reason": "agent"},
+                "at": _utc_iso(7),
+            },
+        ),
+        ("call_ended", {"uniqueid": peer.CALLER, "at": _utc_iso(7), "talk_seconds": 6, "recording_path": None, "cause": "Normal Clearing"}),
+    ]
+
+
+def test_abandoned_call_writes_position_and_wait() -> None:
+    """The caller who hangs up after 4 s: abandoned at position 1 with a 4 s wait."""
+    line = Line()
+    line.feed(peer.CALL_WAITING)
+    line.clock.advance(4)
+    line.feed(peer.CALL_ABANDONED)
+    assert line.writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
+    [abandoned] = line.writer.of("queue_abandoned")
+    assert abandoned == {"uniqueid": peer.WAITING_CALLER, "queue": SKILL, "position": 1, "wait_seconds": 4, "at": _utc_iso(4)}
+    [ended] = line.writer.of("call_ended")
+    assert ended["talk_seconds"] is None and ended["recording_path"] is None
+
+
+def test_only_the_queue_caller_gets_a_record() -> None:
+    """Agent channels and the Local ;1 half hang up too; none of them becomes a call record."""
+    line = Line()
+    answered_call(line)
+    line.feed(peer.CALL_WAITING, peer.CALL_ABANDONED)
+    assert {args["uniqueid"] for _, args in line.writer.operations} == {peer.CALLER, peer.WAITING_CALLER}
+
+
+def test_recording_file_from_mixmonitor_on_the_agent_channel() -> None:
+    """MIXMONITOR_FILENAME set on the agent's channel before the connect ends up in call_ended."""
+    line = Line()
+    wav = f"{RECORDINGS}/{peer.CALLER}.wav"
+    stream = list(peer.CALL_ANSWERED)
+    stream.insert(stream.index(peer.AGENT_CONNECT), peer.var_set(peer.AGENT_BRIDGE_ENTER, "MIXMONITOR_FILENAME", wav))
+    line.feed(stream)
+    [ended] = line.writer.of("call_ended")
+    assert ended["recording_path"] == wav
+
+
+def test_recording_path_derived_when_only_mixmonitor_start_is_seen() -> None:
+    """Without the variable, MixMonitorStart means the file is where the dialplan puts it."""
+    line = Line()
+    stream = list(peer.CALL_ANSWERED)
+    stream.insert(stream.index(peer.AGENT_CONNECT) + 1, peer.mixmonitor_start(peer.AGENT_BRIDGE_ENTER))
+    line.feed(stream)
+    [ended] = line.writer.of("call_ended")
+    assert ended["recording_path"] == recording_path(RECORDINGS, peer.CALLER) == f"{RECORDINGS}/{peer.CALLER}.wav"
+
+
+def test_caller_hangup_before_agent_complete_still_gets_the_talk_time() -> None:
+    """Out of order: the Hangup overtakes AgentComplete; the record is completed afterwards."""
+    line = Line()
+    stream = [f for f in peer.CALL_ANSWERED if f not in (peer.CALLER_HANGUP, peer.AGENT_COMPLETE)]
+    stream += [peer.CALLER_HANGUP, peer.AGENT_COMPLETE]
+    line.feed(stream)
+    ended = line.writer.of("call_ended")
+    assert [e["talk_seconds"] for e in ended] == [None, 6]
+    assert ended[0]["at"] == ended[1]["at"]
+
+
+def test_unknown_and_duplicate_events_write_nothing_twice() -> None:
+    """A replayed join or connect (as after a resync) is not written a second time."""
+    line = Line()
+    line.feed(peer.CALLER_JOIN, peer.CALLER_JOIN, peer.FULLY_BOOTED, peer.event_named(peer.CALL_ANSWERED, "UserEvent"))
+    line.feed(peer.AGENT_CONNECT, peer.AGENT_CONNECT)
+    assert line.writer.names() == ["queue_joined", "queue_answered"]
+
+
+def test_a_failing_writer_is_logged_and_the_next_operation_still_goes(caplog: pytest.LogCaptureFixture) -> None:
+    """A writer that raises costs that one operation, logged with the call's uniqueid."""
+
+    class Flaky(MemoryWriter):
+        def submit(self, operation: str, arguments: dict[str, Any]) -> None:
+            if operation == "queue_joined":
+                raise OSError("journal disk full")
+            super().submit(operation, arguments)
+
+    line = Line(Flaky())
+    with caplog.at_level(logging.ERROR):
+        answered_call(line)
+    assert line.writer.names() == ["queue_answered", "add_event", "call_ended"]
+    assert line.call_log.writer_errors == 1 and peer.CALLER in caplog.text
+
+
+def test_a_writer_returning_a_failed_deferred_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """A journal-style writer answers with Deferreds; a failed one is logged, not left unhandled."""
+
+    class Deferring(MemoryWriter):
+        def submit(self, operation: str, arguments: dict[str, Any]) -> Deferred[None]:  # type: ignore[override]
+            super().submit(operation, arguments)
+            return fail(RuntimeError("replay bug")) if operation == "call_ended" else succeed(None)
+
+    line = Line(Deferring())
+    with caplog.at_level(logging.ERROR):
+        answered_call(line)
+    assert line.writer.names() == ["queue_joined", "queue_answered", "add_event", "call_ended"]
+    assert line.call_log.writer_errors == 1 and "replay bug" in caplog.text
+
+
+def test_operations_apply_to_the_database(database: Database) -> None:
+    """Through hotline.calls: queued/answered/ended times, agent, wait, talk, disposition."""
+    writer = DatabaseWriter(database)
+    line = Line(writer)
+    answered_call(line)
+    line.clock.advance(2)
+    line.feed(peer.CALL_WAITING)
+    line.clock.advance(4)
+    line.feed(peer.CALL_ABANDONED)
+    with database.transaction() as session:
+        answered = calls.get(session, peer.CALLER)
+        assert answered is not None
+        assert (answered.queue, answered.agent_interface, answered.wait_seconds, answered.talk_seconds) == (SKILL, AGENT_ONE, 0, 6)
+        assert answered.disposition is CallDisposition.ANSWERED
+        start = datetime.fromtimestamp(CAPTURE_EPOCH).astimezone()
+        assert _aware(answered.queued_at) == start and _aware(answered.answered_at) == start + timedelta(seconds=1)
+        assert _aware(answered.ended_at) == start + timedelta(seconds=7)
+        assert [e.kind for e in calls.timeline(session, peer.CALLER)] == ["queue_join", "queue_answer", "queue_complete", "end"]
+        abandoned = calls.get(session, peer.WAITING_CALLER)
+        assert abandoned is not None and abandoned.disposition is CallDisposition.ABANDONED and abandoned.wait_seconds == 4
+
+
+def _aware(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+# -- the whole AMI side: start_ami over our peer, a reconnect in the middle of a call
+
+
+def start(reactor: MemoryReactorClock, peers: list[AmiPeer], writer: MemoryWriter, registry: CollectorRegistry) -> tuple[Any, PeerEndpoint]:
+    endpoint = PeerEndpoint(reactor, lambda: peers.pop(0))
+    config = AmiConfig(enabled=True, username="labuser", password="labsecret")
+    service = start_ami(
+        reactor,
+        config,
+        registry,
+        writer,
+        recordings_dir=RECORDINGS,
+        endpoint=endpoint,
+        retry_policy=backoffPolicy(initialDelay=1.0, factor=2.0, jitter=lambda: 0.0),
+    )
+    endpoint.flush()
+    return service, endpoint
+
+
+def test_reconnect_in_the_middle_of_an_answered_call() -> None:
+    """A mid-frame drop while the caller waits, answered meanwhile: resync, then a complete record."""
+    # After the reconnect QueueStatus/CoreShowChannels show the truth, and AgentComplete still
+    # gives the record its answer, agent, wait and talk time.
+    reactor = MemoryReactorClock()
+    reactor.advance(CAPTURE_EPOCH)
+    writer, registry = MemoryWriter(), CollectorRegistry()
+    peers = [AmiPeer(), AmiPeer(queue_status=peer.QUEUE_STATUS_IN_CALL, channels=peer.CHANNELS_IN_CALL)]
+    service, endpoint = start(reactor, peers, writer, registry)
+    changes: list[Change] = []
+    service.model.subscribe(changes.append)
+    assert service.client.connected and service.resyncs == 1
+    assert [c.actions[1][0] for c in endpoint.peers] == [("Action", "QueueStatus")]
+
+    endpoint.peer.send(until(peer.CALL_ANSWERED, peer.CALLER_JOIN))
+    endpoint.flush()
+    reactor.advance(2)
+    next_frame = after(peer.CALL_ANSWERED, peer.CALLER_JOIN)[0]
+    endpoint.peer.send(next_frame[: len(next_frame) // 2])
+    endpoint.peer.close()
+    endpoint.flush()
+    stale = service.snapshot()
+    assert not stale.connected and [c.uniqueid for c in stale.queues[0].callers] == [peer.CALLER]
+    assert writer.names() == ["queue_joined"]
+    assert service.client.protocol_errors == 1  # the half frame
+
+    reactor.advance(2)
+    endpoint.flush()
+    assert service.client.connected and service.resyncs == 2
+    fresh = service.snapshot()
+    assert fresh.connected and fresh.queues[0].callers == ()
+    assert [(m.in_call, m.state) for m in fresh.queues[0].members] == [(True, "inuse")]
+    assert fresh.channel(peer.CALLER).peers == (peer.AGENT,)  # type: ignore[union-attr]
+    assert [c.uniqueid for c in changes if isinstance(c, CallerLeft) and c.resync] == [peer.CALLER]
+    assert writer.names() == ["queue_joined", "add_event"] and writer.of("add_event")[0]["kind"] == "ami_gap"
+
+    reactor.advance(4)
+    endpoint.peer.send(after(peer.CALL_ANSWERED, peer.MEMBER_IN_CALL))
+    endpoint.flush()
+    assert writer.names() == ["queue_joined", "add_event", "queue_answered", "add_event", "call_ended"]
+    [answered] = writer.of("queue_answered")
+    assert answered["agent"] == AGENT_ONE and answered["wait_seconds"] == 0
+    assert answered["at"] == _utc_iso(8 - 6)  # AgentComplete's time minus the talk time
+    [ended] = writer.of("call_ended")
+    assert ended["talk_seconds"] == 6 and ended["at"] == _utc_iso(8)
+    assert service.snapshot().channels == ()
+    text = generate_latest(registry).decode()
+    assert "hotline_ami_connected 1.0" in text and "hotline_ami_reconnects_total 1.0" in text
+
+
+def test_reconnect_while_the_caller_still_waits() -> None:
+    """A caller still waiting after the reconnect keeps its place and is not queued twice."""
+    reactor = MemoryReactorClock()
+    reactor.advance(CAPTURE_EPOCH)
+    writer, registry = MemoryWriter(), CollectorRegistry()
+    peers = [AmiPeer(queue_status=peer.QUEUE_STATUS_PAUSED[1:-1]), AmiPeer(queue_status=peer.QUEUE_STATUS_WITH_CALLER[1:-1])]
+    service, endpoint = start(reactor, peers, writer, registry)
+    endpoint.peer.send(peer.CALL_WAITING)
+    endpoint.flush()
+    endpoint.peer.close()
+    endpoint.flush()
+    reactor.advance(2)
+    endpoint.flush()
+    snapshot = service.snapshot()
+    [caller] = snapshot.queues[0].callers
+    assert caller.uniqueid == peer.WAITING_CALLER and caller.position == 1
+    # CoreShowChannels (empty here) cannot hang up a caller that QueueStatus shows waiting.
+    assert snapshot.channel(peer.WAITING_CALLER) is not None and writer.names() == ["queue_joined"]
+    reactor.advance(2)
+    endpoint.peer.send(peer.CALL_ABANDONED)
+    endpoint.flush()
+    assert writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
+    assert writer.of("queue_abandoned")[0]["wait_seconds"] == 4
+
+
+def test_disabled_ami_never_connects_but_serves_metrics() -> None:
+    """With [ami] enabled = false nothing dials out; the gauges say disconnected."""
+    reactor = MemoryReactorClock()
+    endpoint = PeerEndpoint(reactor)
+    registry = CollectorRegistry()
+    service = start_ami(reactor, AmiConfig(enabled=False), registry, MemoryWriter(), endpoint=endpoint)
+    reactor.advance(120)
+    assert endpoint.attempts == 0 and not service.client.connected
+    assert "hotline_ami_connected 0.0" in generate_latest(registry).decode()
+    assert service.stop().called
+
+
+def test_a_call_delivered_one_byte_per_read_is_logged_the_same() -> None:
+    """Call 2 split at every byte through the client gives the same operations as one read."""
+    outcomes = []
+    for drip in (False, True):
+        reactor = MemoryReactorClock()
+        reactor.advance(CAPTURE_EPOCH)
+        writer = MemoryWriter()
+        service, endpoint = start(reactor, [AmiPeer(queue_status=peer.QUEUE_STATUS_PAUSED[1:-1])], writer, CollectorRegistry())
+        if drip:
+            endpoint.drip(peer.CALL_WAITING, peer.CALL_ABANDONED)
+        else:
+            endpoint.peer.send(peer.CALL_WAITING, peer.CALL_ABANDONED)
+            endpoint.flush()
+        assert service.client.protocol_errors == 0
+        outcomes.append(writer.operations)
+    assert outcomes[0] == outcomes[1] and [op for op, _ in outcomes[0]] == ["queue_joined", "queue_abandoned", "call_ended"]
+
+
+def test_failed_resync_keeps_the_model_and_applies_held_events(caplog: pytest.LogCaptureFixture) -> None:
+    """QueueStatus refused: a warning, the old state stays, and events keep flowing."""
+    reactor = MemoryReactorClock()
+    writer = MemoryWriter()
+    with caplog.at_level(logging.WARNING):
+        service, endpoint = start(reactor, [AmiPeer(refuse={"QueueStatus": "Permission denied"})], writer, CollectorRegistry())
+    assert service.client.connected and service.resyncs == 0 and not service.model.resyncing
+    assert "resync failed (QueueStatus" in caplog.text
+    endpoint.peer.send(peer.CALL_WAITING)
+    endpoint.flush()
+    assert [c.uniqueid for c in service.snapshot().queues[0].callers] == [peer.WAITING_CALLER]
+
+
+def test_channels_list_refused_still_resyncs_queues() -> None:
+    """CoreShowChannels refused: queues and members are resynchronised, channels kept."""
+    reactor = MemoryReactorClock()
+    partial = AmiPeer(queue_status=peer.QUEUE_STATUS_PAUSED[1:-1], refuse={"CoreShowChannels": "Permission denied"})
+    service, _ = start(reactor, [partial], MemoryWriter(), CollectorRegistry())
+    assert service.resyncs == 1
+    [member] = service.snapshot().queues[0].members
+    assert member.pause_reason == "lunch"
