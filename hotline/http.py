@@ -48,8 +48,8 @@ class RootResource(resource.Resource):
 
 def build_root(pool: DatabasePool, metrics: Metrics) -> RootResource:
     root = RootResource()
-    root.putChild(b"healthz", HealthResource(pool, metrics))  # type: ignore[arg-type]  # zope interfaces
-    root.putChild(b"metrics", MetricsResource(registry=metrics.registry))  # type: ignore[arg-type]
+    root.putChild(b"healthz", HealthResource(pool, metrics))
+    root.putChild(b"metrics", MetricsResource(registry=metrics.registry))
     return root
 
 

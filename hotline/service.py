@@ -1,5 +1,6 @@
 """The composition root of `hotline serve`: config → database and its thread pool → metrics →
-HTTP site (and, as they land, FastAGI, AMI, scheduler) on one reactor."""
+call log (with its disk journal) → FastAGI IVR → AMI client and live model → HTTP site, all
+on one reactor. This is the one place that knows every package."""
 
 from __future__ import annotations
 
@@ -32,10 +33,18 @@ class Service:
     pool: DatabasePool
     metrics: Metrics
     http_port: Any = None
+    fastagi_port: Any = None
+    runner: Any = None
+    ami: Any = None
 
     @property
     def http_address(self) -> tuple[str, int]:
         address = self.http_port.getHost()
+        return address.host, address.port
+
+    @property
+    def fastagi_address(self) -> tuple[str, int]:
+        address = self.fastagi_port.getHost()
         return address.host, address.port
 
 
@@ -59,12 +68,16 @@ def build(reactor: Any, config: Config) -> Service:
     pool.start()
     metrics = Metrics(version=__version__)
     service = Service(config=config, pool=pool, metrics=metrics)
-    site = make_site(build_root(pool, metrics))
     try:
-        service.http_port = reactor.listenTCP(config.http.port, site, interface=config.http.bind)
-    except CannotListenError as exc:
+        _start_telephony(reactor, service)
+        site = make_site(build_root(pool, metrics))
+        service.http_port = _listen(reactor, config.http.bind, config.http.port, site, "http")
+    except BaseException:
+        for port in (service.fastagi_port, service.http_port):
+            if port is not None:
+                port.stopListening()
         pool.stop()
-        raise ServiceError(f"cannot listen on {config.http.bind}:{config.http.port} (http.bind/http.port): {exc.socketError}") from None
+        raise
     host, port = service.http_address
     log.info("HTTP on http://%s:%d (/healthz, /metrics)", host, port)
 
@@ -93,11 +106,42 @@ def build(reactor: Any, config: Config) -> Service:
     return service
 
 
+def _listen(reactor: Any, bind: str, port: int, factory: Any, section: str) -> Any:
+    try:
+        return reactor.listenTCP(port, factory, interface=bind)
+    except CannotListenError as exc:
+        raise ServiceError(f"cannot listen on {bind}:{port} ({section}.bind/{section}.port): {exc.socketError}") from None
+
+
+def _start_telephony(reactor: Any, service: Service) -> None:
+    """The IVR on FastAGI and the AMI side, sharing one journalled call log."""
+    from hotline.ami.service import start_ami
+    from ivr.fastagi import listen
+    from ivr.menu import MenuError
+    from ivr.runner import CallRunner
+
+    config = service.config
+    try:
+        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor)
+    except MenuError as exc:
+        raise ServiceError(f"menu refused: {exc}") from None
+    try:
+        service.fastagi_port = listen(reactor, config.fastagi, service.runner, service.metrics.registry)
+    except CannotListenError as exc:
+        raise ServiceError(f"cannot listen on {config.fastagi.bind}:{config.fastagi.port} (fastagi.bind/fastagi.port): {exc.socketError}") from None
+    host, port = service.fastagi_address
+    log.info("FastAGI on agi://%s:%d/ (flows: ivr, queue_callback)", host, port)
+    reactor.addSystemEventTrigger("after", "shutdown", service.runner.close)
+    service.ami = start_ami(reactor, config.ami, service.metrics.registry, service.runner.calllog, recordings_dir=config.asterisk.recordings_dir)
+    if config.ami.enabled:
+        log.info("AMI: connecting to %s:%d as %s", config.ami.host, config.ami.port, config.ami.username)
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic's plugin chatter at INFO says nothing an administrator needs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)  # type: ignore[list-item]
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
 
 
 def serve(config: Config) -> int:
