@@ -10,9 +10,11 @@ lost or doubled.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +32,7 @@ REASONS = {
     "full": ("坐席全忙", "all operators busy"),
     "timeout": ("等待超时", "waited too long"),
     "empty": ("无坐席在岗", "no operator logged in"),
+    "fallback": ("系统繁忙时的留言", "recorded while the IVR was unavailable"),
 }
 
 
@@ -84,6 +87,46 @@ def leave_message(
     calls.link_ticket(session, uniqueid=uniqueid, ticket_id=ticket.id, at=when)
     calls.set_outcome(session, uniqueid=uniqueid, outcome=CallDisposition.VOICEMAIL.value, at=when, detail={"queue": queue, "reason": reason, "ticket": ticket.number, "why": why_en})
     return VoicemailTicket(ticket.id, ticket.number, recording.id, created=True)
+
+
+def sweep_fallback_messages(session: Session, policy: TicketPolicy, directory: Path, *, now: datetime, min_age_seconds: float = 180.0, limit: int = 100) -> list[VoicemailTicket]:
+    """Tickets for messages the dialplan recorded itself, when no FastAGI node answered.
+
+    The dialplan writes `<voicemail_dir>/<uniqueid>.wav` and tells nobody we can rely on
+    (the AMI may be away too), so the files are the truth: any message file without its
+    Recording row becomes a ticket draft. Files younger than `min_age_seconds` may still be
+    recording. Several nodes may sweep at once: the unique recording path lets one win."""
+    if not directory.is_dir():
+        return []
+    cutoff = now.timestamp() - min_age_seconds
+    candidates = []
+    for entry in sorted(directory.glob("*.wav")):
+        uniqueid = entry.stem
+        if not _SAFE_UNIQUEID.match(uniqueid):
+            continue
+        try:
+            if entry.stat().st_mtime > cutoff:
+                continue
+        except OSError:
+            continue
+        candidates.append(entry)
+    if not candidates:
+        return []
+    paths = [str(c)[:255] for c in candidates]
+    known = set(session.scalars(select(Recording.path).where(Recording.path.in_(paths))))
+    made = []
+    for entry, path in zip(candidates, paths):
+        if path in known:
+            continue
+        call = calls.get(session, entry.stem)
+        caller = call.caller_number if call is not None else ""
+        made.append(leave_message(session, policy, uniqueid=entry.stem, caller_number=caller, path=path, reason="fallback", at=now))
+        if len(made) >= limit:
+            break
+    return made
+
+
+_SAFE_UNIQUEID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def operations(policy: TicketPolicy) -> dict[str, Callable[..., Any]]:

@@ -460,7 +460,8 @@ class Recording(Base):
     kind: Mapped[RecordingKind] = mapped_column(_enum(RecordingKind, "recording_kind"))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    path: Mapped[str] = mapped_column(String(255))
+    #: Unique: a message file becomes one ticket even when several nodes sweep at once.
+    path: Mapped[str] = mapped_column(String(255), unique=True)
     format: Mapped[str] = mapped_column(String(16), default="wav")
     duration_seconds: Mapped[float | None] = mapped_column(Numeric(10, 2, asdecimal=False))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

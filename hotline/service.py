@@ -133,8 +133,43 @@ def _start_telephony(reactor: Any, service: Service) -> None:
     log.info("FastAGI on agi://%s:%d/ (flows: ivr, queue_callback)", host, port)
     reactor.addSystemEventTrigger("after", "shutdown", service.runner.close)
     service.ami = start_ami(reactor, config.ami, service.metrics.registry, service.runner.calllog, recordings_dir=config.asterisk.recordings_dir)
+    _sweep_fallback_messages(reactor, service)
     if config.ami.enabled:
         log.info("AMI: connecting to %s:%d as %s", config.ami.host, config.ami.port, config.ami.username)
+
+
+MESSAGE_SWEEP_SECONDS = 60
+
+
+def _sweep_fallback_messages(reactor: Any, service: Service) -> None:
+    """Turn messages the dialplan recorded while no FastAGI node answered into tickets."""
+    from pathlib import Path
+
+    from hotline import messages
+    from hotline.tickets import TicketPolicy
+
+    directory = Path(service.config.asterisk.voicemail_dir)
+    policy = TicketPolicy.from_config(service.config)
+
+    def sweep() -> Any:
+        d = service.pool.run(lambda s: messages.sweep_fallback_messages(s, policy, directory, now=utcnow()))
+
+        def done(made: list[Any]) -> None:
+            for m in made:
+                log.info("message %s filed as ticket %s", m.recording_id, m.ticket_number)
+
+        d.addCallbacks(done, lambda failure: log.warning("message sweep failed: %s", failure.getErrorMessage().splitlines()[0]))
+        return d
+
+    loop = task.LoopingCall(sweep)
+    loop.clock = reactor
+    loop.start(MESSAGE_SWEEP_SECONDS, now=True)
+
+    def stop() -> None:
+        if loop.running:
+            loop.stop()
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
 
 
 def configure_logging(level: str) -> None:

@@ -235,7 +235,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_recordings_call_id_calls')),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_recordings_ticket_id_tickets')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings')),
+    sa.UniqueConstraint('path', name=op.f('uq_recordings_path'))
     )
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recordings_call_id'), ['call_id'], unique=False)
