@@ -1,5 +1,5 @@
 """Our own Asterisk for tests: it plays Asterisk 22's side of FastAGI and of classic AGI,
-built from the transcripts in ../shared/reference/asterisk/ (agi_fastagi.txt, agi_stdin.txt,
+built from the transcripts in tests/fixtures/asterisk/ (copies of the team's captures: agi_fastagi.txt, agi_stdin.txt,
 raw/fastagi-*.bin) byte for byte, so that the server and the classic script can be tested
 end to end without an Asterisk.
 

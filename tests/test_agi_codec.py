@@ -15,7 +15,7 @@ from ivr.agi_codec import MAX_COMMAND_BYTES, MAX_HEADER_LINES, MAX_LINE_BYTES, A
 from ivr.channel import CallInfo, CommandRejected, Hangup, RecordResult, UnsafeArgument
 from tests.agi_peer import iter_transcript, parse_args
 
-REFERENCE = Path("/work/shared/reference/asterisk")
+REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
 RAW = REFERENCE / "raw"
 CAPTURES = sorted(RAW.glob("fastagi-*.rx.bin"))
 

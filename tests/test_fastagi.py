@@ -26,7 +26,7 @@ from ivr.channel import Channel, CommandRejected, Hangup, RecordResult, UnsafeAr
 from ivr.fastagi import FastAgiChannel, FastAgiFactory, FastAgiProtocol, listen
 from tests.agi_peer import AsteriskPeer, CallRecord, HangUp, HangupWhenIdle, Press, PrivateReactor, QueueOutcome, RawReply, Silence, iter_transcript, raw_exchange, run_fastagi_calls
 
-REFERENCE = Path("/work/shared/reference/asterisk")
+REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
 RAW = REFERENCE / "raw"
 TRANSCRIPT = str(REFERENCE / "agi_fastagi.txt")
 
