@@ -11,11 +11,12 @@ snapshots at different moments, so only the join time orders callers fairly acro
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hotline.timestamps import utc
 from hotline import calls
 from hotline import phone as phones
 from hotline.models import Call, Callback, CallbackKind, CallbackStatus, CallDisposition
@@ -35,7 +36,7 @@ def request_queue_callback(
     Also marks the call's outcome `callback_requested` (the first time only, so a replay adds
     no second event). Raises ValueError for a number that cannot be called back.
     """
-    when = _aware(at)
+    when = utc(at)
     number = _callable_number(phone)
     call = calls.get(session, uniqueid) or calls.start_call(session, uniqueid=uniqueid, at=when, caller_number=number)
     existing = session.scalars(select(Callback).where(Callback.call_id == call.id, Callback.kind == CallbackKind.QUEUE).order_by(Callback.id).limit(1)).first()
@@ -67,16 +68,6 @@ def pending_queue_callbacks(session: Session, queue: str) -> list[Callback]:
         .order_by(place, Callback.position.asc().nulls_last(), Callback.requested_at, Callback.id)
     )
     return list(session.scalars(stmt))
-
-
-def _aware(at: datetime | str | None) -> datetime:
-    if at is None:
-        return datetime.now(timezone.utc)
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}")
-    return at.astimezone(timezone.utc)
 
 
 def _callable_number(raw: str) -> str:

@@ -9,28 +9,19 @@ operation that could not reach the database can be journalled to disk and replay
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.timestamps import utc
 from hotline import phone
-from hotline.models import Call, CallDisposition, CallEvent, utcnow
+from hotline.models import Call, CallDisposition, CallEvent
 
 #: Outcomes that a later, less final report must not overwrite (a late IVR hangup after
 #: the queue said "answered" stays answered).
 _FINAL = {CallDisposition.ANSWERED, CallDisposition.ABANDONED, CallDisposition.VOICEMAIL, CallDisposition.SELF_SERVICE, CallDisposition.CALLBACK_REQUESTED, CallDisposition.FAILED}
-
-
-def _when(at: datetime | str | None) -> datetime:
-    if at is None:
-        return utcnow()
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}")
-    return at.astimezone(timezone.utc)
 
 
 def _clip(text: str | None, size: int) -> str:
@@ -66,7 +57,7 @@ def start_call(
     direction: str = "in",
 ) -> Call:
     """Open the record. Repeating it (a replayed journal, a second AGI leg) fills gaps only."""
-    when = _when(at)
+    when = utc(at)
     call = get(session, uniqueid)
     created = call is None
     if call is None:
@@ -88,7 +79,7 @@ def start_call(
 
 def add_event(session: Session, *, uniqueid: str, kind: str, detail: dict[str, Any] | None = None, at: datetime | str | None = None, op_id: str | None = None) -> CallEvent:
     """One step on the call's timeline (menu choice, prompt, key, queue event …)."""
-    when = _when(at)
+    when = utc(at)
     return _event(session, _ensure(session, uniqueid, when), kind, detail or {}, when, op_id)
 
 
@@ -106,7 +97,7 @@ def _event(session: Session, call: Call, kind: str, detail: dict[str, Any], at: 
 
 def mark_answered(session: Session, *, uniqueid: str, at: datetime | str | None = None, op_id: str | None = None) -> Call:
     """The IVR answered the channel (not an agent: see `queue_answered`)."""
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     _event(session, call, "answer", {}, when, op_id)
     return call
@@ -114,7 +105,7 @@ def mark_answered(session: Session, *, uniqueid: str, at: datetime | str | None 
 
 def set_outcome(session: Session, *, uniqueid: str, outcome: str, at: datetime | str | None = None, detail: dict[str, Any] | None = None, op_id: str | None = None) -> Call:
     """Where the IVR left the caller: queued, voicemail, self_service, callback_requested, failed …"""
-    when = _when(at)
+    when = utc(at)
     disposition = CallDisposition(outcome)
     call = _ensure(session, uniqueid, when)
     if call.disposition not in _FINAL:
@@ -124,7 +115,7 @@ def set_outcome(session: Session, *, uniqueid: str, outcome: str, at: datetime |
 
 
 def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     call.queue = _clip(queue, 64)
     call.queued_at = call.queued_at or when
@@ -135,7 +126,7 @@ def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int |
 
 
 def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, wait_seconds: int | None = None, agent_user_id: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     call.queue = call.queue or _clip(queue, 64)
     call.agent_interface = _clip(agent, 128)
@@ -150,7 +141,7 @@ def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, w
 
 
 def queue_abandoned(session: Session, *, uniqueid: str, queue: str, position: int | None = None, wait_seconds: int | None = None, at: datetime | str | None = None, op_id: str | None = None) -> Call:
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     call.queue = call.queue or _clip(queue, 64)
     if wait_seconds is None and call.queued_at is not None:
@@ -164,7 +155,7 @@ def queue_abandoned(session: Session, *, uniqueid: str, queue: str, position: in
 
 def call_ended(session: Session, *, uniqueid: str, at: datetime | str | None = None, talk_seconds: int | None = None, recording_path: str | None = None, cause: str = "", op_id: str | None = None) -> Call:
     """Close the record. A call that never left the menu is 'ivr_abandoned'."""
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     call.ended_at = max(call.ended_at or when, when)
     if talk_seconds is not None:
@@ -178,7 +169,7 @@ def call_ended(session: Session, *, uniqueid: str, at: datetime | str | None = N
 
 
 def link_ticket(session: Session, *, uniqueid: str, ticket_id: int, at: datetime | str | None = None, op_id: str | None = None) -> Call:
-    when = _when(at)
+    when = utc(at)
     call = _ensure(session, uniqueid, when)
     call.ticket_id = ticket_id
     _event(session, call, "ticket", {"ticket_id": ticket_id}, when, op_id)

@@ -13,13 +13,14 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.timestamps import utc
 from hotline import calls, phone, tickets
 from hotline.models import CallDisposition, Recording, RecordingKind, Ticket, TicketSource
 from hotline.tickets import Actor, TicketPolicy
@@ -61,7 +62,7 @@ def leave_message(
 ) -> VoicemailTicket:
     """Open the ticket draft for a recorded message, attach the recording, link the call,
     and mark the call's outcome voicemail. A repeat for the same recording changes nothing."""
-    when = _aware(at)
+    when = utc(at)
     existing = session.scalars(select(Recording).where(Recording.kind == RecordingKind.VOICEMAIL, Recording.path == path).limit(1)).first()
     if existing is not None and existing.ticket_id is not None:
         ticket = session.get(Ticket, existing.ticket_id)
@@ -132,13 +133,3 @@ _SAFE_UNIQUEID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 def operations(policy: TicketPolicy) -> dict[str, Callable[..., Any]]:
     """Journal-able operations of this module, bound to the ticket policy."""
     return {"leave_message": functools.partial(leave_message, policy=policy)}
-
-
-def _aware(at: datetime | str | None) -> datetime:
-    if at is None:
-        return datetime.now(timezone.utc)
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}")
-    return at.astimezone(timezone.utc)

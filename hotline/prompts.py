@@ -24,7 +24,6 @@ import wave
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 LANGUAGES = ("zh", "en")
 #: File extensions Asterisk can play that count as "present" for `missing_sounds`.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from hotline.timestamps import utc
 from hotline import phone
 from hotline.models import (
     Assignment,
@@ -31,7 +32,6 @@ from hotline.models import (
     TicketSource,
     TicketStatus,
     Urgency,
-    utcnow,
 )
 from hotline.taxonomy import category_defaults
 from hotline.workflow import (
@@ -133,7 +133,7 @@ def open_ticket(
     at: datetime | None = None,
 ) -> Ticket:
     """受理: create a ticket in status received, with its first history entry."""
-    at = _aware(at)
+    at = utc(at)
     number_e164 = phone.normalise(caller_number) if caller_number else ""
     if category_id is not None:
         _require(session, Category, category_id, "category")
@@ -185,7 +185,7 @@ def apply(
     """
     ticket = _load(session, ticket)
     action = _action(ticket.number, action)
-    at = _aware(at)
+    at = utc(at)
     if expected_version is not None and expected_version != ticket.version:
         raise StaleTicket(f"ticket {ticket.number} changed (version {ticket.version}, you saw {expected_version}); reload it")
     if action is Action.REGISTER and category_id is None:
@@ -248,7 +248,7 @@ def record_callback(
 ) -> Ticket:
     """回访: keep the answer; an unsatisfied one reopens and redispatches the ticket."""
     ticket = _load(session, ticket)
-    at = _aware(at)
+    at = utc(at)
     apply(session, policy, ticket, Action.CALLBACK, actor=actor, at=at, satisfaction=satisfaction, reason=note or None)
     if redispatch and not ticket.satisfied and ticket.status is TicketStatus.CLOSED:
         reopen_and_redispatch(session, policy, ticket, actor=actor, at=at, reason=f"回访不满意: {note}".strip(": "))
@@ -396,7 +396,7 @@ def get(session: Session, number_or_id: int | str) -> Ticket:
 
 def due_soon(session: Session, now: datetime, within: timedelta, limit: int = 200) -> list[Ticket]:
     """Dispatched tickets whose deadline falls in (now, now + within], soonest first."""
-    now = _aware(now)
+    now = utc(now)
     stmt = (
         select(Ticket)
         .where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + within)
@@ -410,7 +410,7 @@ def overdue(session: Session, now: datetime, limit: int = 200) -> list[Ticket]:
     """Dispatched tickets past their deadline, most overdue first."""
     stmt = (
         select(Ticket)
-        .where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= _aware(now))
+        .where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= utc(now))
         .order_by(Ticket.deadline_at)
         .limit(limit)
     )
@@ -434,14 +434,6 @@ def history(session: Session, ticket: Ticket | int | str) -> list[TicketEvent]:
 
 
 # -- helpers
-
-
-def _aware(at: datetime | None) -> datetime:
-    if at is None:
-        return utcnow()
-    if at.tzinfo is None:
-        raise ValueError(f"naive datetime {at!r}: pass an aware datetime")
-    return at.astimezone(timezone.utc)
 
 
 def _action(number: str, action: Action | str) -> Action:

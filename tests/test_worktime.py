@@ -13,7 +13,7 @@ Expected deadlines are worked out by hand from the State Council holiday notices
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
