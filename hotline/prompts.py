@@ -24,6 +24,7 @@ import wave
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LANGUAGES = ("zh", "en")
 #: File extensions Asterisk can play that count as "present" for `missing_sounds`.
