@@ -343,8 +343,9 @@ class SeatConfig:
 class IvrConfig:
     #: A shipped menu by name ("default", "skills") or the path of a menu TOML file.
     menu: str = _check(_non_empty_string, default="default")
-    #: Call records that could not reach the database wait here until it is back.
-    journal_dir: str = _check(_non_empty_string, default="var/journal")
+    #: Call records that could not reach the database wait here until it is back; relative to
+    #: service.data_dir, so one writable directory holds everything the service writes.
+    journal_dir: str = _check(_non_empty_string, default="journal")
 
 
 DEFAULT_QUEUES = (

@@ -80,9 +80,9 @@ def sync_run(database: Database) -> SessionRun:
 
 
 def journal_path(config: Any) -> Path:
-    """config.ivr.journal_dir, relative to the config file's directory."""
+    """config.ivr.journal_dir, relative to service.data_dir (itself relative to the config file)."""
     path = Path(config.ivr.journal_dir)
-    return path if path.is_absolute() else config.base_dir / path
+    return path if path.is_absolute() else config.data_path(config.ivr.journal_dir)
 
 
 class Outcome(enum.Enum):
