@@ -4,6 +4,11 @@ The IVR (what the caller did) and the AMI live model (what the queue did) both w
 Every operation is idempotent or additive and takes only JSON-friendly arguments, so an
 operation that could not reach the database can be journalled to disk and replayed later
 (see `hotline.journal`) without losing or doubling anything: `OPERATIONS` is that contract.
+
+The IVR writes a call's steps several at a time, in one transaction (`hotline.journal`'s
+batches), so the operations are cheap to repeat within one session: the call row and the
+op_ids already on its timeline are looked up once per session and remembered in
+`session.info`, and timeline rows are inserted together at the next flush.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hotline.timestamps import utc
@@ -28,8 +33,30 @@ def _clip(text: str | None, size: int) -> str:
     return (text or "")[:size]
 
 
+#: Built once: composing a statement costs more than running it on SQLite.
+_CALL_BY_UNIQUEID = select(Call).where(Call.uniqueid == bindparam("uniqueid"))
+_OP_IDS_OF_CALL = select(CallEvent.op_id).where(CallEvent.call_id == bindparam("call_id"), CallEvent.op_id.is_not(None))
+
+#: session.info keys: uniqueid → Call, and call id → op_ids on its timeline, for this session.
+_CALLS_SEEN = "hotline.calls.seen"
+_OP_IDS_SEEN = "hotline.calls.op_ids"
+
+
 def get(session: Session, uniqueid: str) -> Call | None:
-    return session.scalars(select(Call).where(Call.uniqueid == uniqueid)).one_or_none()
+    seen: dict[str, Call] = session.info.setdefault(_CALLS_SEEN, {})
+    call = seen.get(uniqueid)
+    if call is None:
+        call = session.scalars(_CALL_BY_UNIQUEID, {"uniqueid": _clip(uniqueid, 64)}).one_or_none()
+        if call is not None:
+            seen[uniqueid] = call
+    return call
+
+
+def _created(session: Session, uniqueid: str, call: Call) -> None:
+    """A row this session inserted: remember it, and that its timeline holds no op_ids yet."""
+    session.flush()
+    session.info.setdefault(_CALLS_SEEN, {})[uniqueid] = call
+    session.info.setdefault(_OP_IDS_SEEN, {})[call.id] = set()
 
 
 def _ensure(session: Session, uniqueid: str, at: datetime) -> Call:
@@ -39,7 +66,7 @@ def _ensure(session: Session, uniqueid: str, at: datetime) -> Call:
         # linkedid stays empty so a later start_call fills in the real one.
         call = Call(uniqueid=_clip(uniqueid, 64), linkedid="", started_at=at)
         session.add(call)
-        session.flush()
+        _created(session, uniqueid, call)
     return call
 
 
@@ -71,8 +98,8 @@ def start_call(
     call.direction = direction if direction in ("in", "out") else "in"
     if when < call.started_at:
         call.started_at = when
-    session.flush()
     if created:
+        _created(session, uniqueid, call)
         _event(session, call, "start", {"channel": call.channel, "dnid": call.dnid}, when, op_id)
     return call
 
@@ -84,14 +111,19 @@ def add_event(session: Session, *, uniqueid: str, kind: str, detail: dict[str, A
 
 
 def _event(session: Session, call: Call, kind: str, detail: dict[str, Any], at: datetime, op_id: str | None = None) -> CallEvent:
-    """Append to the timeline; an operation replayed from the journal (same op_id) adds nothing."""
-    if op_id:
-        seen = session.scalars(select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.op_id == op_id)).first()
-        if seen is not None:
-            return seen
+    """Append to the timeline; an operation replayed from the journal (same op_id) adds nothing.
+
+    The row is inserted at the session's next flush (at the latest, its commit)."""
     event = CallEvent(call_id=call.id, kind=_clip(kind, 32), detail=detail, at=at, op_id=op_id)
+    if op_id:
+        known: dict[int, set[str]] = session.info.setdefault(_OP_IDS_SEEN, {})
+        op_ids = known.get(call.id)
+        if op_ids is None:
+            op_ids = known[call.id] = set(session.scalars(_OP_IDS_OF_CALL, {"call_id": call.id}))
+        if op_id in op_ids:
+            return event  # not added: the replayed operation's event is already there
+        op_ids.add(op_id)
     session.add(event)
-    session.flush()
     return event
 
 

@@ -14,11 +14,20 @@ caught up, so the journal never overtakes itself. Appends happen on the caller's
 reactor's, in the service): an append is one small write and an fsync, and only while the
 database is down; keeping them on one thread is what makes "caught up" a safe decision.
 
+Batches. `CallLog.submit_batch(uniqueid, operations)` writes several operations of one call
+in one transaction and, while the database is away, as one journal line: the IVR keeps a
+call's menu steps in memory and writes them when the caller moves on (to a queue, a
+recording, the end of the call), which costs one transaction instead of one per step. Each
+operation in a batch keeps its own id, so a batch replayed in part adds nothing twice; a
+batch that fails for a reason of its own (not an unreachable database) is written again one
+operation at a time, so one bad operation costs only itself.
+
 Delivery is at least once. Each replayed line is applied in its own transaction and its end
 offset is then recorded (fsync'd) in a `.done` file next to the journal, so a restart resumes
-where it stopped; a crash between a commit and that record replays one line twice. The
-`hotline.calls` operations keep the call's columns right when repeated, but all except
-`start_call` also append a timeline event, so such a repeat would show one event twice.
+where it stopped; a crash between a commit and that record replays one line twice. That
+costs nothing: the `hotline.calls` operations are applied with the entry's id, which their
+timeline event keeps (`call_events.op_id`), so a repeat adds no second event; the others
+(a message's ticket, a callback request) find what the first run made.
 
 Several processes (every `hotline serve` node, each classic AGI script) may share the
 directory: each holds an exclusive lock on its own file; a file whose lock is free belongs to
@@ -35,7 +44,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -56,6 +65,8 @@ T = TypeVar("T")
 SessionRun = Callable[[Callable[[Session], Any]], "Deferred[Any]"]
 
 JOURNAL_PREFIX = "calllog-"
+#: The entry name of a batch: {"uniqueid": …, "operations": [{"id", "op", "args"}, …]}.
+BATCH = "batch"
 REJECTED_NAME = "rejected.jsonl"
 
 
@@ -75,6 +86,15 @@ def sync_run(database: Database) -> SessionRun:
 
     def run(work: Callable[[Session], T]) -> Deferred[T]:
         return maybeDeferred(database.run, work)
+
+    return run
+
+
+def sync_read(database: Database) -> SessionRun:
+    """Like `sync_run`, for work that only reads (`Database.read`)."""
+
+    def run(work: Callable[[Session], T]) -> Deferred[T]:
+        return maybeDeferred(database.read, work)
 
     return run
 
@@ -243,6 +263,8 @@ class CallLog:
         self.journal_dir = Path(journal_dir)
         self.clock = clock
         self.operations = dict(operations if operations is not None else calls.OPERATIONS)
+        if BATCH in self.operations:
+            raise ValueError(f"{BATCH!r} is the journal's own entry name, not an operation name")
         self.retry_seconds = retry_seconds
         self._timed = {name for name, fn in self.operations.items() if _takes_at(fn)}
         self._locks: dict[str, DeferredLock] = {}
@@ -282,7 +304,10 @@ class CallLog:
         """Operations in this process's journal not yet written to the database."""
         if self._own is None:
             return 0
-        return sum(1 for _ in self._own.entries_from(self._own.done_offset()))
+        count = 0
+        for _, entry, _ in self._own.entries_from(self._own.done_offset()):
+            count += len(entry["args"]["operations"]) if entry is not None and entry["op"] == BATCH and isinstance(entry["args"].get("operations"), list) else 1
+        return count
 
     # -- submitting
 
@@ -291,14 +316,32 @@ class CallLog:
 
         Arguments must be JSON-friendly (aware datetimes become ISO text); an operation that
         takes `at` and was given none is stamped now, so a replay keeps the real time."""
+        entry = self._entry(operation, arguments)
+        return self._in_order(str(entry["args"].get("uniqueid") or ""), entry)
+
+    def submit_batch(self, uniqueid: str, operations: Sequence[tuple[str, Mapping[str, Any]]]) -> Deferred[Submitted]:
+        """Write several operations of one call in one transaction, or journal them as one
+        line; in order with everything else submitted for `uniqueid`. The Submitted's value
+        is the list of the operations' results when written."""
+        if not operations:
+            return succeed(Submitted(Outcome.WRITTEN, []))
+        inner = [self._entry(operation, arguments) for operation, arguments in operations]
+        for item in inner:
+            item.pop("submitted")
+        entry = {"id": uuid.uuid4().hex, "op": BATCH, "args": {"uniqueid": uniqueid, "operations": inner}, "submitted": self._now().isoformat()}
+        return self._in_order(uniqueid, entry)
+
+    def _entry(self, operation: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         if operation not in self.operations:
             raise ValueError(f"unknown call-log operation {operation!r} (known: {', '.join(sorted(self.operations))})")
         args = dict(arguments)
         if operation in self._timed and args.get("at") is None:
             args["at"] = self._now()
         payload = json.loads(json.dumps(args, default=_json_default, ensure_ascii=False))
-        entry = {"id": uuid.uuid4().hex, "op": operation, "args": payload, "submitted": self._now().isoformat()}
-        key = str(payload.get("uniqueid") or "")
+        return {"id": uuid.uuid4().hex, "op": operation, "args": payload, "submitted": self._now().isoformat()}
+
+    def _in_order(self, key: str, entry: dict[str, Any]) -> Deferred[Submitted]:
+        """Deliver after everything submitted earlier for the same call."""
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = DeferredLock()
@@ -317,7 +360,7 @@ class CallLog:
         d = self._run(lambda session: self._apply(session, entry))
         return d.addCallbacks(lambda value: Submitted(Outcome.WRITTEN, value), self._not_written, errbackArgs=(entry,))
 
-    def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted:
+    def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value
         if is_unreachable(error):
             if not self._journalling:
@@ -325,15 +368,47 @@ class CallLog:
                 log.warning("call log: database unreachable (%s: %s); journalling to %s", type(error).__name__, _first_line(error), self.journal_dir)
                 self._arm_retry()
             return self._journal(entry)
+        if entry["op"] == BATCH:
+            log.warning("call log: batch for uniqueid %s failed (%s: %s); writing its operations one by one", entry["args"]["uniqueid"], type(error).__name__, _first_line(error))
+            return Deferred.fromCoroutine(self._deliver_each(entry))
         self.failed_operations += 1
         log.error("call log: %s for uniqueid %s failed and is dropped: %s: %s", entry["op"], entry["args"].get("uniqueid", "?"), type(error).__name__, _first_line(error))
         return Submitted(Outcome.FAILED)
 
+    async def _deliver_each(self, batch: dict[str, Any]) -> Submitted:
+        """A failed batch's operations in their own transactions; the worst outcome wins."""
+        outcomes = []
+        for item in batch["args"]["operations"]:
+            outcomes.append(await self._deliver({**item, "submitted": batch["submitted"]}))
+        kinds = {o.outcome for o in outcomes}
+        worst = Outcome.FAILED if Outcome.FAILED in kinds else Outcome.JOURNALLED if Outcome.JOURNALLED in kinds else Outcome.WRITTEN
+        return Submitted(worst, [o.value for o in outcomes])
+
     def _apply(self, session: Session, entry: Mapping[str, Any]) -> Any:
         operation = entry["op"]
+        if operation == BATCH:
+            return [self._apply(session, item) for item in entry["args"]["operations"]]
         if self.operations[operation] is calls.OPERATIONS.get(operation):
             return calls.apply(session, operation, entry["args"], op_id=entry.get("id"))
         return self.operations[operation](session, **entry["args"])
+
+    def _readable(self, entry: dict[str, Any] | None) -> str | None:
+        """Why a journalled entry can never be applied, or None if it can."""
+        if entry is None:
+            return "unreadable line"
+        if entry["op"] == BATCH:
+            items = entry["args"].get("operations")
+            if not isinstance(entry["args"].get("uniqueid"), str) or not isinstance(items, list) or not items:
+                return "malformed batch"
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("op"), str) or not isinstance(item.get("args"), dict):
+                    return "malformed batch"
+                if item["op"] not in self.operations:
+                    return f"unknown operation {item['op']!r} in a batch"
+            return None
+        if entry["op"] not in self.operations:
+            return f"unknown operation {entry['op']!r}"
+        return None
 
     def _journal(self, entry: Mapping[str, Any]) -> Submitted:
         self._journalling = True
@@ -403,20 +478,37 @@ class CallLog:
                     journal.mark_done(journal.size())
                 return written, True
             for end, entry, raw in batch:
-                if entry is None or entry["op"] not in self.operations:
-                    self._reject(raw, "unreadable line" if entry is None else f"unknown operation {entry['op']!r}")
+                problem = self._readable(entry)
+                if problem is not None:
+                    self._reject(raw, problem)
                     journal.mark_done(end)
                     continue
+                assert entry is not None
                 try:
-                    await self._run(lambda session, e=entry: self._apply(session, e))  # type: ignore[misc]
-                except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
-                    if is_unreachable(error):
-                        return written, False
-                    self.failed_operations += 1
-                    self._reject(raw, f"{type(error).__name__}: {_first_line(error)}")
-                else:
-                    written += 1
+                    written += await self._replay_entry(entry, raw)
+                except Exception as error:  # noqa: BLE001 - only an unreachable database gets here
+                    assert is_unreachable(error)
+                    return written, False
                 journal.mark_done(end)
+
+    async def _replay_entry(self, entry: dict[str, Any], raw: str) -> int:
+        """Write one journalled entry; set aside what can never be written. Raises only when
+        the database is unreachable (the line is then tried again, from its start)."""
+        try:
+            await self._run(lambda session: self._apply(session, entry))
+            return len(entry["args"]["operations"]) if entry["op"] == BATCH else 1
+        except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
+            if is_unreachable(error):
+                raise
+            if entry["op"] != BATCH:
+                self.failed_operations += 1
+                self._reject(raw, f"{type(error).__name__}: {_first_line(error)}")
+                return 0
+        written = 0
+        for item in entry["args"]["operations"]:
+            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            written += await self._replay_entry(item, line)
+        return written
 
     def _orphans(self) -> list[Path]:
         if not self.journal_dir.is_dir():

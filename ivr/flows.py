@@ -11,6 +11,13 @@ Rules the flows keep, whatever the database does:
 
 - Writes never hold up the caller: call-log operations are submitted and not awaited (the
   call log orders them per call and journals them while the database is away).
+- A call's steps are kept in the session and written together, in one transaction, at
+  three moments: when the first prompt starts (a moment after answer, so the call is on
+  record from its first second), before Queue() (so the agent's desk sees what the caller
+  chose) or a recording, and when the session ends. A step costs a list append, not a
+  database round trip, and each write runs while Asterisk plays or waits, not between two
+  quick commands where the caller would wait for it. If the process dies in the menu, the
+  steps since the first write are lost, not the record.
 - Reads are bounded: a lookup that has not answered within `store_timeout` seconds counts as
   unavailable, and the caller goes on (to the operators) instead of waiting on dead air.
 - The caller's open-ticket lookup starts right after answer and runs while the welcome plays.
@@ -113,7 +120,8 @@ class IvrStore(Protocol):
 
 
 class SessionStore:
-    """`IvrStore` over a session runner (DatabasePool.run in the service), via hotline.tickets."""
+    """`IvrStore` over a read-only session runner (`DatabasePool.read` in the service), via
+    hotline.tickets."""
 
     def __init__(self, run: SessionRun) -> None:
         self._run = run
@@ -183,6 +191,10 @@ class CallSession:
     #: Called with (node, key) for each menu choice; key "none" when the caller pressed nothing.
     on_choice: Callable[[str, str], None] = lambda node, key: None
     state: CallState = field(default_factory=CallState)
+    #: Call-log operations recorded since the last `flush`.
+    unwritten: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: True once the first batch (the record's opening) was submitted.
+    opened: bool = False
 
     @property
     def info(self) -> CallInfo:
@@ -198,9 +210,16 @@ class CallSession:
     def sound(self, prompt: str) -> str:
         return sound_name(prompt, self.lang, self.config.asterisk.sounds_dir)
 
-    def record(self, operation: str, **arguments: Any) -> Deferred[Any]:
-        """Submit one call-log operation for this call, stamped now; never awaited by flows."""
-        return self.calllog.submit(operation, {"uniqueid": self.uniqueid, "at": self.now(), **arguments})
+    def record(self, operation: str, **arguments: Any) -> None:
+        """One call-log operation for this call, stamped now, written at the next `flush`."""
+        self.unwritten.append((operation, {"uniqueid": self.uniqueid, "at": self.now(), **arguments}))
+
+    def flush(self) -> None:
+        """Submit what was recorded, as one batch (one transaction); never awaited by flows."""
+        if self.unwritten:
+            operations, self.unwritten = self.unwritten, []
+            self.opened = True
+            self.calllog.submit_batch(self.uniqueid, operations)
 
     def event(self, kind: str, **detail: Any) -> None:
         self.record("add_event", kind=kind, detail=detail)
@@ -221,7 +240,10 @@ class CallSession:
             raise StoreUnavailable(type(exc).__name__) from exc
 
     async def play(self, prompts: tuple[str, ...] | list[str], escape: str = "") -> str | None:
-        """Play prompts in order; the key that interrupted one, or None."""
+        """Play prompts in order; the key that interrupted one, or None. The first prompt of
+        the call also opens its record."""
+        if not self.opened:
+            self.flush()
         for prompt in prompts:
             key = await self.channel.stream_file(self.sound(prompt), escape)
             if key:
@@ -386,6 +408,7 @@ class MenuWalk:
         await self.channel.set_variable(VAR_RECORDING, path)
         await self.channel.set_variable(VAR_OUTCOME, "voicemail")
         call.event("voicemail", path=path, queue=queue, reason=reason)
+        call.flush()
         try:
             result = await self.channel.record_file(base, "wav", "#", node.max_seconds * 1000, True, node.silence_seconds or None)
         except Hangup:
@@ -439,6 +462,7 @@ async def join_queue(call: CallSession, queue: str, max_wait_seconds: int, posit
     await channel.set_variable(VAR_OUTCOME, "queued")
     state.outcome, state.queue = "queued", queue
     call.record("queue_joined", queue=queue, position=position)
+    call.flush()
     result = await channel.exec("Queue", queue_application_data(queue, max_wait_seconds))
     state.left_queue = True
     if result == -1:

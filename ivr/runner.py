@@ -243,4 +243,5 @@ class CallRunner:
                 outcome = CallDisposition.IVR_ABANDONED.value
         call.event("ivr_summary", flow=flow[:64], menu=self.menu.name, choices=state.choices, outcome=outcome, queue=state.queue, lang=call.lang, ended=ended)
         call.record("call_ended", cause=ended)
+        call.flush()
         self.metrics.calls.labels(outcome).inc()

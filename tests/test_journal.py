@@ -169,13 +169,21 @@ def test_call_is_queued_while_the_database_is_down_and_written_once_when_back(ou
     files = journal_files(config)
     assert len(files) == 1
     lines = [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
-    ops = [entry["op"] for entry in lines]
-    assert ops[0] == "start_call" and ops[-1] == "call_ended" and "queue_joined" in ops
-    assert all(entry["args"]["uniqueid"] == channel.info.uniqueid and entry["args"]["at"] for entry in lines)
-    assert calllog.pending() == len(lines)
+    # One line per point where the caller started listening (a prompt, the queue) and one
+    # at the end; the first holds the start of the record, one ends with joining the queue.
+    assert {entry["op"] for entry in lines} == {"batch"}
+    batches = [[item["op"] for item in entry["args"]["operations"]] for entry in lines]
+    assert batches[0][:2] == ["start_call", "mark_answered"] and batches[-1][-1] == "call_ended"
+    assert [ops[-1] for ops in batches].count("queue_joined") == 1
+    inner = [item for entry in lines for item in entry["args"]["operations"]]
+    assert len(lines) < len(inner)
+    assert all(entry["args"]["uniqueid"] == channel.info.uniqueid for entry in lines)
+    assert all(item["args"]["uniqueid"] == channel.info.uniqueid and item["args"]["at"] for item in inner)
+    assert len({item["id"] for item in inner}) == len(inner)
+    assert calllog.pending() == len(inner)
 
     clock.advance(60)  # retries while still down: nothing lost, nothing written
-    assert calllog.pending() == len(lines)
+    assert calllog.pending() == len(inner)
     outage.start()
     clock.advance(15)
     assert not calllog.journalling and calllog.pending() == 0 and journal_files(config) == []
@@ -311,6 +319,110 @@ def test_time_is_stamped_when_submitted_not_when_replayed(database, tmp_path):
     calllog.replay()
     call, _ = record(database, "t.1")
     assert call.started_at == MONDAY
+
+
+# -- batches
+
+
+class CountingRun:
+    """sync_run that counts transactions."""
+
+    def __init__(self, database: Database) -> None:
+        self.run, self.transactions = sync_run(database), 0
+
+    def __call__(self, work: Callable[[Session], Any]) -> Deferred[Any]:
+        self.transactions += 1
+        return self.run(work)
+
+
+STEPS = [
+    ("start_call", {"uniqueid": "k.1", "caller_number": "13812345678"}),
+    ("mark_answered", {"uniqueid": "k.1"}),
+    ("add_event", {"uniqueid": "k.1", "kind": "key", "detail": {"node": "main", "key": "1"}}),
+    ("set_outcome", {"uniqueid": "k.1", "outcome": "self_service"}),
+]
+
+
+def test_a_batch_is_one_transaction_in_order_with_single_operations(database, tmp_path):
+    """A batch's operations are written in one transaction, after what was submitted for the
+    same call before it; each result comes back."""
+    run = CountingRun(database)
+    calllog = CallLog(run, tmp_path / "journal", clock=clock_at(MONDAY))
+    result = calllog.submit_batch("k.1", STEPS).result
+    assert result.outcome is Outcome.WRITTEN and run.transactions == 1
+    assert [type(value).__name__ for value in result.value] == ["Call", "Call", "CallEvent", "Call"]
+    calllog.submit("call_ended", {"uniqueid": "k.1"})
+    call, events = record(database, "k.1")
+    assert [k for k, _ in events] == ["start", "answer", "key", "outcome", "end"]
+    assert call.disposition is CallDisposition.SELF_SERVICE and call.caller_number == "+8613812345678"
+    assert calllog.submit_batch("k.1", []).result.outcome is Outcome.WRITTEN and run.transactions == 2
+
+
+def test_a_batch_with_a_bad_operation_loses_only_that_operation(database, tmp_path):
+    """One operation failing by itself (a bug) rolls back the batch's transaction; the batch
+    is then written one operation at a time, so only the bad one is dropped."""
+    calllog = CallLog(sync_run(database), tmp_path / "journal", clock=clock_at(MONDAY))
+    steps = [*STEPS[:3], ("set_outcome", {"uniqueid": "k.1", "outcome": "delighted"}), ("call_ended", {"uniqueid": "k.1"})]
+    result = calllog.submit_batch("k.1", steps).result
+    assert result.outcome is Outcome.FAILED and calllog.failed_operations == 1
+    assert [k for k, _ in record(database, "k.1")[1]] == ["start", "answer", "key", "end"]
+    assert not calllog.journalling
+
+
+def test_a_batch_journalled_while_down_is_replayed_once(database, tmp_path):
+    """A batch journalled as one line is written by the replay in one transaction; a crash
+    after it was written but before its line was marked done adds nothing the second time."""
+    directory = tmp_path / "journal"
+    script = SyncCallLog(_down(tmp_path), directory, clock=clock_at(MONDAY))
+    results: list[Any] = []
+    script.submit_batch("k.1", STEPS).addCallback(results.append)
+    assert results[0].outcome is Outcome.JOURNALLED and script.pending() == len(STEPS)
+    path = script._own.path
+    script.close()
+    copy = path.read_bytes()
+    run = CountingRun(database)
+    written: list[int] = []
+    CallLog(run, directory).replay().addCallback(written.append)
+    assert written == [len(STEPS)] and run.transactions == 1
+    path.write_bytes(copy)  # the same line again, as after a crash before its .done record
+    CallLog(sync_run(database), directory).replay()
+    assert [k for k, _ in record(database, "k.1")[1]] == ["start", "answer", "key", "outcome"]
+
+
+def test_batch_lines_that_can_never_be_written_are_set_aside(database, tmp_path):
+    """A malformed batch, or one naming an unknown operation, is rejected whole; a batch the
+    database refuses is split and only the refused operation is rejected."""
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    at = "2026-11-23T02:00:00+00:00"
+    malformed = {"id": "1", "op": "batch", "args": {"uniqueid": "m.1", "operations": "start_call"}}
+    unknown = {"id": "2", "op": "batch", "args": {"uniqueid": "m.1", "operations": [{"id": "a", "op": "drop_table", "args": {}}]}}
+    mixed = {
+        "id": "3",
+        "op": "batch",
+        "args": {
+            "uniqueid": "m.1",
+            "operations": [
+                {"id": "b", "op": "start_call", "args": {"uniqueid": "m.1", "at": at}},
+                {"id": "c", "op": "set_outcome", "args": {"uniqueid": "m.1", "outcome": "no_such_outcome", "at": at}},
+                {"id": "d", "op": "call_ended", "args": {"uniqueid": "m.1", "at": at}},
+            ],
+        },
+    }
+    (directory / "calllog-00000000000000000001-1.jsonl").write_text("\n".join(json.dumps(e) for e in (malformed, unknown, mixed)) + "\n", encoding="utf-8")
+    calllog = CallLog(sync_run(database), directory)
+    written: list[int] = []
+    calllog.replay().addCallback(written.append)
+    assert written == [2]
+    rejected = [json.loads(line) for line in (directory / REJECTED_NAME).read_text(encoding="utf-8").splitlines()]
+    assert [r["reason"].split(":")[0] for r in rejected] == ["malformed batch", "unknown operation 'drop_table' in a batch", "ValueError"]
+    assert json.loads(rejected[2]["line"])["id"] == "c"
+    assert [k for k, _ in record(database, "m.1")[1]] == ["start", "end"]
+
+
+def test_batch_is_not_an_operation_name(tmp_path):
+    with pytest.raises(ValueError, match="journal's own entry name"):
+        CallLog(lambda work: Deferred(), tmp_path, operations={"batch": calls.add_event})
 
 
 # -- journals of other processes, crashes, lines that can never be written
