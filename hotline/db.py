@@ -34,10 +34,15 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+#: Execution option of `Database.reader`'s connections: transactions that only read.
+READ_ONLY = "hotline_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes can
-    # deadlock against another writer instead of waiting for it.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # deadlock against another writer instead of waiting for it. A transaction that only
+    # reads begins deferred: in WAL mode it reads a snapshot and never waits for a writer.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
@@ -61,6 +66,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Same pool, marked: SQLite begins these without the write lock (see _sqlite_begin).
+        self.reader_sessions = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> Database:
@@ -78,6 +85,13 @@ class Database:
 
     def run(self, work: Callable[[Session], T]) -> T:
         with self.transaction() as session:
+            return work(session)
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a transaction that only reads: on SQLite it never waits for
+        the write lock (a caller's ticket lookup must not queue behind call-log writes). It
+        is rolled back at the end, so anything it wrote by mistake is not kept."""
+        with self.reader_sessions() as session:
             return work(session)
 
     def ping(self) -> bool:

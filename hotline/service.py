@@ -82,7 +82,7 @@ def build(reactor: Any, config: Config) -> Service:
     log.info("HTTP on http://%s:%d (/healthz, /metrics)", host, port)
 
     def refresh() -> Any:
-        d = pool.run(lambda s: TicketSnapshot.read(s, utcnow()))
+        d = pool.read(lambda s: TicketSnapshot.read(s, utcnow()))
 
         def ok(snapshot: TicketSnapshot) -> None:
             metrics.db_up.set(1)

@@ -31,7 +31,7 @@ from hotline.db import Database
 from hotline.dbpool import DatabasePool
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
-from hotline.journal import CallLog, SyncCallLog, journal_path, sync_run
+from hotline.journal import CallLog, SyncCallLog, journal_path, sync_read
 from hotline.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
@@ -139,13 +139,13 @@ class CallRunner:
         if pool is not None:
             calllog: CallLog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
             calllog.start()
-            store = SessionStore(pool.run)
+            store = SessionStore(pool.read)
             clock = reactor
         else:
             assert isinstance(database, Database)
             clock = clock if clock is not None else SystemClock()
             calllog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
-            store = SessionStore(sync_run(database))
+            store = SessionStore(sync_read(database))
         runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue)
         runner._owned = owned
         return runner

@@ -96,3 +96,72 @@ def test_downgrade_to_base_and_back(database_url):
         assert dbmod.current_revision(engine) == dbmod.head_revision()
     finally:
         engine.dispose()
+
+
+def test_a_read_does_not_wait_for_a_writer(database):
+    """A read-only transaction (a caller's ticket lookup) reads the last committed state
+    while another transaction holds the write lock, and what it wrote by mistake is not kept."""
+    import threading
+
+    with database.transaction() as s:
+        s.add(Department(code="READ1", name_zh="读部门", name_en="Reader"))
+    writing, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with database.transaction() as s:
+            s.add(Department(code="READ2", name_zh="写部门", name_en="Writer"))
+            s.flush()
+            writing.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        codes = database.read(lambda s: set(s.scalars(select(Department.code).where(Department.code.like("READ%")))))
+        assert codes == {"READ1"}
+    finally:
+        release.set()
+        thread.join(10)
+
+    def careless(s):
+        s.add(Department(code="READ3", name_zh="误写", name_en="Mistake"))
+        s.flush()
+
+    database.read(careless)
+    codes = database.read(lambda s: set(s.scalars(select(Department.code).where(Department.code.like("READ%")))))
+    assert codes == {"READ1", "READ2"}
+
+
+def test_pool_reads_run_while_the_writers_are_busy(database):
+    """DatabasePool.read has threads of its own: a lookup is answered while every writer
+    thread is busy."""
+    import threading
+
+    from twisted.internet import reactor as global_reactor  # noqa: F401 - only for the type
+
+    from hotline.dbpool import DatabasePool
+
+    class Reactor:
+        """Enough of a reactor for deferToThreadPool: results are handed back at once."""
+
+        def callFromThread(self, fn, *args, **kwargs):
+            fn(*args, **kwargs)
+
+        def addSystemEventTrigger(self, *args, **kwargs):
+            pass
+
+    pool = DatabasePool(Reactor(), database, size=2)
+    pool.start()
+    release = threading.Event()
+    try:
+        busy = [pool.run(lambda s: release.wait(10)) for _ in range(3)]
+        done = threading.Event()
+        results = []
+        pool.read(lambda s: s.execute(text("SELECT 1")).scalar()).addCallback(lambda value: (results.append(value), done.set()))
+        assert done.wait(10) and results == [1]
+        assert not any(d.called for d in busy)
+    finally:
+        release.set()
+        pool.threads.stop()
+        pool.readers.stop()
