@@ -19,6 +19,7 @@ and smuggle in a second command.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Union
 from urllib.parse import parse_qsl
@@ -79,6 +80,9 @@ _REPLY_LINE = re.compile(r"^(?P<code>[0-9]{3})(?P<sep>[ -]|$)(?P<rest>.*)$", re.
 _RESULT = re.compile(r"^result=(?P<result>\S*)(?P<tail>.*)$", re.DOTALL)
 _RESULT_TAIL = re.compile(r"^(?: \((?P<data>.*)\))?(?: endpos=(?P<endpos>-?[0-9]+))?$", re.DOTALL)
 _USAGE_END = "520 End of proper usage."
+#: The usual reply in one match; the same reading as _REPLY_LINE, _RESULT and _RESULT_TAIL
+#: in turn (after `result=` only a space can end the value, so nothing backtracks).
+_RESULT_200 = re.compile(r"^200 result=(?P<result>\S*)(?: \((?P<data>.*)\))?(?: endpos=(?P<endpos>-?[0-9]+))?$", re.DOTALL)
 
 
 class AgiDecoder:
@@ -98,7 +102,10 @@ class AgiDecoder:
     """
 
     def __init__(self, *, expect_header: bool = True, flow: str | None = None) -> None:
+        #: Bytes after the last newline received; complete lines wait in `_lines`, split off
+        #: all at once (a header block arrives as ~25 lines in one read).
         self._buffer = bytearray()
+        self._lines: deque[bytearray] = deque()
         self._scanned = 0
         self._in_header = expect_header
         self._header: dict[str, str] = {}
@@ -111,8 +118,8 @@ class AgiDecoder:
 
     @property
     def buffered(self) -> bytes:
-        """Bytes received but not yet part of a complete line."""
-        return bytes(self._buffer)
+        """Bytes received but not yet returned as (part of) a message."""
+        return b"".join(bytes(line) + b"\n" for line in self._lines) + bytes(self._buffer)
 
     @property
     def header_done(self) -> bool:
@@ -133,8 +140,13 @@ class AgiDecoder:
         if self._error is not None:
             raise self._error
         try:
+            if self._in_header:
+                info = self._header_block()
+                if info is None:
+                    return None
+                return info
             while (line := self._next_line()) is not None:
-                message = self._header_line(line) if self._in_header else self._reply_line(line)
+                message = self._reply_line(line)
                 if message is not None:
                     return message
             return None
@@ -144,36 +156,42 @@ class AgiDecoder:
 
     # -- lines
 
-    def _next_line(self) -> str | None:
-        end = self._buffer.find(b"\n", self._scanned)
-        if end < 0:
+    def _split(self) -> bool:
+        """Move every complete line of the buffer to `_lines`; False if there is none."""
+        if self._buffer.find(b"\n", self._scanned) < 0:
             if len(self._buffer) > MAX_LINE_BYTES:
                 raise ProtocolError(f"a line longer than {MAX_LINE_BYTES} bytes")
             self._scanned = len(self._buffer)
-            return None
-        if end > MAX_LINE_BYTES:
-            raise ProtocolError(f"a line longer than {MAX_LINE_BYTES} bytes")
-        raw = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
+            return False
+        *complete, rest = self._buffer.split(b"\n")
+        self._lines.extend(complete)
+        self._buffer = rest
         self._scanned = 0
-        if raw.endswith(b"\r"):
-            # Asterisk never sends CR; tolerate a peer that does rather than keep it in values.
-            raw = raw[:-1]
-        return raw.decode("utf-8", "replace")
+        return True
 
-    def _header_line(self, line: str) -> CallInfo | None:
-        if line == "":
-            if not self._header:
-                raise ProtocolError("empty AGI header block")
-            self._in_header = False
-            return call_info(self._header, flow=self._flow)
-        self._header_lines += 1
-        if self._header_lines > MAX_HEADER_LINES:
-            raise ProtocolError(f"AGI header longer than {MAX_HEADER_LINES} lines")
-        key, sep, value = line.partition(":")
-        if not sep or not _HEADER_KEY.match(key):
-            raise ProtocolError(f"malformed AGI header line {line[:80]!r}")
-        self._header[key[4:]] = value[1:] if value.startswith(" ") else value
+    def _next_line(self) -> str | None:
+        if not self._lines and not self._split():
+            return None
+        return _text_of(self._lines.popleft())
+
+    def _header_block(self) -> CallInfo | None:
+        """Every header line received so far, in one loop (a header is ~25 lines, usually
+        in one read); the CallInfo once the empty line that ends the block is in."""
+        lines, header = self._lines, self._header
+        while lines or self._split():
+            line = _text_of(lines.popleft())
+            if line == "":
+                if not header:
+                    raise ProtocolError("empty AGI header block")
+                self._in_header = False
+                return call_info(header, flow=self._flow)
+            self._header_lines += 1
+            if self._header_lines > MAX_HEADER_LINES:
+                raise ProtocolError(f"AGI header longer than {MAX_HEADER_LINES} lines")
+            key, sep, value = line.partition(":")
+            if not sep or not _HEADER_KEY.match(key):
+                raise ProtocolError(f"malformed AGI header line {line[:80]!r}")
+            header[key[4:]] = value[1:] if value.startswith(" ") else value
         return None
 
     def _reply_line(self, line: str) -> Reply | HangupNotice | None:
@@ -181,6 +199,10 @@ class AgiDecoder:
             return self._usage_line(line)
         if line == "HANGUP":
             return HangupNotice()
+        common = _RESULT_200.match(line)
+        if common is not None:
+            endpos = common["endpos"]
+            return Reply(code=200, result=common["result"], data=common["data"], endpos=int(endpos) if endpos is not None else None, line=line)
         match = _REPLY_LINE.match(line)
         if match is None:
             raise ProtocolError(f"not an AGI reply: {line[:80]!r}")
@@ -205,6 +227,15 @@ class AgiDecoder:
         if len(self._usage) > MAX_USAGE_LINES:
             raise ProtocolError(f"a {self._usage_code} block longer than {MAX_USAGE_LINES} lines")
         return None
+
+
+def _text_of(raw: bytearray) -> str:
+    if len(raw) > MAX_LINE_BYTES:
+        raise ProtocolError(f"a line longer than {MAX_LINE_BYTES} bytes")
+    if raw.endswith(b"\r"):
+        # Asterisk never sends CR; tolerate a peer that does rather than keep it in values.
+        raw = raw[:-1]
+    return raw.decode("utf-8", "replace")
 
 
 def _result_reply(code: int, rest: str, line: str) -> Reply:

@@ -20,14 +20,14 @@ time, and maps replies to the Channel's results.
 from __future__ import annotations
 
 import logging
+import socket
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.interfaces import IListeningPort, IReactorTime, ISystemHandle
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -73,18 +73,121 @@ class AgiMetrics:
         )
         for kind in ERROR_KINDS:
             self.errors.labels(kind)
+        #: One child per operation, looked up once: labels() takes a lock and builds a key.
+        self.command_timer = {operation: self.command_seconds.labels(operation) for operation in OPERATIONS}
 
     def error(self, kind: str) -> None:
         assert kind in ERROR_KINDS, kind
         self.errors.labels(kind).inc()
 
 
-@dataclass
 class _Command:
-    operation: str
-    line: bytes
-    deferred: Deferred[Reply]
-    started: float = 0.0
+    """One AGI command line, and the awaitable its reply arrives through.
+
+    Not a Deferred: a call makes thousands of these, and each reply resumes the flow
+    directly (`CallTask`) instead of through a Deferred's callback chain and
+    `Deferred.fromCoroutine`'s machinery, which cost as much as the rest of a command."""
+
+    __slots__ = ("operation", "line", "started", "done", "reply", "error", "resume")
+
+    def __init__(self, operation: str, line: bytes) -> None:
+        self.operation, self.line = operation, line
+        self.started = 0.0
+        self.done = False
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+        #: Called once the reply (or the error) is in: the task waiting for it.
+        self.resume: Callable[[], None] | None = None
+
+    def succeed(self, reply: Reply) -> None:
+        self.reply = reply
+        self._settle()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self._settle()
+
+    def _settle(self) -> None:
+        self.done = True
+        resume, self.resume = self.resume, None
+        if resume is not None:
+            resume()
+
+    def __await__(self) -> Generator[Any, Any, Reply]:
+        if not self.done:
+            sent = yield self
+            if not self.done:
+                if sent is not self:
+                    raise RuntimeError("a FastAGI command was resumed before its reply")
+                # Driven by Deferred.fromCoroutine, which hands back what is not a Deferred
+                # (a test sending two commands at once does this): wait on a Deferred.
+                waiter: Deferred[None] = Deferred()
+                self.resume = lambda: waiter.callback(None)
+                yield from waiter
+        if self.error is not None:
+            raise self.error
+        assert self.reply is not None
+        return self.reply
+
+
+class CallTask:
+    """Runs one call's coroutine: resumed by its channel's replies, and by any Deferred the
+    flow awaits (database reads). What `Deferred.fromCoroutine` does, for the two kinds of
+    awaitable a flow has, without a Deferred per command.
+
+    A Deferred's failure is thrown into the coroutine where it awaited, as inlineCallbacks
+    does. A Deferred that fires while the coroutine is running (it already had its result)
+    is remembered and acted on when the running step returns."""
+
+    __slots__ = ("_coroutine", "_running", "_woken", "_error")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._coroutine = coroutine
+        self._running = False
+        self._woken = False
+        #: What to throw into the coroutine at its next step (a failed Deferred's exception).
+        self._error: BaseException | None = None
+
+    def step(self) -> None:
+        if self._running:
+            self._woken = True
+            return
+        self._running = True
+        try:
+            while True:
+                self._woken = False
+                error, self._error = self._error, None
+                try:
+                    awaited = self._coroutine.send(None) if error is None else self._coroutine.throw(error)
+                except StopIteration:
+                    return
+                if isinstance(awaited, _Command):
+                    if awaited.done:
+                        continue
+                    awaited.resume = self.step
+                    return
+                if isinstance(awaited, Deferred):
+                    awaited.addBoth(self._fired)
+                    if self._woken:
+                        continue
+                    return
+                self._error = TypeError(f"an IVR flow awaited {awaited!r}: only channel commands and Deferreds can be awaited here")
+        except BaseException:  # noqa: BLE001 - the flow's own guard let something through
+            log.exception("FastAGI call task ended with an exception")
+        finally:
+            self._running = False
+
+    def _fired(self, result: object) -> object:
+        """The awaited Deferred's callback: a value is read by the coroutine from the
+        Deferred itself (it is still its result while this runs); a failure is thrown in."""
+        if isinstance(result, Failure):
+            self._error = result.value
+        if self._running:
+            self._woken = True
+            # The step in progress reads the value from the Deferred when it loops.
+            return None if isinstance(result, Failure) else result
+        self.step()
+        return None
 
 
 def _again(reason: Exception) -> Exception:
@@ -161,10 +264,10 @@ class FastAgiChannel:
     async def _command(self, operation: str, line: bytes, *, minus_one_is_hangup: bool = True) -> Reply:
         if self._ended is not None:
             raise _again(self._ended)
-        command = _Command(operation, line, Deferred())
+        command = _Command(operation, line)
         self._queue.append(command)
         self._send_next()
-        reply = await command.deferred
+        reply = await command
         try:
             return codec.check_reply(reply, line.decode("utf-8"), minus_one_is_hangup=minus_one_is_hangup)
         except Hangup as exc:
@@ -179,11 +282,11 @@ class FastAgiChannel:
         while self._pending is None and self._queue:
             command = self._queue.popleft()
             if self._ended is not None:
-                command.deferred.errback(Failure(_again(self._ended)))
+                command.fail(_again(self._ended))
                 continue
             command.started = self._protocol.clock.seconds()
             self._pending = command
-            self._protocol.transport.write(command.line)
+            self._protocol.send(command.line)
 
     def _end(self, reason: Exception) -> None:
         """No more commands: fail the one in flight and those waiting with `reason`."""
@@ -193,7 +296,7 @@ class FastAgiChannel:
         waiting = list(self._queue)
         self._queue.clear()
         for command in ([pending] if pending else []) + waiting:
-            command.deferred.errback(Failure(_again(reason)))
+            command.fail(_again(reason))
 
     # -- events from the protocol
 
@@ -206,8 +309,8 @@ class FastAgiChannel:
                 return  # the late answer to a command we already gave up on
             raise ProtocolError(f"reply {reply.line[:80]!r} with no command outstanding")
         self._pending = None
-        self._protocol.metrics.command_seconds.labels(command.operation).observe(max(0.0, self._protocol.clock.seconds() - command.started))
-        command.deferred.callback(reply)
+        self._protocol.metrics.command_timer[command.operation].observe(max(0.0, self._protocol.clock.seconds() - command.started))
+        command.succeed(reply)
         self._send_next()
 
     def hangup_received(self) -> None:
@@ -236,10 +339,36 @@ class FastAgiProtocol(Protocol):
         self._header_timer: Any = None
         self._closing = False
         self._counted_error = False
+        self._socket: socket.socket | None = None
 
     def connectionMade(self) -> None:
         self.metrics.sessions_active.inc()
         self._header_timer = self.clock.callLater(self.header_timeout, self._header_timed_out)
+        handle = self.transport.getHandle() if ISystemHandle.providedBy(self.transport) else None
+        self._socket = handle if isinstance(handle, socket.socket) else None
+
+    def send(self, line: bytes) -> None:
+        """Write one command line now.
+
+        Twisted's `write()` buffers until the reactor's next turn, which costs an extra poll
+        and two epoll changes per command; that buffering only pays off when writes can be
+        coalesced, and AGI never has two commands in flight. So the line goes straight to the
+        socket while nothing else is queued; if the kernel takes less than all of it (a peer
+        that stopped reading), the rest and every later line go through `transport.write`,
+        which keeps the order and reports errors the usual way."""
+        sock = self._socket
+        if sock is not None:
+            try:
+                sent = sock.send(line)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # a broken connection: let the transport find and report it
+            if sent == len(line):
+                return
+            self._socket = None
+            line = line[sent:]
+        self.transport.write(line)
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
@@ -278,7 +407,7 @@ class FastAgiProtocol(Protocol):
     def _start(self, info: CallInfo) -> None:
         self.metrics.sessions_total.inc()
         self.channel = FastAgiChannel(info, self)
-        Deferred.fromCoroutine(self._run(self.channel))
+        CallTask(self._run(self.channel)).step()
 
     async def _run(self, channel: FastAgiChannel) -> None:
         """The one top-level guard of a call: whatever the flow does, the connection closes."""

@@ -444,6 +444,122 @@ def test_close_after_the_handler_raises(caplog: pytest.LogCaptureFixture) -> Non
     assert "asterisk-lab-1795234841.1" in caplog.text and "menu broken" in caplog.text
 
 
+def test_flow_awaits_deferreds_between_commands() -> None:
+    """A flow may await Deferreds (the database reads) between commands: it resumes with the
+    value, or with the failure raised where it awaited, and goes on sending commands."""
+    lookups: list[Deferred[str]] = [Deferred(), Deferred()]
+    seen: list[str] = []
+
+    async def flow(channel: Channel) -> None:
+        await channel.answer()
+        seen.append(await lookups[0])
+        try:
+            await lookups[1]
+        except LookupError as exc:
+            seen.append(f"failed: {exc}")
+        await channel.set_variable("X", "1")
+
+    session = Session(flow)
+    session.receive(HEADER_001)
+    assert session.written() == b"ANSWER\n"
+    session.receive(b"200 result=0\n")
+    assert session.written() == b""
+    lookups[0].callback("ticket 261121001")
+    lookups[1].errback(Failure(LookupError("database away")))
+    assert seen == ["ticket 261121001", "failed: database away"]
+    assert session.written() == b'SET VARIABLE X "1"\n'
+    session.receive(b"200 result=1\n")
+    assert session.protocol.finished.called
+
+
+def test_flow_awaiting_an_already_fired_deferred_goes_straight_on() -> None:
+    """A Deferred that has its result before the flow awaits it does not stall the call."""
+    from twisted.internet.defer import succeed
+
+    async def flow(channel: Channel) -> None:
+        assert await succeed(7) == 7
+        await channel.answer()
+
+    session = Session(flow)
+    session.receive(HEADER_001)
+    assert session.written() == b"ANSWER\n"
+
+
+def test_flow_awaiting_something_else_gets_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Awaiting an asyncio future (or anything but a Deferred or a channel command) raises
+    TypeError in the flow; the guard logs it and the connection closes."""
+
+    class Foreign:
+        def __await__(self) -> Any:
+            yield "not a Deferred"
+
+    async def flow(channel: Channel) -> None:
+        await Foreign()
+
+    with caplog.at_level(logging.ERROR, logger="ivr.fastagi"):
+        session = Session(flow)
+        session.receive(HEADER_001)
+    assert session.transport.disconnecting
+    assert session.metric("hotline_agi_errors_total", kind="handler") == 1
+    assert "only channel commands and Deferreds" in caplog.text
+
+
+class SocketTransport(StringTransport):
+    """A StringTransport that also hands out a real socket, as a TCP transport does."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(peerAddress=IPv4Address("TCP", "127.0.0.1", 58684))
+        self.sock = sock
+
+    def getHandle(self) -> socket.socket:
+        return self.sock
+
+
+def test_commands_go_straight_to_the_socket_and_fall_back_in_order() -> None:
+    """Each command is written to the socket at once; when the kernel takes only part of a
+    line (a peer that stopped reading), the rest and every later line go through the
+    transport, so the bytes Asterisk gets are still whole lines in order."""
+    from zope.interface import directlyProvides
+
+    from twisted.internet.interfaces import ISystemHandle
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    transport = SocketTransport(ours)
+    directlyProvides(transport, ISystemHandle)
+    value = "x" * 4000
+    sent: list[bytes] = []
+
+    async def flow(channel: Channel) -> None:
+        for index in range(200):
+            await channel.set_variable(f"V{index}", value)
+
+    try:
+        protocol = FastAgiFactory(flow, clock=Clock(), registry=CollectorRegistry()).buildProtocol(IPv4Address("TCP", "127.0.0.1", 4573))
+        protocol.makeConnection(transport)
+        protocol.dataReceived(HEADER_001)
+        for index in range(200):
+            sent.append(f'SET VARIABLE V{index} "{value}"\n'.encode())
+            protocol.dataReceived(b"200 result=1\n")
+        assert protocol.finished.called
+        assert transport.value(), "the kernel buffer filled up and the transport took over"
+        theirs.setblocking(False)
+        received = b""
+        while True:
+            try:
+                chunk = theirs.recv(1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        assert received and received + transport.value() == b"".join(sent)
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def test_connection_lost_mid_command_is_a_hangup() -> None:
     """Losing the connection fails the command in flight with Hangup."""
     outcome: list[str] = []
