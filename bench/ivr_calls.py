@@ -76,7 +76,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_connections
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -613,21 +613,22 @@ class Generator:
         if semaphore is not None:
             await semaphore.acquire()
         try:
+            call: CallRun
             if self.params["kind"] == "classic":
-                call: CallRun = ClassicCall(self, spec)
+                script = call = ClassicCall(self, spec)
                 self.calls.append(call)
                 call.t_start = time.perf_counter_ns()
                 environment = {**AST_ENVIRONMENT, "PATH": "/usr/bin:/bin", "HOTLINE_CONFIG": self.params["config"]}
                 try:
-                    await self.loop.subprocess_exec(lambda: call, str(SCRIPT), "ivr", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, cwd="/")
+                    await self.loop.subprocess_exec(lambda: script, str(SCRIPT), "ivr", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment, cwd="/")
                 except OSError as exc:
                     call.finish(f"spawn: {exc}")
             else:
-                call = FastAgiCall(self, spec)
+                connection = call = FastAgiCall(self, spec)
                 self.calls.append(call)
                 call.t_start = time.perf_counter_ns()
                 try:
-                    await self.loop.create_connection(lambda: call, HOST, self.port)
+                    await self.loop.create_connection(lambda: connection, HOST, self.port)
                 except OSError as exc:
                     call.finish(f"connect: {type(exc).__name__}: {exc}")
             self.open += 1
@@ -776,8 +777,8 @@ def child_bare(port: int, options: dict[str, Any]) -> int:
         await channel.exec("Queue", "hotline-general,,,,600,,hotline-agent-answered")
 
     listen(reactor, FastAgiConfig(bind=HOST, port=port), flow)
-    reactor.callWhenRunning(lambda: print("ready", flush=True))  # type: ignore[attr-defined]
-    return under_options(reactor.run, options)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(lambda: print("ready", flush=True))
+    return under_options(reactor.run, options)
 
 
 def child_panoramisk(port: int) -> int:
@@ -847,7 +848,7 @@ def under_options(run: Any, options: dict[str, Any]) -> int:
         stats = pstats.Stats(main)
         for profile in profiles:
             profile.create_stats()
-            if profile.stats:  # type: ignore[attr-defined]
+            if getattr(profile, "stats", None):
                 stats.add(profile)
         stats.dump_stats(out)
 
@@ -895,7 +896,7 @@ def child_serve(config: str, options: dict[str, Any]) -> int:
 
         from twisted.internet import reactor
 
-        reactor.callWhenRunning(gc.freeze)  # type: ignore[attr-defined]
+        reactor.callWhenRunning(gc.freeze)
 
     return under_options(lambda: hotline_main(["-c", config, "serve"]), options)
 
@@ -991,7 +992,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         rss0 = proc_status(pid, "VmRSS")
         records0 = call_records(ctx.db_path) if ctx.db_path else None
     t0 = time.monotonic() + 0.3 + 0.05 * procs
-    workers = []
+    workers: list[tuple[Any, Connection]] = []
     for share in shares:
         parent_end, child_end = context.Pipe()
         params = {"kind": ctx.kind, "port": ctx.port, "config": ctx.config, "calls": share, "t0": t0, "deadline": deadline, "pace": asdict(pace), "concurrency": max(1, concurrency // procs) if concurrency else 0, "release_rate": release_rate / procs}
@@ -1002,6 +1003,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
     machine0 = machine_ticks()
     held_counts: dict[int, int] = {}
     results: dict[int, dict[str, Any]] = {}
+    payload: Any
     rss_held = None
     held_total = None
     idle_at_hold = None
@@ -1013,7 +1015,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         for conn in ready:
             index = next(k for k, (_, c) in enumerate(workers) if c is conn)
             try:
-                kind, payload = conn.recv()  # type: ignore[union-attr]
+                kind, payload = cast(Connection, conn).recv()
             except EOFError:
                 results.setdefault(index, {"calls": [], "error": "generator died", "cpu_s": 0, "children_cpu_s": 0, "lag_us": [], "not_started": len(shares[index]), "timed_out": 0})
                 continue
@@ -1030,14 +1032,14 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
                 idle_at_hold = wait_idle(pid, timeout=60)
                 rss_held = proc_status(pid, "VmRSS")
             for _, conn in workers:
-                conn.send("release")  # type: ignore[union-attr]
+                conn.send("release")
             released = True
     for process, conn in workers:
         process.join(10)
         if process.is_alive():
             process.kill()
             process.join(5)
-        conn.close()  # type: ignore[union-attr]
+        conn.close()
     machine1 = machine_ticks()
     all_calls = [c for k in sorted(results) for c in results[k]["calls"]]
     drain = None
@@ -1238,9 +1240,9 @@ def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = Non
 def cross_check(ctx: RunContext, tickets: list[str], generator_lines: dict[str, list[str]]) -> dict[str, Any]:
     """The project's Asterisk peer (tests/agi_peer.py) plays each path once against the same
     server: the server must send it the same command lines as to the load generator."""
-    from tests.agi_peer import Press, Silence
+    from tests.agi_peer import Action, Press, Silence
 
-    scripts = {"silent": [], "status": [Silence(), Press("1"), Press(tickets[0] + "#")], "emergency": [Silence(), Press("2")]}
+    scripts: dict[str, list[Action]] = {"silent": [], "status": [Silence(), Press("1"), Press(tickets[0] + "#")], "emergency": [Silence(), Press("2")]}
     out: dict[str, Any] = {}
     for path, actions in scripts.items():
         record = AsteriskPeer(actions, callerid="13900000000", dnid="12319").call_fastagi(HOST, ctx.port, "ivr")
@@ -1357,6 +1359,7 @@ def main() -> int:
     parser.add_argument("--diagnose", type=int, default=500, help="N of the runs with pool_size=1 and a 0.5 ms switch interval (0: none)")
     parser.add_argument("--shared-tool", type=int, default=500, help="N for the ../shared/tools cross-check (0: none)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--out", default="ivr_calls", help="name of the JSON written to bench/out/")
     args = parser.parse_args()
     sizes = [int(x) for x in args.calls.split(",") if x]
     held = Pace(prompt_ms=args.prompt_ms, press_ms=args.press_ms, keying_ms=args.keying_ms, waits=True, hold=True)
@@ -1411,12 +1414,15 @@ def main() -> int:
                     record(run_load(ctx, name=f"{server.kind}, silent, burst", n=n, mode="burst", paths="silent", pace=instant, procs=args.procs, tickets=setup.tickets))
                     server.stop()
 
-        print("\nclassic AGI script, spawned per call", flush=True)
-        db = setup.database("classic")
-        config = setup.config("classic", db, free_port(), free_port())
-        classic = RunContext(None, "classic", config=str(config))
-        record(run_load(classic, name="classic script, mixed, 1 at a time", n=args.classic_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=1, deadline=600))
-        record(run_load(classic, name=f"classic script, mixed, {args.classic_concurrency} at a time", n=args.classic_concurrent_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=args.classic_concurrency, deadline=600))
+        if args.classic_calls or args.classic_concurrent_calls:
+            print("\nclassic AGI script, spawned per call", flush=True)
+            db = setup.database("classic")
+            config = setup.config("classic", db, free_port(), free_port())
+            classic = RunContext(None, "classic", config=str(config))
+            if args.classic_calls:
+                record(run_load(classic, name="classic script, mixed, 1 at a time", n=args.classic_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=1, deadline=600))
+            if args.classic_concurrent_calls:
+                record(run_load(classic, name=f"classic script, mixed, {args.classic_concurrency} at a time", n=args.classic_concurrent_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=args.classic_concurrency, deadline=600))
 
         if args.shared_tool:
             server, ctx = start_hotline(setup, "hotline-shared-tool")
@@ -1432,6 +1438,7 @@ def main() -> int:
             print(f"\ndiagnostics at N = {n}: the same `hotline serve`, one thing changed or recorded", flush=True)
             gc_log = tmp / "gc-pauses.json"
             variants: list[tuple[str, dict[str, Any]]] = [
+                ("no change", {}),
                 ("GC pauses recorded", {"options": {"gc_log": str(gc_log)}}),
                 ("pool_size=1", {"pool_size": 1}),
                 ("switch interval 0.5 ms", {"options": {"switchinterval": 0.0005}}),
@@ -1475,13 +1482,18 @@ def main() -> int:
         for server in servers:
             server.stop()
         results["load_average_at_end"] = load_average()
-        (OUT / "ivr_calls.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+        (OUT / f"{args.out}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+        logs = OUT / f"{args.out}-server-logs"
+        shutil.rmtree(logs, ignore_errors=True)
+        for server_log in tmp.rglob("*.log"):
+            logs.mkdir(exist_ok=True)
+            shutil.copyfile(server_log, logs / server_log.name)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print_table(rows)
     verdicts = targets(rows, sizes)
     results["targets"] = verdicts
-    (OUT / "ivr_calls.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (OUT / f"{args.out}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     print()
     for line in verdicts["lines"]:
         print(line)
