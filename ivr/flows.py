@@ -190,11 +190,16 @@ class CallSession:
     store_timeout: float = 2.0
     #: Called with (node, key) for each menu choice; key "none" when the caller pressed nothing.
     on_choice: Callable[[str, str], None] = lambda node, key: None
+    #: Schedules a function on the event loop's next turn (the service's reactor); None
+    #: submits at once (the classic script, tests). See `flush`.
+    write_soon: Callable[[Callable[[], None]], object] | None = None
     state: CallState = field(default_factory=CallState)
     #: Call-log operations recorded since the last `flush`.
     unwritten: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: True once the first batch (the record's opening) was submitted.
     opened: bool = False
+    #: True while a submission is scheduled with `write_soon`.
+    writing_soon: bool = False
 
     @property
     def info(self) -> CallInfo:
@@ -215,10 +220,23 @@ class CallSession:
         self.unwritten.append((operation, {"uniqueid": self.uniqueid, "at": self.now(), **arguments}))
 
     def flush(self) -> None:
-        """Submit what was recorded, as one batch (one transaction); never awaited by flows."""
+        """Submit what was recorded, as one batch (one transaction); never awaited by flows.
+
+        With `write_soon`, the batch is submitted on the next turn of the event loop, so the
+        command the flow sends next is written first; steps recorded meanwhile join it."""
+        if not self.unwritten:
+            return
+        self.opened = True
+        if self.write_soon is None:
+            self._submit()
+        elif not self.writing_soon:
+            self.writing_soon = True
+            self.write_soon(self._submit)
+
+    def _submit(self) -> None:
+        self.writing_soon = False
         if self.unwritten:
             operations, self.unwritten = self.unwritten, []
-            self.opened = True
             self.calllog.submit_batch(self.uniqueid, operations)
 
     def event(self, kind: str, **detail: Any) -> None:

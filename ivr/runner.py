@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -90,6 +90,7 @@ class CallRunner:
         catalogue: Mapping[str, Prompt] | None = None,
         flows: Mapping[str, Flow] | None = None,
         store_timeout: float = 2.0,
+        write_soon: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.config, self.menu, self.store, self.calllog, self.clock = config, menu, store, calllog, clock
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -97,6 +98,7 @@ class CallRunner:
         self.catalogue = catalogue if catalogue is not None else shipped_catalogue()
         self.flows = dict(flows if flows is not None else FLOWS)
         self.store_timeout = store_timeout
+        self.write_soon = write_soon
         self.calendar = config.working_calendar()
         self.hours = {q.name: BusinessHours.parse(q.hours) for q in config.queues}
         self._owned: list[Any] = []
@@ -146,7 +148,11 @@ class CallRunner:
             clock = clock if clock is not None else SystemClock()
             calllog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
             store = SessionStore(sync_read(database))
-        runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue)
+        # In the service, a call's batch is handed to the database threads on the reactor's
+        # next turn, after the command that made it due (a prompt, Queue()) is on the wire: a
+        # worker thread starting at once would hold the GIL while that command waits.
+        write_soon = (lambda submit: reactor.callLater(0, submit)) if pool is not None else None
+        runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue, write_soon=write_soon)
         runner._owned = owned
         return runner
 
@@ -174,6 +180,7 @@ class CallRunner:
             hours=self.hours,
             lang=lang if lang in LANGUAGES else self.config.service.language,
             store_timeout=self.store_timeout,
+            write_soon=self.write_soon,
             on_choice=lambda node, key: self.metrics.menu_choices.labels(node, key).inc(),
         )
 
