@@ -1360,7 +1360,9 @@ def main() -> int:
     parser.add_argument("--shared-tool", type=int, default=500, help="N for the ../shared/tools cross-check (0: none)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--out", default="ivr_calls", help="name of the JSON written to bench/out/")
+    parser.add_argument("--runs", default="mixed-held,mixed-burst,mixed-ramp,silent-held,silent-burst", help="which runs of `hotline serve` per N (paths-mode)")
     args = parser.parse_args()
+    runs = [tuple(item.split("-", 1)) for item in args.runs.split(",") if item]
     sizes = [int(x) for x in args.calls.split(",") if x]
     held = Pace(prompt_ms=args.prompt_ms, press_ms=args.press_ms, keying_ms=args.keying_ms, waits=True, hold=True)
     instant = Pace()
@@ -1383,7 +1385,7 @@ def main() -> int:
         row["load_average"] = load_average()
         rows.append(row)
         turn = row["turnaround_ms"]
-        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else ""), flush=True)
+        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
         return row
 
     try:
@@ -1399,11 +1401,9 @@ def main() -> int:
                 results["cross_check"] = {"tests/agi_peer.py": cross_check(ctx, setup.tickets, warm["lines"])}
                 results["silent_lines_match_baselines"] = warm["lines"].get("silent") == list(SILENT_FLOW)
                 print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
-            record(run_load(ctx, name="hotline serve, mixed, held", n=n, mode="held", paths="mixed", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate))
-            record(run_load(ctx, name="hotline serve, mixed, burst", n=n, mode="burst", paths="mixed", pace=instant, procs=args.procs, tickets=setup.tickets))
-            record(run_load(ctx, name="hotline serve, mixed, ramp", n=n, mode="ramp", paths="mixed", pace=instant, procs=args.procs, tickets=setup.tickets, ramp=args.ramp))
-            record(run_load(ctx, name="hotline serve, silent, held", n=n, mode="held", paths="silent", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate))
-            record(run_load(ctx, name="hotline serve, silent, burst", n=n, mode="burst", paths="silent", pace=instant, procs=args.procs, tickets=setup.tickets))
+            for paths, mode in runs:
+                pace = held if mode == "held" else instant
+                record(run_load(ctx, name=f"hotline serve, {paths}, {mode}", n=n, mode=mode, paths=paths, pace=pace, procs=args.procs, tickets=setup.tickets, rate=args.held_rate if mode == "held" else 0.0, ramp=args.ramp if mode == "ramp" else 0.0))
             server.stop()
             if not args.no_baselines:
                 for kind in ("bare", "panoramisk"):
