@@ -631,3 +631,36 @@ def test_every_catalogue_status_prompt_is_playable():
     """A status prompt exists for every ticket status the lookup can find."""
     names = catalogue()
     assert all(f"status_{s.value}" in names for s in TicketStatus)
+
+
+def test_batches_go_to_the_database_after_the_command_that_made_them_due(config, database, clock):
+    """With `write_soon` (the service: the reactor's next turn), a call's steps are submitted
+    in a few batches, each after the command at its flush point is already sent: the first
+    prompt, Queue(), the end. Nothing is lost on the way: the record is complete."""
+    line, runner = make_line(config, database, clock)
+    runner.write_soon = lambda submit: clock.callLater(0, submit)
+    batches: list[tuple[int, list[str]]] = []
+    channel_of: list[ScriptedChannel] = []
+    submit_batch = runner.calllog.submit_batch
+
+    def spy(uniqueid: str, operations: Any) -> Any:
+        batches.append((len(channel_of[0].commands), [name for name, _ in operations]))
+        return submit_batch(uniqueid, operations)
+
+    runner.calllog.submit_batch = spy  # type: ignore[method-assign]
+
+    def remembering(channel: ScriptedChannel) -> Any:
+        channel_of.append(channel)
+        return runner(channel)
+
+    line.runner = remembering
+    channel = line.call(in_queue("ANSWERED", wait=5, talk=30))
+    clock.advance(0)
+    verbs = [c.verb for c in channel.commands]
+    first_prompt, queue = verbs.index("stream_file"), verbs.index("exec")
+    assert [count for count, _ in batches] == [first_prompt + 1, queue + 1, len(verbs)]
+    assert batches[0][1][:2] == ["start_call", "mark_answered"] and batches[1][1][-1] == "queue_joined"
+    assert batches[-1][1][-1] == "call_ended"
+    call, events = record(database, channel.info.uniqueid)
+    assert call.disposition is CallDisposition.QUEUED and call.ended_at is not None
+    assert kinds(events)[:2] == ["start", "answer"] and kinds(events)[-1] == "end"
