@@ -1529,15 +1529,19 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
             ramp = find("hotline serve, mixed, ramp", n)
             if ramp and ramp["calls_per_s"]:
                 lines.append(f"  (ramp at N={n}: {n / ramp['ramp_s']:.0f} calls/s offered, {ramp['calls_per_s']:.1f} completed per second)")
-    for n in sizes:
-        ours, theirs = find("hotline serve, silent, burst", n), find("panoramisk 1.4, silent, burst", n)
-        ours_held, theirs_held = find("hotline serve, silent, held", n), find("panoramisk 1.4, silent, held", n)
-        if ours and theirs and ours["calls_per_s"] and theirs["calls_per_s"]:
-            lines.append(f"target: not slower than panoramisk — N={n} burst calls/s {ours['calls_per_s']:.1f} vs {theirs['calls_per_s']:.1f}: {'met' if ours['calls_per_s'] >= theirs['calls_per_s'] else 'NOT met'}")
-        if ours_held and theirs_held:
-            a, b = ours_held["turnaround_ms"], theirs_held["turnaround_ms"]
-            verdict = "met" if (a["p50"] or 0) <= (b["p50"] or 0) and (a["p99"] or 0) <= (b["p99"] or 0) else "NOT met"
-            lines.append(f"target: not slower than panoramisk — N={n} held turnaround p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}")
+    # "Not slower than panoramisk": like for like, our FastAGI server and panoramisk's running
+    # the same small flow (the wording); the whole service, which also keeps the call
+    # record in a database, is compared with the same panoramisk run for context.
+    for label, server in (("FastAGI layer, same small flow", "ivr.fastagi alone"), ("whole service, the silent caller", "hotline serve")):
+        for n in sizes:
+            ours, theirs = find(f"{server}, silent, burst", n), find("panoramisk 1.4, silent, burst", n)
+            ours_held, theirs_held = find(f"{server}, silent, held", n), find("panoramisk 1.4, silent, held", n)
+            if ours and theirs and ours["calls_per_s"] and theirs["calls_per_s"]:
+                lines.append(f"target: not slower than panoramisk ({label}) — N={n} burst calls/s {ours['calls_per_s']:.1f} vs {theirs['calls_per_s']:.1f}: {'met' if ours['calls_per_s'] >= theirs['calls_per_s'] else 'NOT met'}")
+            if ours_held and theirs_held:
+                a, b = ours_held["turnaround_ms"], theirs_held["turnaround_ms"]
+                verdict = "met" if (a["p50"] or 0) <= (b["p50"] or 0) and (a["p99"] or 0) <= (b["p99"] or 0) else "NOT met"
+                lines.append(f"target: not slower than panoramisk ({label}) — N={n} held turnaround p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}")
     return out
 
 
