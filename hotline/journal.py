@@ -90,6 +90,31 @@ def sync_run(database: Database) -> SessionRun:
     return run
 
 
+def operations_for(config: Any) -> dict[str, Callable[..., Any]]:
+    """The call log's operations: the call record's, and the two the IVR adds (a message's
+    ticket, a queue-callback request), whose rules come from the config."""
+    from hotline import callbacks, messages
+    from hotline.tickets import TicketPolicy
+
+    return {**calls.OPERATIONS, **callbacks.OPERATIONS, **messages.operations(TicketPolicy.from_config(config))}
+
+
+def apply_entry(session: Session, operations: Mapping[str, Callable[..., Any]], entry: Mapping[str, Any]) -> Any:
+    """Apply one journal entry (an operation, or a batch of them) in `session`; wherever the
+    database is (this process, `hotline.dbprocess`)."""
+    operation = entry["op"]
+    if operation == BATCH:
+        return [apply_entry(session, operations, item) for item in entry["args"]["operations"]]
+    if operations[operation] is calls.OPERATIONS.get(operation):
+        return calls.apply(session, operation, entry["args"], op_id=entry.get("id"))
+    return operations[operation](session, **entry["args"])
+
+
+#: `write(entry)` applies a journal entry wherever the database is and returns a Deferred of
+#: its result (`hotline.dbprocess.DatabaseProcess.write_entry`).
+EntryWrite = Callable[[dict[str, Any]], "Deferred[Any]"]
+
+
 def sync_read(database: Database) -> SessionRun:
     """Like `sync_run`, for work that only reads (`Database.read`)."""
 
@@ -241,25 +266,32 @@ class CallLog:
     """Writes call-log operations to the database, or to the journal while it is away.
 
     Args:
-        run: session runner (`DatabasePool.run`, or `sync_run(database)`).
+        run: session runner (`DatabasePool.run`, or `sync_run(database)`); or None with
+            `write`.
         journal_dir: where journal files live (shared by every process of the installation).
         clock: `IReactorTime` for the retry timer and for the time of operations that were
             submitted without one; None for a process without a reactor (no timer: call
             `replay()` or `close()` yourself).
         operations: name → function(session, **arguments); default `hotline.calls.OPERATIONS`.
         retry_seconds: how often to try the database again while journalling.
+        write: applies an entry somewhere else (the service's database process) instead of
+            through `run` in this process.
     """
 
     def __init__(
         self,
-        run: SessionRun,
+        run: SessionRun | None,
         journal_dir: Path,
         *,
         clock: Any = None,
         operations: Mapping[str, Callable[..., Any]] | None = None,
         retry_seconds: float = 15.0,
+        write: EntryWrite | None = None,
     ) -> None:
+        if run is None and write is None:
+            raise ValueError("a CallLog needs a session runner or an entry writer")
         self._run = run
+        self._write_entry = write
         self.journal_dir = Path(journal_dir)
         self.clock = clock
         self.operations = dict(operations if operations is not None else calls.OPERATIONS)
@@ -357,8 +389,14 @@ class CallLog:
     def _deliver(self, entry: dict[str, Any]) -> Deferred[Submitted]:
         if self._journalling:
             return succeed(self._journal(entry))
-        d = self._run(lambda session: self._apply(session, entry))
+        d = self._write(entry)
         return d.addCallbacks(lambda value: Submitted(Outcome.WRITTEN, value), self._not_written, errbackArgs=(entry,))
+
+    def _write(self, entry: dict[str, Any]) -> Deferred[Any]:
+        if self._write_entry is not None:
+            return self._write_entry(entry)
+        assert self._run is not None
+        return self._run(lambda session: self._apply(session, entry))
 
     def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value
@@ -385,12 +423,7 @@ class CallLog:
         return Submitted(worst, [o.value for o in outcomes])
 
     def _apply(self, session: Session, entry: Mapping[str, Any]) -> Any:
-        operation = entry["op"]
-        if operation == BATCH:
-            return [self._apply(session, item) for item in entry["args"]["operations"]]
-        if self.operations[operation] is calls.OPERATIONS.get(operation):
-            return calls.apply(session, operation, entry["args"], op_id=entry.get("id"))
-        return self.operations[operation](session, **entry["args"])
+        return apply_entry(session, self.operations, entry)
 
     def _readable(self, entry: dict[str, Any] | None) -> str | None:
         """Why a journalled entry can never be applied, or None if it can."""
@@ -495,7 +528,7 @@ class CallLog:
         """Write one journalled entry; set aside what can never be written. Raises only when
         the database is unreachable (the line is then tried again, from its start)."""
         try:
-            await self._run(lambda session: self._apply(session, entry))
+            await self._write(entry)
             return len(entry["args"]["operations"]) if entry["op"] == BATCH else 1
         except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
             if is_unreachable(error):

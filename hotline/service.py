@@ -121,8 +121,17 @@ def _start_telephony(reactor: Any, service: Service) -> None:
     from ivr.runner import CallRunner
 
     config = service.config
+    process = None
+    if config.database.process:
+        from hotline.dbprocess import DatabaseProcess
+
+        process = DatabaseProcess(reactor, config.source if config.source != "defaults" else None, readers=config.database.pool_size)
+        process.start()
+        # "during": the reactor waits for the process to answer what it was given; the call
+        # log's close ("after") then journals anything still unwritten.
+        reactor.addSystemEventTrigger("during", "shutdown", process.stop)
     try:
-        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor)
+        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=process)
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     try:

@@ -428,6 +428,24 @@ def for_caller(session: Session, caller_number: str, *, open_only: bool = False,
     return list(session.scalars(stmt.order_by(Ticket.created_at.desc()).limit(limit)))
 
 
+def ticket_status(session: Session, number: str) -> tuple[str, str] | None:
+    """(number, status) of a ticket, for the IVR's status line; None if there is none."""
+    try:
+        ticket = _load(session, number)
+    except TicketNotFound:
+        return None
+    return ticket.number, ticket.status.value
+
+
+def caller_open_ticket_status(session: Session, caller_number: str) -> tuple[str, str] | None:
+    """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer."""
+    try:
+        found = for_caller(session, caller_number, open_only=True, limit=1)
+    except phone.InvalidPhoneNumber:
+        return None
+    return (found[0].number, found[0].status.value) if found else None
+
+
 def history(session: Session, ticket: Ticket | int | str) -> list[TicketEvent]:
     t = _load(session, ticket)
     return list(session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.seq)))

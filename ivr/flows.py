@@ -51,6 +51,7 @@ from twisted.internet.defer import Deferred
 from hotline import phone, tickets
 from hotline.business_hours import BusinessHours
 from hotline.config import Config
+from hotline.dbprocess import DatabaseProcess
 from hotline.dialplan import (
     FLOW_IVR,
     FLOW_QUEUE_CALLBACK,
@@ -120,31 +121,35 @@ class IvrStore(Protocol):
 
 
 class SessionStore:
-    """`IvrStore` over a read-only session runner (`DatabasePool.read` in the service), via
-    hotline.tickets."""
+    """`IvrStore` over a read-only session runner (`DatabasePool.read`, `sync_read`)."""
 
     def __init__(self, run: SessionRun) -> None:
         self._run = run
 
     def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
-        def work(session: Any) -> TicketView | None:
-            try:
-                found = tickets.for_caller(session, caller_number, open_only=True, limit=1)
-            except phone.InvalidPhoneNumber:
-                return None
-            return TicketView(found[0].number, found[0].status.value) if found else None
-
-        return self._run(work)
+        return self._run(lambda session: _view(tickets.caller_open_ticket_status(session, caller_number)))
 
     def ticket(self, number: str) -> Deferred[TicketView | None]:
-        def work(session: Any) -> TicketView | None:
-            try:
-                found = tickets.get(session, number)
-            except tickets.TicketNotFound:
-                return None
-            return TicketView(found.number, found.status.value)
+        return self._run(lambda session: _view(tickets.ticket_status(session, number)))
 
-        return self._run(work)
+
+class ProcessStore:
+    """`IvrStore` over the service's database process (`hotline.dbprocess`): the same two
+    queries, asked for by name."""
+
+    def __init__(self, process: DatabaseProcess) -> None:
+        self._process = process
+
+    def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
+        return self._process.request("caller_open_ticket", caller_number=caller_number).addCallback(_view)
+
+    def ticket(self, number: str) -> Deferred[TicketView | None]:
+        return self._process.request("ticket_status", number=number).addCallback(_view)
+
+
+def _view(found: Any) -> TicketView | None:
+    """A (number, status) pair (a list, after JSON) as the flows see it."""
+    return TicketView(str(found[0]), str(found[1])) if found else None
 
 
 class StoreUnavailable(Exception):

@@ -24,20 +24,19 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 from twisted.internet.defer import Deferred
 
-from hotline import calls, callbacks, messages
 from hotline.business_hours import BusinessHours
 from hotline.config import Config
 from hotline.db import Database
 from hotline.dbpool import DatabasePool
+from hotline.dbprocess import DatabaseProcess
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
-from hotline.journal import CallLog, SyncCallLog, journal_path, sync_read
+from hotline.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_read
 from hotline.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
-from hotline.tickets import TicketPolicy
 from ivr.channel import Channel, ChannelError, Hangup
-from ivr.flows import FLOWS, CallSession, Flow, IvrStore, SessionStore, send_to_general_queue
+from ivr.flows import FLOWS, CallSession, Flow, IvrStore, ProcessStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 
 log = logging.getLogger(__name__)
@@ -112,17 +111,18 @@ class CallRunner:
         *,
         reactor: Any = None,
         clock: Any = None,
+        process: DatabaseProcess | None = None,
     ) -> CallRunner:
         """Build everything from the config; raises MenuError for a broken menu.
 
         `database` may be a `DatabasePool` (the service's: its reactor is used), a `Database`
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
-        None (one is made from config.database). `clock` replaces the wall clock of the
-        inline mode (tests pass a virtual one)."""
+        None (one is made from config.database). With `process` (the service's database
+        process, started) the call log and the lookups go there instead of the pool.
+        `clock` replaces the wall clock of the inline mode (tests pass a virtual one)."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
-        policy = TicketPolicy.from_config(config)
-        operations = {**calls.OPERATIONS, **callbacks.OPERATIONS, **messages.operations(policy)}
+        operations = operations_for(config)
         owned: list[Any] = []
         if isinstance(database, DatabasePool):
             pool: DatabasePool | None = database
@@ -139,9 +139,14 @@ class CallRunner:
                 database = Database.from_url(config.database_url(), pool_size=config.database.pool_size)
                 owned.append(database)
         if pool is not None:
-            calllog: CallLog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
+            store: IvrStore
+            if process is not None:
+                calllog: CallLog = CallLog(None, journal_path(config), clock=reactor, operations=operations, write=process.write_entry)
+                store = ProcessStore(process)
+            else:
+                calllog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
+                store = SessionStore(pool.read)
             calllog.start()
-            store = SessionStore(pool.read)
             clock = reactor
         else:
             assert isinstance(database, Database)
