@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -428,22 +428,34 @@ def for_caller(session: Session, caller_number: str, *, open_only: bool = False,
     return list(session.scalars(stmt.order_by(Ticket.created_at.desc()).limit(limit)))
 
 
+# The IVR's two lookups read two columns, not whole tickets: a caller waits on each, and
+# loading an ORM object costs more than the query. Built once, with bound parameters.
+_STATUS_BY_NUMBER = select(Ticket.number, Ticket.status).where(Ticket.number == bindparam("number"))
+_OPEN_STATUS_BY_CALLER = (
+    select(Ticket.number, Ticket.status)
+    .where(Ticket.caller_number == bindparam("caller"), Ticket.status.not_in(FINISHED))
+    .order_by(Ticket.created_at.desc())
+    .limit(1)
+)
+
+
 def ticket_status(session: Session, number: str) -> tuple[str, str] | None:
     """(number, status) of a ticket, for the IVR's status line; None if there is none."""
-    try:
-        ticket = _load(session, number)
-    except TicketNotFound:
-        return None
-    return ticket.number, ticket.status.value
+    row = session.execute(_STATUS_BY_NUMBER, {"number": number.strip()}).first()
+    return (row.number, row.status.value) if row is not None else None
 
 
 def caller_open_ticket_status(session: Session, caller_number: str) -> tuple[str, str] | None:
-    """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer."""
+    """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer
+    (the same tickets as `for_caller(..., open_only=True)`)."""
     try:
-        found = for_caller(session, caller_number, open_only=True, limit=1)
+        caller = phone.normalise(caller_number)
     except phone.InvalidPhoneNumber:
         return None
-    return (found[0].number, found[0].status.value) if found else None
+    if not caller:
+        return None
+    row = session.execute(_OPEN_STATUS_BY_CALLER, {"caller": caller}).first()
+    return (row.number, row.status.value) if row is not None else None
 
 
 def history(session: Session, ticket: Ticket | int | str) -> list[TicketEvent]:
