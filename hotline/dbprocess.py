@@ -131,12 +131,15 @@ class DatabaseProcess:
             service did, from $HOTLINE_CONFIG or the defaults); the environment is passed on,
             so $HOTLINE_DATABASE_URL and friends apply there too.
         readers: reader threads in the child.
+        niceness: how much lower the child's CPU priority is than the service's: writes
+            nobody waits for should not take a core from the reactor.
     """
 
-    def __init__(self, reactor: Any, config_file: str | None, *, readers: int = 4, restart_seconds: float = 1.0, python: str = sys.executable) -> None:
+    def __init__(self, reactor: Any, config_file: str | None, *, readers: int = 4, niceness: int = 0, restart_seconds: float = 1.0, python: str = sys.executable) -> None:
         self.reactor = reactor
         self.config_file = config_file
         self.readers = readers
+        self.niceness = niceness
         self.restart_seconds = restart_seconds
         self.python = python
         self._child: subprocess.Popen[bytes] | None = None
@@ -154,7 +157,7 @@ class DatabaseProcess:
     def start(self) -> None:
         """Start the child; requests made before it answers wait on the socket."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [self.python, "-m", "hotline.dbprocess", "--fd", str(child.fileno()), "--readers", str(self.readers)]
+        argv = [self.python, "-m", "hotline.dbprocess", "--fd", str(child.fileno()), "--readers", str(self.readers), "--nice", str(self.niceness)]
         if self.config_file:
             argv += ["--config", self.config_file]
         try:
@@ -322,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="the socket inherited from the service")
     parser.add_argument("--config", default=None)
     parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     args = parser.parse_args(argv)
+    if args.nice > 0:
+        os.nice(args.nice)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s dbprocess[%(process)d] %(name)s: %(message)s")
     # The service handles SIGINT/SIGTERM and then closes our socket, which is when we end:
     # after the last answer, so nothing it gave us is lost. If the service dies, so does the

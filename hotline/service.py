@@ -121,17 +121,23 @@ def _start_telephony(reactor: Any, service: Service) -> None:
     from ivr.runner import CallRunner
 
     config = service.config
-    process = None
+    writes = lookups = None
     if config.database.process:
         from hotline.dbprocess import DatabaseProcess
 
-        process = DatabaseProcess(reactor, config.source if config.source != "defaults" else None, readers=config.database.pool_size)
-        process.start()
-        # "during": the reactor waits for the process to answer what it was given; the call
-        # log's close ("after") then journals anything still unwritten.
-        reactor.addSystemEventTrigger("during", "shutdown", process.stop)
+        # Two children: the call log's writes, and the lookups a caller waits for, which
+        # would otherwise wait for the writer's GIL inside a shared child.
+        source = config.source if config.source != "defaults" else None
+        writes = DatabaseProcess(reactor, source, readers=1, niceness=10)
+        lookups = DatabaseProcess(reactor, source, readers=config.database.pool_size)
+        for process in (writes, lookups):
+            process.start()
+            # "before": ahead of the reactor's own disconnectAll ("during"), which would cut
+            # the child's socket; the reactor waits until the child has answered what it was
+            # given. The call log's close ("after") journals anything still unwritten.
+            reactor.addSystemEventTrigger("before", "shutdown", process.stop)
     try:
-        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=process)
+        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=writes, lookups=lookups)
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     try:

@@ -112,13 +112,15 @@ class CallRunner:
         reactor: Any = None,
         clock: Any = None,
         process: DatabaseProcess | None = None,
+        lookups: DatabaseProcess | None = None,
     ) -> CallRunner:
         """Build everything from the config; raises MenuError for a broken menu.
 
         `database` may be a `DatabasePool` (the service's: its reactor is used), a `Database`
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
-        None (one is made from config.database). With `process` (the service's database
-        process, started) the call log and the lookups go there instead of the pool.
+        None (one is made from config.database). With `process` (a database process of the
+        service, started) the call log goes there instead of the pool, and the lookups too
+        unless `lookups` names another one.
         `clock` replaces the wall clock of the inline mode (tests pass a virtual one)."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
@@ -142,7 +144,7 @@ class CallRunner:
             store: IvrStore
             if process is not None:
                 calllog: CallLog = CallLog(None, journal_path(config), clock=reactor, operations=operations, write=process.write_entry)
-                store = ProcessStore(process)
+                store = ProcessStore(lookups or process)
             else:
                 calllog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
                 store = SessionStore(pool.read)
