@@ -239,7 +239,9 @@ class DatabaseProcess:
         if connection is not self._connection:
             return
         self._connection = None
-        code = self._child.wait() if self._child is not None else None
+        # Never wait() on the reactor: a child that closed its socket exits at once; one
+        # that has not yet is reaped on a later turn.
+        code = self._reap(self._child)
         pending, self._pending = self._pending, {}
         for d in pending.values():
             d.errback(Failure(DatabaseUnreachable("the database process ended")))
@@ -250,6 +252,14 @@ class DatabaseProcess:
             return
         log.error("database process ended unexpectedly (exit status %s, %d requests failed); restarting in %.0f s", code, len(pending), self._delay)
         self._schedule_restart()
+
+    def _reap(self, child: subprocess.Popen[bytes] | None) -> int | None:
+        if child is None:
+            return None
+        code = child.poll()
+        if code is None:
+            self.reactor.callLater(0.5, self._reap, child)
+        return code
 
     def _schedule_restart(self) -> None:
         if self._stopping:

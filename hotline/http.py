@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from prometheus_client.twisted import MetricsResource
+from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 from twisted.web.server import Request
 
@@ -20,9 +21,12 @@ class HealthResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, pool: DatabasePool, metrics: Metrics) -> None:
+    def __init__(self, pool: DatabasePool, metrics: Metrics, started: Deferred[None] | None = None) -> None:
         super().__init__()
         self.pool, self.metrics = pool, metrics
+        #: Fires once the node has read its database for the first time (the ticket gauges):
+        #: until then /healthz waits, so nothing sees a node whose /metrics is still empty.
+        self.started = started
 
     def render_GET(self, request: Request) -> Any:
         def done(ok: bool) -> None:
@@ -33,7 +37,20 @@ class HealthResource(resource.Resource):
             request.write(json.dumps({"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable"}).encode())
             request.finish()
 
-        d = self.pool.call(self.pool.database.ping)
+        def ping(_: object = None) -> Deferred[bool]:
+            return self.pool.call(self.pool.database.ping)
+
+        if self.started is not None and not self.started.called:
+            waited: Deferred[None] = Deferred()
+
+            def go_on(result: object) -> object:
+                waited.callback(None)
+                return result
+
+            self.started.addBoth(go_on)
+            d = waited.addCallback(ping)
+        else:
+            d = ping()
         d.addErrback(lambda _failure: False)
         d.addCallback(done)
         return server.NOT_DONE_YET
@@ -46,9 +63,9 @@ class RootResource(resource.Resource):
         return resource.NoResource("Not found / 未找到")
 
 
-def build_root(pool: DatabasePool, metrics: Metrics) -> RootResource:
+def build_root(pool: DatabasePool, metrics: Metrics, started: Deferred[None] | None = None) -> RootResource:
     root = RootResource()
-    root.putChild(b"healthz", HealthResource(pool, metrics))
+    root.putChild(b"healthz", HealthResource(pool, metrics, started))
     root.putChild(b"metrics", MetricsResource(registry=metrics.registry))
     return root
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import task
+from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.logger import STDLibLogObserver, globalLogBeginner
 
@@ -68,9 +69,10 @@ def build(reactor: Any, config: Config) -> Service:
     pool.start()
     metrics = Metrics(version=__version__)
     service = Service(config=config, pool=pool, metrics=metrics)
+    gauges_read: Deferred[None] = Deferred()
     try:
         _start_telephony(reactor, service)
-        site = make_site(build_root(pool, metrics))
+        site = make_site(build_root(pool, metrics, started=gauges_read))
         service.http_port = _listen(reactor, config.http.bind, config.http.port, site, "http")
     except BaseException:
         for port in (service.fastagi_port, service.http_port):
@@ -92,7 +94,13 @@ def build(reactor: Any, config: Config) -> Service:
             metrics.db_up.set(0)
             log.warning("ticket gauges not refreshed: %s", failure.getErrorMessage().splitlines()[0])
 
+        def first_read(result: Any) -> Any:
+            if not gauges_read.called:
+                gauges_read.callback(None)
+            return result
+
         d.addCallbacks(ok, failed)
+        d.addBoth(first_read)
         return d
 
     loop = task.LoopingCall(refresh)
