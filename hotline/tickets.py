@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.timestamps import utc
 from hotline import phone
+from hotline.prepared import DirectReader
 from hotline.models import (
     Assignment,
     Category,
@@ -441,21 +442,49 @@ _OPEN_STATUS_BY_CALLER = (
 
 def ticket_status(session: Session, number: str) -> tuple[str, str] | None:
     """(number, status) of a ticket, for the IVR's status line; None if there is none."""
-    row = session.execute(_STATUS_BY_NUMBER, {"number": number.strip()}).first()
-    return (row.number, row.status.value) if row is not None else None
+    return _status_pair(session.execute(_STATUS_BY_NUMBER, {"number": number.strip()}).first())
 
 
 def caller_open_ticket_status(session: Session, caller_number: str) -> tuple[str, str] | None:
     """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer
     (the same tickets as `for_caller(..., open_only=True)`)."""
+    caller = _lookup_caller(caller_number)
+    if caller is None:
+        return None
+    return _status_pair(session.execute(_OPEN_STATUS_BY_CALLER, {"caller": caller}).first())
+
+
+class StatusLookups:
+    """The same two lookups on a `DirectReader` (no session, no ORM): what the IVR's
+    database process runs while a caller waits (see hotline.prepared for the why)."""
+
+    def __init__(self, reader: DirectReader) -> None:
+        self._reader = reader
+        self._by_number = reader.prepare(_STATUS_BY_NUMBER, number="")
+        self._open_by_caller = reader.prepare(_OPEN_STATUS_BY_CALLER, caller="")
+
+    def ticket_status(self, number: str) -> tuple[str, str] | None:
+        return _status_pair(self._reader.first(self._by_number, number=number.strip()))
+
+    def caller_open_ticket_status(self, caller_number: str) -> tuple[str, str] | None:
+        caller = _lookup_caller(caller_number)
+        if caller is None:
+            return None
+        return _status_pair(self._reader.first(self._open_by_caller, caller=caller))
+
+
+def _lookup_caller(caller_number: str) -> str | None:
+    """The stored form of a caller's number, or None when it cannot have tickets."""
     try:
-        caller = phone.normalise(caller_number)
+        return phone.normalise(caller_number) or None
     except phone.InvalidPhoneNumber:
         return None
-    if not caller:
-        return None
-    row = session.execute(_OPEN_STATUS_BY_CALLER, {"caller": caller}).first()
-    return (row.number, row.status.value) if row is not None else None
+
+
+def _status_pair(row: Any) -> tuple[str, str] | None:
+    # The ORM gives TicketStatus, a DB-API cursor the stored string; TicketStatus() accepts
+    # both and refuses a value no ticket may have.
+    return (str(row[0]), TicketStatus(row[1]).value) if row is not None else None
 
 
 def history(session: Session, ticket: Ticket | int | str) -> list[TicketEvent]:
