@@ -18,10 +18,12 @@ and smuggle in a second command.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
+from typing import ParamSpec, Union
 from urllib.parse import parse_qsl
 
 from ivr.channel import CallInfo, ChannelError, CommandRejected, Hangup, RecordResult, UnsafeArgument
@@ -76,6 +78,9 @@ class HangupNotice:
 Message = Union[CallInfo, Reply, HangupNotice]
 
 _HEADER_KEY = re.compile(r"^agi_[A-Za-z0-9_]+$")
+#: One `agi_<key>: <value>` line of a header block, as the line-by-line path reads it: the
+#: key without `agi_`, the value without the one space after the colon.
+_HEADER_FIELD = re.compile(r"^agi_([A-Za-z0-9_]+): ?(.*)$", re.MULTILINE)
 _REPLY_LINE = re.compile(r"^(?P<code>[0-9]{3})(?P<sep>[ -]|$)(?P<rest>.*)$", re.DOTALL)
 _RESULT = re.compile(r"^result=(?P<result>\S*)(?P<tail>.*)$", re.DOTALL)
 _RESULT_TAIL = re.compile(r"^(?: \((?P<data>.*)\))?(?: endpos=(?P<endpos>-?[0-9]+))?$", re.DOTALL)
@@ -140,6 +145,17 @@ class AgiDecoder:
         if self._error is not None:
             raise self._error
         try:
+            if not self._lines:
+                buffer = self._buffer
+                if not buffer:
+                    return None
+                if not self._in_header:
+                    # The usual read during a call: one whole reply line and nothing after it.
+                    end = buffer.find(b"\n")
+                    if 0 <= end == len(buffer) - 1:
+                        self._buffer = bytearray()
+                        self._scanned = 0
+                        return self._reply_line(_text_of(buffer[:end]))
             if self._in_header:
                 info = self._header_block()
                 if info is None:
@@ -158,24 +174,24 @@ class AgiDecoder:
 
     def _whole_header(self) -> CallInfo | None:
         """The usual case in one go: the whole block (~600 bytes) arrived in one read. Decoded
-        once and split once; the same checks as line by line. None: take the general path."""
+        once and read by one regex; a block any line of which it does not match takes the
+        general path, which names the line. None: take the general path."""
         end = self._buffer.find(b"\n\n")
         if end <= 0 or end > MAX_LINE_BYTES or b"\r" in self._buffer[:end]:
             return None
-        block = self._buffer[:end].decode("utf-8", "replace").split("\n")
-        if len(block) > MAX_HEADER_LINES:
+        text = self._buffer[:end].decode("utf-8", "replace")
+        lines = text.count("\n") + 1
+        if lines > MAX_HEADER_LINES:
             return None  # the general path raises, naming the limit
-        header = self._header
-        for line in block:
-            key, sep, value = line.partition(":")
-            if not sep or not _HEADER_KEY.match(key):
-                raise ProtocolError(f"malformed AGI header line {line[:80]!r}")
-            header[key[4:]] = value[1:] if value.startswith(" ") else value
+        fields = _HEADER_FIELD.findall(text)
+        if len(fields) != lines:
+            return None  # the general path names the malformed line
+        self._header.update(fields)
         del self._buffer[: end + 2]
         self._scanned = 0
-        self._header_lines = len(block)
+        self._header_lines = lines
         self._in_header = False
-        return call_info(header, flow=self._flow)
+        return call_info(self._header, flow=self._flow)
 
     def _split(self) -> bool:
         """Move every complete line of the buffer to `_lines`; False if there is none."""
@@ -224,10 +240,16 @@ class AgiDecoder:
             return self._usage_line(line)
         if line == "HANGUP":
             return HangupNotice()
+        known = _KNOWN_REPLIES.get(line)
+        if known is not None:
+            return known
         common = _RESULT_200.match(line)
         if common is not None:
             endpos = common["endpos"]
-            return Reply(code=200, result=common["result"], data=common["data"], endpos=int(endpos) if endpos is not None else None, line=line)
+            reply = Reply(code=200, result=common["result"], data=common["data"], endpos=int(endpos) if endpos is not None else None, line=line)
+            if len(line) <= _KNOWN_REPLY_LENGTH and len(_KNOWN_REPLIES) < _KNOWN_REPLY_LIMIT:
+                _KNOWN_REPLIES[line] = reply
+            return reply
         match = _REPLY_LINE.match(line)
         if match is None:
             raise ProtocolError(f"not an AGI reply: {line[:80]!r}")
@@ -252,6 +274,14 @@ class AgiDecoder:
         if len(self._usage) > MAX_USAGE_LINES:
             raise ProtocolError(f"a {self._usage_code} block longer than {MAX_USAGE_LINES} lines")
         return None
+
+
+#: Replies are few and repeat ("200 result=0", "200 result=0 endpos=20000", "200 result=
+#: (timeout)"), and a Reply is immutable: each distinct short line is parsed once per process.
+#: The cache stops growing at its limit, so a peer sending endless variety only loses speed.
+_KNOWN_REPLIES: dict[str, Reply] = {}
+_KNOWN_REPLY_LENGTH = 64
+_KNOWN_REPLY_LIMIT = 1024
 
 
 def _text_of(raw: bytearray) -> str:
@@ -325,6 +355,8 @@ def check_reply(reply: Reply, command: str, *, minus_one_is_hangup: bool = True)
     `minus_one_is_hangup=False`, because Queue and Dial return -1 when the *agent* hung up
     while the caller is still there.
     """
+    if reply.code == 200 and (reply.result != "-1" or not minus_one_is_hangup):
+        return reply
     verb = command.rstrip("\n")
     if reply.code == 200:
         if minus_one_is_hangup and reply.result == "-1":
@@ -441,28 +473,62 @@ def _line(*parts: str) -> bytes:
 
 _INT32 = 2**31 - 1
 
+P = ParamSpec("P")
+#: Distinct command lines remembered per format function.
+_MEMO_LIMIT = 1024
 
+
+def _memoised(build: Callable[P, bytes]) -> Callable[P, bytes]:
+    """Command lines repeat (the same prompts, keys and variables in every call): each
+    distinct line is checked and built once per process. Only plain `str` and `int`
+    arguments are remembered, so a bool, a float or a str subclass is always checked afresh;
+    an argument that fails a check raises every time (nothing is stored for it)."""
+    cache: dict[tuple[object, ...], bytes] = {}
+
+    @functools.wraps(build)
+    def line(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        if kwargs:
+            return build(*args, **kwargs)
+        for arg in args:
+            if type(arg) is not str and type(arg) is not int:
+                return build(*args, **kwargs)
+        found = cache.get(args)
+        if found is None:
+            found = build(*args, **kwargs)
+            if len(cache) < _MEMO_LIMIT:
+                cache[args] = found
+        return found
+
+    return line
+
+
+@_memoised
 def format_answer() -> bytes:
     return _line("ANSWER")
 
 
+@_memoised
 def format_stream_file(name: str, escape_digits: str = "") -> bytes:
     return _line("STREAM FILE", _sound(name), _escape_digits(escape_digits))
 
 
+@_memoised
 def format_get_data(name: str, timeout_ms: int = 5000, max_digits: int = 20) -> bytes:
     return _line("GET DATA", _sound(name), str(_integer(timeout_ms, "timeout_ms", 0, _INT32)), str(_integer(max_digits, "max_digits", 1, 1023)))
 
 
+@_memoised
 def format_wait_for_digit(timeout_ms: int) -> bytes:
     return _line("WAIT FOR DIGIT", str(_integer(timeout_ms, "timeout_ms", -1, _INT32)))
 
 
+@_memoised
 def format_say_digits(digits: str, escape_digits: str = "") -> bytes:
     text = _matching(digits, _SAY_DIGITS, "digits", "a digit followed by digits, * or #", limit=64)
     return _line("SAY DIGITS", text, _escape_digits(escape_digits))
 
 
+@_memoised
 def format_say_number(number: int, escape_digits: str = "") -> bytes:
     return _line("SAY NUMBER", str(_integer(number, "number", -_INT32, _INT32)), _escape_digits(escape_digits))
 
@@ -478,14 +544,17 @@ def format_record_file(name: str, fmt: str = "wav", escape_digits: str = "#", ti
     return _line(*parts)
 
 
+@_memoised
 def format_get_variable(name: str) -> bytes:
     return _line("GET VARIABLE", _variable(name))
 
 
+@_memoised
 def format_set_variable(name: str, value: str) -> bytes:
     return _line("SET VARIABLE", _variable(name), quote(value, "variable value"))
 
 
+@_memoised
 def format_exec(application: str, data: str = "") -> bytes:
     """`EXEC <App> "<data>"`: res_agi passes exactly one argument to the application, so the
     data is always one quoted argument (commas inside it still separate the app's options)."""
@@ -495,9 +564,11 @@ def format_exec(application: str, data: str = "") -> bytes:
     return _line("EXEC", app, quote(data, "application data"))
 
 
+@_memoised
 def format_verbose(message: str, level: int = 1) -> bytes:
     return _line("VERBOSE", quote(message, "message"), str(_integer(level, "level", 1, 4)))
 
 
+@_memoised
 def format_hangup() -> bytes:
     return _line("HANGUP")

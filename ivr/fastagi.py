@@ -25,13 +25,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime, ISystemHandle
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from hotline.config import FastAgiConfig
+from hotline.loopmetrics import LoopHistogram
 from ivr import agi_codec as codec
 from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from ivr.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
@@ -57,24 +58,32 @@ OPERATIONS = ("answer", "stream_file", "get_data", "wait_for_digit", "say_digits
 
 
 class AgiMetrics:
-    """The FastAGI server's metrics, registered in the registry given (never the global one)."""
+    """The FastAGI server's metrics, registered in the registry given (never the global one).
+
+    What changes per command or per connection is kept without prometheus_client's locks (all
+    of it happens on the reactor thread): the command timings in a `LoopHistogram`, the open
+    sessions as a plain count the gauge reads when scraped."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
+        #: Connections open now; read by the gauge at scrape time.
+        self.active = 0
         self.sessions_active = Gauge("hotline_agi_sessions_active", "FastAGI connections open (header being read or call being served)", registry=registry)
+        self.sessions_active.set_function(lambda: self.active)
         self.sessions_total = Counter("hotline_agi_sessions_total", "FastAGI sessions whose header was read and whose flow was started", registry=registry)
         self.errors = Counter("hotline_agi_errors_total", "FastAGI problems by kind", ["kind"], registry=registry)
-        self.command_seconds = Histogram(
+        self.command_seconds = LoopHistogram(
             "hotline_agi_command_seconds",
             "Time from writing an AGI command to its reply (prompts and recordings included)",
-            ["command"],
+            "command",
+            OPERATIONS,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=registry,
         )
         for kind in ERROR_KINDS:
             self.errors.labels(kind)
-        #: One child per operation, looked up once: labels() takes a lock and builds a key.
-        self.command_timer = {operation: self.command_seconds.labels(operation) for operation in OPERATIONS}
+        #: operation → its histogram's observe function.
+        self.command_timer = {operation: self.command_seconds.observer(operation) for operation in OPERATIONS}
 
     def error(self, kind: str) -> None:
         assert kind in ERROR_KINDS, kind
@@ -309,7 +318,7 @@ class FastAgiChannel:
                 return  # the late answer to a command we already gave up on
             raise ProtocolError(f"reply {reply.line[:80]!r} with no command outstanding")
         self._pending = None
-        self._protocol.metrics.command_timer[command.operation].observe(max(0.0, self._protocol.clock.seconds() - command.started))
+        self._protocol.metrics.command_timer[command.operation](max(0.0, self._protocol.clock.seconds() - command.started))
         command.succeed(reply)
         self._send_next()
 
@@ -326,24 +335,23 @@ class FastAgiProtocol(Protocol):
     #: A TCP transport (ITCPTransport) from connection to close; Twisted sets it.
     transport: Any
 
-    def __init__(self, handler: Handler, clock: IReactorTime, metrics: AgiMetrics, header_timeout: float = DEFAULT_HEADER_TIMEOUT) -> None:
+    def __init__(self, handler: Handler, clock: IReactorTime, metrics: AgiMetrics, deadlines: HeaderDeadlines) -> None:
         self.handler = handler
         self.clock = clock
         self.metrics = metrics
-        self.header_timeout = header_timeout
+        self.deadlines = deadlines
         self.channel: FastAgiChannel | None = None
         #: Fires (with None) once the handler has finished and we asked to close; for tests
         #: and for a graceful shutdown that waits for calls in progress.
         self.finished: Deferred[None] = Deferred()
         self._decoder = AgiDecoder()
-        self._header_timer: Any = None
         self._closing = False
         self._counted_error = False
         self._socket: socket.socket | None = None
 
     def connectionMade(self) -> None:
-        self.metrics.sessions_active.inc()
-        self._header_timer = self.clock.callLater(self.header_timeout, self._header_timed_out)
+        self.metrics.active += 1
+        self.deadlines.add(self)
         handle = self.transport.getHandle() if ISystemHandle.providedBy(self.transport) else None
         self._socket = handle if isinstance(handle, socket.socket) else None
 
@@ -381,8 +389,8 @@ class FastAgiProtocol(Protocol):
             self._protocol_error(exc)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._cancel_header_timer()
-        self.metrics.sessions_active.dec()
+        self.deadlines.remove(self)
+        self.metrics.active -= 1
         if self.channel is not None:
             self.channel.failed(Hangup("connection to Asterisk lost"))
         else:
@@ -395,7 +403,7 @@ class FastAgiProtocol(Protocol):
 
     def _dispatch(self, message: codec.Message) -> None:
         if isinstance(message, CallInfo):
-            self._cancel_header_timer()
+            self.deadlines.remove(self)
             self._start(message)
         elif self.channel is None:
             raise ProtocolError("reply before the header")
@@ -436,19 +444,13 @@ class FastAgiProtocol(Protocol):
         if self.channel is None:
             self._finish()
 
-    def _header_timed_out(self) -> None:
-        self._header_timer = None
+    def header_timed_out(self) -> None:
+        """Called by `HeaderDeadlines` when the header is not complete in time."""
         self.metrics.error("header_timeout")
         self._counted_error = True
-        log.warning("FastAGI peer %s sent no complete header within %.1f s", self._peer(), self.header_timeout)
+        log.warning("FastAGI peer %s sent no complete header within %.1f s", self._peer(), self.deadlines.timeout)
         self._close(abort=True)
         self._finish()
-
-    def _cancel_header_timer(self) -> None:
-        if self._header_timer is not None:
-            if self._header_timer.active():
-                self._header_timer.cancel()
-            self._header_timer = None
 
     def _close(self, abort: bool = False) -> None:
         if self._closing:
@@ -471,6 +473,43 @@ class FastAgiProtocol(Protocol):
             return "?"
 
 
+class HeaderDeadlines:
+    """The connections still sending their header, oldest first, and one timer for them all.
+
+    Why not a timer each: every connection has the same time limit, so they expire in the
+    order they came, and a burst of hundreds of calls would otherwise schedule and cancel a
+    DelayedCall apiece. The one timer is set for the oldest deadline; when it fires it cuts
+    off whoever is late and is set again for the next. With nobody waiting no timer is left."""
+
+    def __init__(self, clock: IReactorTime, timeout: float) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        #: protocol → deadline, in arrival order (so in deadline order too).
+        self._waiting: dict[FastAgiProtocol, float] = {}
+        self._timer: Any = None
+
+    def add(self, protocol: FastAgiProtocol) -> None:
+        self._waiting[protocol] = self.clock.seconds() + self.timeout
+        if self._timer is None:
+            self._timer = self.clock.callLater(self.timeout, self._expire)
+
+    def remove(self, protocol: FastAgiProtocol) -> None:
+        if self._waiting.pop(protocol, None) is not None and not self._waiting and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self.clock.seconds()
+        while self._waiting:
+            protocol, deadline = next(iter(self._waiting.items()))
+            if deadline > now:
+                self._timer = self.clock.callLater(deadline - now, self._expire)
+                return
+            del self._waiting[protocol]
+            protocol.header_timed_out()
+
+
 class FastAgiFactory(Factory):
     """Builds a `FastAgiProtocol` per connection; every call runs `handler(channel)`.
 
@@ -485,10 +524,10 @@ class FastAgiFactory(Factory):
         self.handler = handler
         self.clock = clock
         self.metrics = AgiMetrics(registry)
-        self.header_timeout = header_timeout
+        self.deadlines = HeaderDeadlines(clock, header_timeout)
 
     def buildProtocol(self, addr: Any) -> FastAgiProtocol:
-        return FastAgiProtocol(self.handler, self.clock, self.metrics, self.header_timeout)
+        return FastAgiProtocol(self.handler, self.clock, self.metrics, self.deadlines)
 
 
 def listen(reactor: Any, config: FastAgiConfig, handler: Handler, registry: CollectorRegistry | None = None, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT) -> IListeningPort:

@@ -492,3 +492,78 @@ def test_unsafe_argument_is_a_value_error() -> None:
     """Callers that validate input with `except ValueError` also catch unsafe arguments."""
     with pytest.raises(ValueError):
         codec.format_verbose("a\nb")
+
+
+def test_remembered_lines_are_checked_like_new_ones() -> None:
+    """Formatting remembers lines it built (ivr.agi_codec._memoised): a bool where an int was
+    remembered, a float, a str subclass or a bad value is still checked, every time."""
+    assert codec.format_wait_for_digit(1) == b"WAIT FOR DIGIT 1\n"
+    assert codec.format_wait_for_digit(1) is codec.format_wait_for_digit(1)
+    with pytest.raises(UnsafeArgument):
+        codec.format_wait_for_digit(True)  # type: ignore[arg-type]  # True == 1, but refused
+    with pytest.raises(UnsafeArgument):
+        codec.format_wait_for_digit(1.0)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(UnsafeArgument):
+            codec.format_stream_file("../../etc/passwd", "")
+    assert codec.format_stream_file("hotline/zh/welcome", "12") == b'STREAM FILE hotline/zh/welcome "12"\n'
+
+    class Sneaky(str):
+        pass
+
+    with pytest.raises(UnsafeArgument):
+        codec.format_set_variable("X", Sneaky("a\nHANGUP"))
+    assert codec.format_get_data("beep", timeout_ms=3000, max_digits=4) == codec.format_get_data("beep", 3000, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"200 result=0\n", b"200 result=49 endpos=13280\n", b"200 result= (timeout)\n", b"200 result=1 (zh)\n", b"HANGUP\n", b"511 Command Not Permitted on a dead channel or intercept routine\n", b"520-Invalid command syntax.  Proper usage follows:\n", b"Usage: WAIT FOR DIGIT <timeout>\n", b"520 End of proper usage.\n", b"200 result=0\r\n"]), max_size=12), st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_one_line_reads_and_known_replies_decode_as_the_general_path(lines: list[bytes], cuts: list[int]) -> None:
+    """A read that is exactly one line takes a shorter path, and short replies are parsed
+    once per process. Lines one per read, cut anywhere, or all in one read (the general
+    path) decode to what the general path gives with no remembered replies."""
+    data = b"".join(lines)
+    points = sorted({min(c, len(data)) for c in cuts})
+    remembered, limit = dict(codec._KNOWN_REPLIES), codec._KNOWN_REPLY_LIMIT
+    codec._KNOWN_REPLIES.clear()
+    codec._KNOWN_REPLY_LIMIT = 0
+    try:
+        expected = decode_chunks([data])
+    finally:
+        codec._KNOWN_REPLIES.update(remembered)
+        codec._KNOWN_REPLY_LIMIT = limit
+    assert decode_chunks(lines) == expected
+    assert decode_chunks([data[a:b] for a, b in zip([0, *points], [*points, len(data)])]) == expected
+    assert decode_chunks([data]) == expected
+
+
+def decode_chunks(chunks: list[bytes], header: bool = False) -> tuple[list[codec.Message], str | None]:
+    """Messages until the end or the first ProtocolError, and that error."""
+    decoder = AgiDecoder(expect_header=header)
+    messages: list[codec.Message] = []
+    try:
+        for chunk in chunks:
+            decoder.receive_data(chunk)
+            while (message := decoder.next_message()) is not None:
+                messages.append(message)
+    except ProtocolError as exc:
+        return messages, str(exc)
+    return messages, None
+
+
+_HEADER_LINE = st.one_of(
+    st.builds(lambda key, space, value: f"agi_{key}:{space}{value}", st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True), st.sampled_from(["", " ", "  "]), st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=20)),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=20),
+    st.sampled_from(["agi_request:", "agi_ x: y", "agi_a:b:c", "AGI_x: y", "agi_x : y", "agi_é: y", "agi_x:\x00", " agi_x: y"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HEADER_LINE, min_size=1, max_size=30))
+def test_a_header_read_whole_decodes_as_line_by_line(lines: list[str]) -> None:
+    """A header block that arrives in one read is matched by one regex; any block, well
+    formed or not, gives the same CallInfo or the same error as one byte at a time."""
+    data = ("\n".join(lines) + "\n\n200 result=0\n").encode("utf-8")
+    whole = decode_chunks([data], header=True)
+    assert whole == decode_chunks([data[i : i + 1] for i in range(len(data))], header=True)
+

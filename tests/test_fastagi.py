@@ -403,6 +403,46 @@ def test_complete_header_cancels_the_timer() -> None:
     assert session.clock.getDelayedCalls() == []
 
 
+def test_header_deadlines_of_many_connections_share_one_timer() -> None:
+    """Connections opened at 0 s, 4 s and 6 s with a 10 s limit: one timer at a time; the
+    first is cut off at 10 s, the second (header done at 8 s) never, the third at 16 s; then
+    no timer is left."""
+    called: list[Channel] = []
+
+    async def flow(channel: Channel) -> None:
+        called.append(channel)
+        await Deferred()
+
+    first = Session(flow, header_timeout=10.0)
+    clock, factory = first.clock, first.factory
+
+    def connect() -> tuple[FastAgiProtocol, StringTransport]:
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4573))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 58685))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    first.receive(HEADER_001[:100])
+    clock.advance(4)
+    second, second_transport = connect()
+    clock.advance(2)
+    third, third_transport = connect()
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(2)
+    second.dataReceived(HEADER_001)
+    assert len(called) == 1
+    clock.advance(2)  # 10 s
+    assert first.transport.disconnecting and not second_transport.disconnecting and not third_transport.disconnecting
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(5.9)
+    assert not third_transport.disconnecting
+    clock.advance(0.1)  # 16 s
+    assert third_transport.disconnecting and not second_transport.disconnecting
+    assert clock.getDelayedCalls() == []
+    assert first.metric("hotline_agi_errors_total", kind="header_timeout") == 2
+    assert first.metric("hotline_agi_sessions_active") == 3  # nobody has closed yet
+
+
 def test_peer_closing_mid_header_is_counted() -> None:
     """A connection closed before the end of the header never reaches the handler."""
     called: list[Channel] = []
