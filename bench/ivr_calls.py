@@ -37,8 +37,12 @@ Modes, for each N:
   a set-up storm (queueing), reported but not the target's.
 - **ramp**: the same, started evenly over `--ramp` s.
 
-Turnaround = our reply written → the server's next command line complete, measured in the
-generator: it includes loopback and the generator's own loop lag (reported, `lag p99`).
+Turnaround = our reply written → the server's next command line in, two ways: **at the
+socket**, when the kernel queued it on the generator's socket (SO_TIMESTAMPNS receive
+timestamps; what Asterisk, a thread blocked in read() per channel, would see), and **as the
+loop saw it**, when the generator's one asyncio loop got round to it (that adds the loop's
+own lag, reported as `lag p99`: one Python thread plays 500 Asterisk channels). The target
+is judged at the socket; both are printed and stored.
 CPU per call counts until the server is idle again (the call log's writes included).
 
     .venv/bin/python bench/ivr_calls.py [--calls 100,500,1000] [--procs 1] [--profile 500]
@@ -66,6 +70,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -375,11 +380,12 @@ class CallRun:
         self.label = "header"
         self.t_start = 0
         self.t_sent = 0
+        self.t_sent_wall = 0
         self.t_end = 0
         self.first_us: float | None = None
-        #: (command label, µs, True when ≥ 90 % of this generator's calls were open then and
-        #: none had been released yet)
-        self.samples: list[tuple[str, float, bool]] = []
+        #: (command label, µs as the loop saw it, True when ≥ 90 % of this generator's calls
+        #: were open then and none had been released yet, µs at the socket or None)
+        self.samples: list[tuple[str, float, bool, float | None]] = []
         self.close_us: float | None = None
         self.error: str | None = None
         self.server_closed = False
@@ -399,8 +405,11 @@ class CallRun:
     def sent_header(self, header: bytes) -> None:
         self.write(header)
         self.t_sent = time.perf_counter_ns()
+        self.t_sent_wall = time.time_ns()
 
-    def received(self, data: bytes) -> None:
+    def received(self, data: bytes, stamp_ns: int | None = None) -> None:
+        """`stamp_ns`: when the kernel queued `data` on our socket (SO_TIMESTAMPNS, the
+        realtime clock), which the loop's own lag does not delay."""
         now = time.perf_counter_ns()
         self.buffer += data
         while (end := self.buffer.find(b"\n")) >= 0:
@@ -410,10 +419,11 @@ class CallRun:
                 # Asterisk would abort the running prompt without a reply.
                 self.caller.problems.append(f"command sent while {self.label} was still running")
             elapsed = (now - self.t_sent) / 1000.0
+            at_socket = (stamp_ns - self.t_sent_wall) / 1000.0 if stamp_ns is not None else None
             if self.first_us is None:
                 self.first_us = elapsed
             else:
-                self.samples.append((self.label, elapsed, self.generator.open >= self.generator.full and not self.generator.released))
+                self.samples.append((self.label, elapsed, self.generator.open >= self.generator.full and not self.generator.released, at_socket))
             self.label, reply = self.caller.command(raw)
             self.busy = True
             if reply.hold:
@@ -436,6 +446,7 @@ class CallRun:
         self.busy = False
         self.write(reply.data)
         self.t_sent = time.perf_counter_ns()
+        self.t_sent_wall = time.time_ns()
         if reply.server_hangup:
             self.signal_hangup()
 
@@ -478,41 +489,110 @@ class CallRun:
         }
 
 
-class FastAgiCall(CallRun, asyncio.Protocol):
-    transport: asyncio.Transport
+#: Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; Python 3.11 does not name it): the kernel stamps
+#: each segment with the time it reached our socket, a struct timespec.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+STAMP_SPACE = socket.CMSG_SPACE(16)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+
+class FastAgiCall(CallRun):
+    """One FastAGI call on a non-blocking socket read with recvmsg(), for the kernel's
+    receive timestamp of each command (asyncio's transports read with recv(), which gives
+    none). Everything else as an asyncio transport would do it: TCP_NODELAY, the loop's
+    reader callback."""
+
+    sock: socket.socket | None = None
+    stamps = False
+
+    async def connect(self, host: str, port: int) -> None:
+        loop = self.generator.loop
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self.stamps = True
+        except OSError:
+            self.stamps = False  # not Linux: the loop-side figure only
+        try:
+            await loop.sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        loop.add_reader(sock.fileno(), self._readable)
         peer = AsteriskPeer(callerid=self.spec["callerid"], dnid="12319", channel=self.spec["channel"], uniqueid=self.spec["uniqueid"])
         self.sent_header(peer.header(script=self.spec["script"], host=HOST, port=self.generator.port))
 
     def write(self, data: bytes) -> None:
-        self.transport.write(data)
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if sent < len(data):  # a few bytes on loopback: not seen, but never dropped either
+            sock.setblocking(True)
+            try:
+                sock.sendall(data[sent:])
+            except OSError as exc:
+                self._lost(exc)
+                return
+            finally:
+                if self.sock is not None:
+                    sock.setblocking(False)
 
     def signal_hangup(self) -> None:
-        self.transport.write(b"HANGUP\n")  # FastAGI hears of a hangup through this line
+        self.write(b"HANGUP\n")  # FastAGI hears of a hangup through this line
 
-    def data_received(self, data: bytes) -> None:
-        self.received(data)
-
-    def eof_received(self) -> bool:
-        self.closed_by_server()
-        # Asterisk, once the server shut its side: one more HANGUP, then close.
-        self.transport.write(b"HANGUP\n")
-        self.transport.close()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.server_closed and exc is not None:
-            self.error = f"{type(exc).__name__}: {exc}"
-        elif not self.server_closed:
+    def _readable(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            data, ancillary, _, _ = sock.recvmsg(65536, STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if not data:
+            # Asterisk, once the server shut its side: one more HANGUP, then close.
             self.closed_by_server()
+            try:
+                sock.send(b"HANGUP\n")
+            except OSError:
+                pass
+            self._close()
+            self.finish()
+            return
+        stamp = None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", payload[:16])
+                stamp = seconds * 1_000_000_000 + nanoseconds
+        self.received(data, stamp)
+
+    def _lost(self, exc: BaseException) -> None:
+        if not self.server_closed:
+            self.error = f"{type(exc).__name__}: {exc}"
+        self._close()
         self.finish()
 
+    def _close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            self.generator.loop.remove_reader(sock.fileno())
+            sock.close()
+
     def abort(self) -> None:
-        transport = getattr(self, "transport", None)
-        if transport is not None:
-            transport.abort()
+        if self.sock is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self._close()
 
 
 class ClassicCall(CallRun, asyncio.SubprocessProtocol):
@@ -647,7 +727,7 @@ class Generator:
                 self.calls.append(call)
                 call.t_start = time.perf_counter_ns()
                 try:
-                    await self.loop.create_connection(lambda: connection, HOST, self.port)
+                    await connection.connect(HOST, self.port)
                 except OSError as exc:
                     call.finish(f"connect: {type(exc).__name__}: {exc}")
             self.open += 1
@@ -1072,12 +1152,17 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         rss1 = proc_status(pid, "VmRSS")
     ok = [c for c in all_calls if c["ok"]]
     completed = [c for c in all_calls if c["completed"]]
-    samples = [us for c in all_calls for _, us, _ in c["samples"]]
-    at_full = [us for c in all_calls for _, us, full in c["samples"] if full]
+    samples = [us for c in all_calls for _, us, _, _ in c["samples"]]
+    at_full = [us for c in all_calls for _, us, full, _ in c["samples"] if full]
+    at_socket = [s for c in all_calls for _, _, _, s in c["samples"] if s is not None]
+    at_socket_full = [s for c in all_calls for _, _, full, s in c["samples"] if full and s is not None]
     by_label: dict[str, list[float]] = {}
+    by_label_socket: dict[str, list[float]] = {}
     for c in all_calls:
-        for label, us, _ in c["samples"]:
+        for label, us, _, socket_us in c["samples"]:
             by_label.setdefault(label, []).append(us)
+            if socket_us is not None:
+                by_label_socket.setdefault(label, []).append(socket_us)
     starts = [c["start_ns"] for c in all_calls if c["start_ns"]]
     ends = [c["end_ns"] for c in completed]
     wall = (max(ends) - min(starts)) / 1e9 if ends and starts else None
@@ -1113,6 +1198,11 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         "turnaround_at_90pct_open_ms": summary(at_full),
         "arrival_rate": rate or None,
         "turnaround_by_command_ms": {label: summary(v) for label, v in sorted(by_label.items())},
+        #: the same, ending when the command reached the generator's socket (kernel receive
+        #: timestamp) rather than when the generator's loop got to it
+        "turnaround_socket_ms": summary(at_socket) if at_socket else None,
+        "turnaround_socket_at_90pct_open_ms": summary(at_socket_full) if at_socket_full else None,
+        "turnaround_socket_by_command_ms": {label: summary(v) for label, v in sorted(by_label_socket.items())},
         "close_ms": summary([c["close_us"] for c in all_calls if c["close_us"] is not None]),
         "call_ms": summary([(c["end_ns"] - c["start_ns"]) / 1000 for c in ok]),
         "commands": sum(c["commands"] for c in all_calls),
@@ -1349,8 +1439,17 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def socket_figures(row: dict[str, Any]) -> str:
+    """Turnaround at the generator's socket: p50 / p99 (p99 at ≥ 90 % open, held runs)."""
+    turn = row.get("turnaround_socket_ms")
+    if not turn:
+        return "–"
+    full = row.get("turnaround_socket_at_90pct_open_ms") if row["mode"] == "held" else None
+    return f"{fmt(turn['p50'], 3)} / {fmt(turn['p99'], 3)}" + (f" ({fmt(full['p99'], 3)})" if full else "")
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'run':<44}{'N':>5}{'done':>6}{'as scr.':>8}{'calls/s':>9}{'rec./s':>8}{'1st cmd p50/p99 ms':>21}{'turnaround p50/p99 ms':>24}{'p99 ≥90% open':>14}{'CPU ms/call':>12}{'RSS KiB/sess':>13}{'gen CPU':>9}{'others':>8}"
+    header = f"{'run':<44}{'N':>5}{'done':>6}{'as scr.':>8}{'calls/s':>9}{'rec./s':>8}{'1st cmd p50/p99 ms':>21}{'turnaround p50/p99 ms':>24}{'p99 ≥90% open':>14}{'at socket p50/p99 (≥90%)':>27}{'CPU ms/call':>12}{'RSS KiB/sess':>13}{'gen CPU':>9}{'others':>8}"
     print("\n" + header)
     print("-" * len(header))
     for row in rows:
@@ -1360,6 +1459,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{row['name']:<44}{row['n']:>5}{row['calls_completed']:>6}{row['calls_ok']:>8}{fmt(row['calls_per_s'] if row['mode'] != 'held' else None):>9}{fmt(row.get('recorded_per_s') if row['mode'] != 'held' else None):>8}"
             f"{fmt(first['p50'], 2) + ' / ' + fmt(first['p99'], 2):>21}{fmt(turn['p50'], 3) + ' / ' + fmt(turn['p99'], 3):>24}"
             f"{fmt(row['turnaround_at_90pct_open_ms']['p99'] if row['mode'] == 'held' else None, 3):>14}"
+            f"{socket_figures(row):>27}"
             f"{fmt(cpu, 2):>12}{fmt(row.get('rss_per_session_kib')):>13}{fmt(row.get('generator_cpu_share', 0) * 100, 0) + ' %':>9}{fmt(row.get('machine', {}).get('others_core_s'), 1) + ' s':>8}"
         )
         if row["failures"]:
@@ -1408,7 +1508,7 @@ def main() -> int:
         row["load_average"] = load_average()
         rows.append(row)
         turn = row["turnaround_ms"]
-        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
+        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms (at socket {socket_figures(row)})  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
         return row
 
     try:
@@ -1531,11 +1631,24 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
     lines = out["lines"]
     held500 = find("hotline serve, mixed, held", 500)
     if held500:
-        p99 = held500["turnaround_at_90pct_open_ms"]["p99"]
-        overall = held500["turnaround_ms"]["p99"]
+        # The server's turnaround ends when its command reaches the caller's socket: what
+        # Asterisk, a thread blocked in read() per channel, would see. The generator's loop
+        # serves 500 calls in one thread and gets to a line later (its lag is reported);
+        # that figure is kept alongside, as seen by the loop.
+        socket_full = held500.get("turnaround_socket_at_90pct_open_ms") or {}
+        socket_all = held500.get("turnaround_socket_ms") or {}
+        p99 = socket_full.get("p99")
+        loop_full = held500["turnaround_at_90pct_open_ms"]["p99"]
+        loop_all = held500["turnaround_ms"]["p99"]
         out["p99_turnaround_500_ms"] = p99
-        out["p99_turnaround_500_all_samples_ms"] = overall
-        lines.append(f"target: p99 turnaround under 2 ms at 500 simultaneous calls (held, mixed, ≥ 450 open) — p99 {fmt(p99, 3)} ms (all samples of the run: {fmt(overall, 3)} ms): {'met' if p99 is not None and p99 < 2 else 'NOT met'}")
+        out["p99_turnaround_500_all_samples_ms"] = socket_all.get("p99")
+        out["p99_turnaround_500_loop_ms"] = loop_full
+        out["p99_turnaround_500_loop_all_samples_ms"] = loop_all
+        lines.append(
+            f"target: p99 turnaround under 2 ms at 500 simultaneous calls (held, mixed, ≥ 450 open) — at the socket p99 {fmt(p99, 3)} ms "
+            f"(all samples {fmt(socket_all.get('p99'), 3)} ms; as the generator's loop saw it {fmt(loop_full, 3)} / {fmt(loop_all, 3)} ms, loop lag p99 {fmt(held500['generator_lag_ms']['p99'], 3)} ms): "
+            f"{'met' if p99 is not None and p99 < 2 else 'NOT met'}"
+        )
     classic = [r for r in rows if r["server"] == "classic" and r["calls_per_s"]]
     if classic:
         best = max(r["calls_per_s"] for r in classic)
@@ -1562,9 +1675,12 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
             if ours and theirs and ours["calls_per_s"] and theirs["calls_per_s"]:
                 lines.append(f"target: not slower than panoramisk ({label}) — N={n} burst calls/s {ours['calls_per_s']:.1f} vs {theirs['calls_per_s']:.1f}: {'met' if ours['calls_per_s'] >= theirs['calls_per_s'] else 'NOT met'}")
             if ours_held and theirs_held:
-                a, b = ours_held["turnaround_ms"], theirs_held["turnaround_ms"]
-                verdict = "met" if (a["p50"] or 0) <= (b["p50"] or 0) and (a["p99"] or 0) <= (b["p99"] or 0) else "NOT met"
-                lines.append(f"target: not slower than panoramisk ({label}) — N={n} held turnaround p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}")
+                for where, key in (("at the socket", "turnaround_socket_ms"), ("as the loop saw it", "turnaround_ms")):
+                    a, b = ours_held.get(key), theirs_held.get(key)
+                    if not a or not b:
+                        continue
+                    verdict = "met" if (a["p50"] or 0) <= (b["p50"] or 0) and (a["p99"] or 0) <= (b["p99"] or 0) else "NOT met"
+                    lines.append(f"target: not slower than panoramisk ({label}) — N={n} held turnaround {where} p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}")
     return out
 
 
