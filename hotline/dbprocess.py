@@ -47,6 +47,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
+from hotline.directwrite import DirectWriter
+
 log = logging.getLogger(__name__)
 
 #: A line longer than this is not a request we sent (a ticket number, a batch of ~10 steps).
@@ -96,11 +98,16 @@ REQUESTS = frozenset(WRITES) | frozenset(READS)
 
 
 class _Connection(Protocol):
-    """The parent's end of the socketpair: lines in, replies to their Deferreds."""
+    """The parent's end of the socketpair: lines in, replies to their Deferreds; requests
+    out at once (a caller may be waiting for the answer: hotline.directwrite)."""
 
     def __init__(self, owner: DatabaseProcess) -> None:
         self.owner = owner
         self.buffer = b""
+        self.write: Callable[[bytes], None] = lambda data: None
+
+    def connectionMade(self) -> None:
+        self.write = DirectWriter(self.transport).write
 
     def dataReceived(self, data: bytes) -> None:
         self.buffer += data
@@ -209,7 +216,7 @@ class DatabaseProcess:
         line = json.dumps({"id": request_id, "op": op, "args": args}, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         d: Deferred[Any] = Deferred()
         self._pending[request_id] = d
-        self._connection.transport.write(line)
+        self._connection.write(line)
         return d
 
     def write_entry(self, entry: dict[str, Any]) -> Deferred[Any]:

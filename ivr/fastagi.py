@@ -20,18 +20,18 @@ time, and maps replies to the Channel's results.
 from __future__ import annotations
 
 import logging
-import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IReactorTime, ISystemHandle
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from hotline.config import FastAgiConfig
+from hotline.directwrite import DirectWriter
 from hotline.loopmetrics import LoopHistogram
 from ivr import agi_codec as codec
 from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
@@ -334,6 +334,8 @@ class FastAgiProtocol(Protocol):
 
     #: A TCP transport (ITCPTransport) from connection to close; Twisted sets it.
     transport: Any
+    #: Writes one command line; set once connected.
+    send: Callable[[bytes], None]
 
     def __init__(self, handler: Handler, clock: IReactorTime, metrics: AgiMetrics, deadlines: HeaderDeadlines) -> None:
         self.handler = handler
@@ -347,36 +349,12 @@ class FastAgiProtocol(Protocol):
         self._decoder = AgiDecoder()
         self._closing = False
         self._counted_error = False
-        self._socket: socket.socket | None = None
 
     def connectionMade(self) -> None:
         self.metrics.active += 1
         self.deadlines.add(self)
-        handle = self.transport.getHandle() if ISystemHandle.providedBy(self.transport) else None
-        self._socket = handle if isinstance(handle, socket.socket) else None
-
-    def send(self, line: bytes) -> None:
-        """Write one command line now.
-
-        Twisted's `write()` buffers until the reactor's next turn, which costs an extra poll
-        and two epoll changes per command; that buffering only pays off when writes can be
-        coalesced, and AGI never has two commands in flight. So the line goes straight to the
-        socket while nothing else is queued; if the kernel takes less than all of it (a peer
-        that stopped reading), the rest and every later line go through `transport.write`,
-        which keeps the order and reports errors the usual way."""
-        sock = self._socket
-        if sock is not None:
-            try:
-                sent = sock.send(line)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                sent = 0  # a broken connection: let the transport find and report it
-            if sent == len(line):
-                return
-            self._socket = None
-            line = line[sent:]
-        self.transport.write(line)
+        #: One command line at a time, written at once (hotline.directwrite says why).
+        self.send = DirectWriter(self.transport).write
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:

@@ -70,6 +70,8 @@ def test_writes_and_reads_by_name(running):
     assert private.run_until(process.request("ticket_status", number="2611230001"), timeout=30) == ["2611230001", "dispatched"]
     assert private.run_until(process.request("caller_open_ticket", caller_number="13812345678"), timeout=30) == ["2611230001", "dispatched"]
     assert private.run_until(process.request("ticket_status", number="404"), timeout=30) is None
+    # Requests went straight to the socket, not through the reactor's write buffer.
+    assert process._connection is not None and process._connection.write.__self__.direct  # type: ignore[attr-defined]
 
 
 def test_an_operation_failing_by_itself_is_a_remote_error(running):
