@@ -58,8 +58,12 @@ class DirectReader:
     connects again) and is raised as SQLAlchemy wraps it, so `hotline.journal.is_unreachable`
     classifies it like any other database error."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sqlite_busy_ms: int | None = None) -> None:
+        """`sqlite_busy_ms`: how long a read may wait for a SQLite lock (WAL readers almost
+        never do) before it fails, instead of the engine's 10 s: for reads made on the
+        reactor thread, where every call would wait with it."""
         self.engine = engine
+        self._busy_ms = sqlite_busy_ms if engine.dialect.name == "sqlite" else None
         self.dialect = engine.dialect
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._local = threading.local()
@@ -91,6 +95,10 @@ class DirectReader:
 
     def _connect(self) -> Any:
         connection = self.engine.raw_connection()
+        if self._busy_ms is not None:
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={int(self._busy_ms)}")
+            cursor.close()
         self._local.connection = connection
         with self._lock:
             self._connections.append(connection)
@@ -109,11 +117,12 @@ class DirectReader:
             pass
 
     def close(self) -> None:
-        """Give every thread's connection back to the pool (at shutdown)."""
+        """Close every thread's connection (at shutdown). They are discarded, not pooled:
+        one may carry this reader's busy timeout."""
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:
             try:
-                connection.close()
+                connection.invalidate()
             except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about it
                 pass

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 
 from hotline import phone, tickets
 from hotline.business_hours import BusinessHours
@@ -64,6 +64,7 @@ from hotline.dialplan import (
     queue_application_data,
 )
 from hotline.journal import CallLog, SessionRun
+from hotline.prepared import DirectReader
 from hotline.prompts import Prompt, sound_name
 from hotline.worktime import WorkingCalendar
 from ivr.channel import CallInfo, Channel, Hangup
@@ -145,6 +146,26 @@ class ProcessStore:
 
     def ticket(self, number: str) -> Deferred[TicketView | None]:
         return self._process.request("ticket_status", number=number).addCallback(_view)
+
+
+class DirectStore:
+    """`IvrStore` answering at once, on the calling thread, from a DB-API connection
+    (`hotline.tickets.StatusLookups`): the service's lookups on SQLite, where a read takes a
+    tenth of a millisecond and handing it to another process or thread cost several times
+    that while the caller waited (bench/RESULTS.md, "lookups")."""
+
+    def __init__(self, reader: DirectReader) -> None:
+        self._reader = reader
+        self._lookups = tickets.StatusLookups(reader)
+
+    def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
+        return maybeDeferred(self._lookups.caller_open_ticket_status, caller_number).addCallback(_view)
+
+    def ticket(self, number: str) -> Deferred[TicketView | None]:
+        return maybeDeferred(self._lookups.ticket_status, number).addCallback(_view)
+
+    def dispose(self) -> None:
+        self._reader.close()
 
 
 def _view(found: Any) -> TicketView | None:

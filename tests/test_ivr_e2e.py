@@ -20,6 +20,7 @@ from hotline.config import Config, FastAgiConfig
 from hotline.db import Database
 from hotline.journal import CallLog, sync_run
 from hotline.models import Callback, CallDisposition, Recording, Ticket, TicketSource
+from hotline.service import IvrDatabase, ivr_database
 from hotline.tickets import SYSTEM, TicketPolicy
 from ivr.fastagi import listen
 from ivr.runner import CallRunner
@@ -58,10 +59,14 @@ def the_call(database: Database, uniqueid: str) -> Any:
         return calls.get(s, uniqueid)
 
 
-def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
+@pytest.mark.parametrize("arrangement", ["threads", "service"])
+def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrangement):
     """Six calls at once through the FastAGI server: a silent caller (general queue), a status
     by number (self-service), a queue timeout (a message and its ticket), a hangup in the
-    welcome, a queue-callback leg and an unknown flow — each leaves its record."""
+    welcome, a queue-callback leg and an unknown flow — each leaves its record. Both ways the
+    database work can run: the service's threads, and `hotline serve`'s arrangement (the call
+    log in a child process; lookups on the reactor thread on SQLite, in a second child on
+    PostgreSQL)."""
     config = load(write_config(tmp_path, database_url))
     peers = {
         "silent": (AsteriskPeer([], callerid=CALLER, dnid="12319"), "ivr?lang=zh"),
@@ -73,7 +78,11 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
     }
     registry = CollectorRegistry()
     with PrivateReactor() as private:
-        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor)
+        where = ivr_database(private.reactor, config, database) if arrangement == "service" else IvrDatabase()
+        assert arrangement == "threads" or (where.writes is not None and (where.store is not None) == (database.dialect == "sqlite"))
+        for process in where.children:
+            process.start()
+        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, process=where.writes, lookups=where.lookups, store=where.store)
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
         number = port.getHost().port
         try:
@@ -88,6 +97,8 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
             private.run_until_true(all_written, timeout=30)
         finally:
             private.run_until(port.stopListening(), 5)
+            for process in where.children:
+                private.run_until(process.stop(), 30)
             runner.close()
     for name, record in records.items():
         assert record.problems == [], (name, record.problems)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from hotline import tickets
@@ -127,3 +127,50 @@ def test_a_dropped_connection_is_unreachable_and_the_next_read_reconnects(pg_ser
         engine.dispose()
         admin.dispose()
         pg_server.dropdb(name)
+
+
+def test_direct_store_answers_at_once_and_fails_as_a_deferred(seeded, tmp_path):
+    """The service's SQLite lookups (ivr.flows.DirectStore): an answer is a Deferred that has
+    already fired; a database that cannot be opened is a failed one (the flow then says the
+    system is busy), not an exception on the reactor."""
+    from ivr.flows import DirectStore, TicketView
+
+    _, reader = seeded
+    store = DirectStore(reader)
+    answered = store.ticket("2611020001")
+    assert answered.called and answered.result == TicketView("2611020001", "dispatched")
+    assert store.open_ticket_for("13800000001").result == TicketView("2611020001", "dispatched")
+    (tmp_path / "gone.db").mkdir()
+    broken = DirectStore(DirectReader(create_engine(f"sqlite:///{tmp_path / 'gone.db'}"), sqlite_busy_ms=100))
+    failed = broken.ticket("1")
+    errors: list[BaseException] = []
+    failed.addErrback(lambda failure: errors.append(failure.value))
+    assert len(errors) == 1 and is_unreachable(errors[0])
+    broken.dispose()
+
+
+def test_a_locked_sqlite_database_fails_a_direct_read_after_its_own_busy_timeout(tmp_path):
+    """A read on the reactor thread waits at most `sqlite_busy_ms` for a lock, not the
+    engine's 10 s: its connection carries that busy timeout, and a database another
+    connection holds exclusively fails the read as locked."""
+    import sqlite3
+
+    from sqlalchemy import column, select, table
+
+    path = tmp_path / "locked.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE t (x)")
+    engine = create_engine(f"sqlite:///{path}")
+    reader = DirectReader(engine, sqlite_busy_ms=50)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        query = reader.prepare(select(column("x")).select_from(table("t")).where(column("x") == bindparam("v")), v="")
+        assert reader.first(query, v="1") is None
+        assert reader._local.connection.cursor().execute("PRAGMA busy_timeout").fetchone() == (50,)
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(DBAPIError, match="locked"):
+            reader.first(query, v="1")
+    finally:
+        holder.close()
+        reader.close()
+        engine.dispose()
