@@ -957,20 +957,27 @@ def record_gc_pauses(run: Any, out: str) -> int:
     import gc
 
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    #: (monotonic time at the start, generation, µs) of every pause over a millisecond
+    long: list[tuple[float, int, float]] = []
     started: list[float] = []
 
     def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started.append(time.perf_counter())
         elif started:
-            pauses[info["generation"]].append((time.perf_counter() - started.pop()) * 1e6)
+            begun = started.pop()
+            pause = (time.perf_counter() - begun) * 1e6
+            pauses[info["generation"]].append(pause)
+            if pause > 1000:
+                long.append((begun, info["generation"], round(pause)))
 
     gc.callbacks.append(callback)
     try:
         return int(run() or 0)
     finally:
         gc.callbacks.remove(callback)
-        report = {f"gen{g}": {"count": len(v), "total_ms": round(sum(v) / 1000, 1), **{k: v2 for k, v2 in summary(v).items() if k != "n"}} for g, v in pauses.items()}
+        report: dict[str, Any] = {f"gen{g}": {"count": len(v), "total_ms": round(sum(v) / 1000, 1), **{k: v2 for k, v2 in summary(v).items() if k != "n"}} for g, v in pauses.items()}
+        report["over_1ms"] = long
         Path(out).write_text(json.dumps(report), encoding="utf-8")
 
 

@@ -173,6 +173,8 @@ def test_serve_health_metrics_and_clean_stop(tmp_path):
         code = node.stop()
     assert code == 0, "".join(node.log)
     assert "Traceback" not in "".join(node.log)
+    frozen = re.search(r"start-up done: (\d+) objects kept out of garbage collection", "".join(node.log))
+    assert frozen and int(frozen[1]) > 10_000, "".join(node.log)
 
 
 @pytest.mark.postgres
