@@ -27,11 +27,14 @@ Modes, for each N:
   service sustains) and run at Asterisk's pace (a prompt plays `--prompt-ms`, a key comes
   `--press-ms` into it, keying a number takes `--keying-ms`, a silent wait lasts its timeout);
   each call is then held where it waits longest — in Queue() or at "press 1 to hear it
-  again" — so the open sessions pile up to N; with all N held, the server's RSS is read
-  (RSS per open session = (RSS then − idle RSS) / N, on a server's first held run only),
-  then they are released at 4× the start rate. The per-command turnaround of this mode is
-  the one the target speaks of; `at ≥ 90 % open` keeps the samples taken while at least
-  0.9 N sessions were open.
+  again" — so the open sessions pile up to N. Then a steady phase: `--steady-calls` more
+  calls come at the same rate, and each one that starts lets an agent take the longest-held
+  caller (released), so N calls stay open while calls come and go. With all calls held or
+  done, the server's RSS is read (RSS per open session = (RSS then − idle RSS) / held, on a
+  server's first held run only), then the held are released at 4× the start rate. The
+  per-command turnaround of this mode is the one the target speaks of; `at ≥ 90 % open`
+  keeps the samples taken while at least 0.9 N sessions were open (the last tenth of the
+  pile-up and the whole steady phase: ~4,000 commands at N = 500).
 - **burst**: N calls started together, every command answered at once: call set-up rate
   (calls completed per second), time to the first command, CPU per call. Its turnaround is
   a set-up storm (queueing), reported but not the target's.
@@ -667,7 +670,10 @@ class Generator:
         self.lags: list[float] = []
         #: Calls connected (or spawned) and not finished; `full`: 90 % of this process's calls.
         self.open = 0
-        self.full = max(1, math.ceil(0.9 * len(params["calls"])))
+        #: Held mode's steady phase: once this many calls are open, each new call releases
+        #: the longest-held one, so N stay open while calls come and go (0: no steady phase).
+        self.open_target = params.get("open_target", 0)
+        self.full = max(1, math.ceil(0.9 * (self.open_target or len(params["calls"]))))
 
     def held(self, call: CallRun) -> None:
         if self.released:
@@ -731,6 +737,8 @@ class Generator:
                 except OSError as exc:
                     call.finish(f"connect: {type(exc).__name__}: {exc}")
             self.open += 1
+            if self.open_target and self.open > self.open_target and self.holding:
+                self.holding.pop(0).release()  # an agent takes the longest-waiting caller
             try:
                 await call.done
             finally:
@@ -1078,16 +1086,17 @@ def journalled(journal: Path | None) -> int:
     return sum(p.read_bytes().count(b"\n") for p in journal.glob("*.jsonl"))
 
 
-def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace: Pace, procs: int, tickets: list[str], ramp: float = 0.0, deadline: float = 180.0, concurrency: int = 0, rate: float = 0.0) -> dict[str, Any]:
+def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace: Pace, procs: int, tickets: list[str], ramp: float = 0.0, deadline: float = 180.0, concurrency: int = 0, rate: float = 0.0, steady: int = 0) -> dict[str, Any]:
     """Start the generator processes, play the calls, read the server's /proc; one result row.
 
     `rate` (held mode): calls start at this many a second and, once all are held, are
     released at 4× that rate."""
     release_rate = 4 * rate if rate else 0.0
+    steady = steady if mode == "held" and rate else 0
     if rate:
-        deadline = max(deadline, n / rate + n / release_rate + 120)
-    calls = make_calls(n, mode, paths, tickets, ramp, offset=ctx.calls_started, rate=rate)
-    ctx.calls_started += n
+        deadline = max(deadline, (n + steady) / rate + n / release_rate + 120)
+    calls = make_calls(n + steady, mode, paths, tickets, ramp, offset=ctx.calls_started, rate=rate)
+    ctx.calls_started += n + steady
     fresh = ctx.fresh
     if name != "warm-up":
         ctx.fresh = False
@@ -1105,7 +1114,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
     workers: list[tuple[Any, Connection]] = []
     for share in shares:
         parent_end, child_end = context.Pipe()
-        params = {"kind": ctx.kind, "port": ctx.port, "config": ctx.config, "calls": share, "t0": t0, "deadline": deadline, "pace": asdict(pace), "concurrency": max(1, concurrency // procs) if concurrency else 0, "release_rate": release_rate / procs}
+        params = {"kind": ctx.kind, "port": ctx.port, "config": ctx.config, "calls": share, "t0": t0, "deadline": deadline, "pace": asdict(pace), "concurrency": max(1, concurrency // procs) if concurrency else 0, "release_rate": release_rate / procs, "open_target": math.ceil(n / procs) if steady else 0}
         process = context.Process(target=generator_main, args=(child_end, params), daemon=True)
         process.start()
         child_end.close()
@@ -1189,6 +1198,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         "mode": mode,
         "paths": paths,
         "n": n,
+        "steady_calls": steady or None,
         "procs": procs,
         "concurrency": concurrency or None,
         "ramp_s": ramp if mode != "burst" else 0,
@@ -1479,6 +1489,7 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the ramp mode starts its N calls")
     parser.add_argument("--held-rate", type=float, default=10.0, help="held mode: calls started per second (released at 4× that)")
+    parser.add_argument("--steady-calls", type=int, default=300, help="held mode: calls that come and go while N stay open")
     parser.add_argument("--prompt-ms", type=int, default=1000)
     parser.add_argument("--press-ms", type=int, default=400)
     parser.add_argument("--keying-ms", type=int, default=1500)
@@ -1533,14 +1544,14 @@ def main() -> int:
                 print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
             for paths, mode in runs:
                 pace = held if mode == "held" else instant
-                record(run_load(ctx, name=f"hotline serve, {paths}, {mode}", n=n, mode=mode, paths=paths, pace=pace, procs=args.procs, tickets=setup.tickets, rate=args.held_rate if mode == "held" else 0.0, ramp=args.ramp if mode == "ramp" else 0.0))
+                record(run_load(ctx, name=f"hotline serve, {paths}, {mode}", n=n, mode=mode, paths=paths, pace=pace, procs=args.procs, tickets=setup.tickets, rate=args.held_rate if mode == "held" else 0.0, ramp=args.ramp if mode == "ramp" else 0.0, steady=args.steady_calls))
             server.stop()
             if not args.no_baselines:
                 for kind in ("bare", "panoramisk"):
                     server, ctx = start_baseline(setup, kind)
                     servers.append(server)
                     run_load(ctx, name="warm-up", n=20, mode="burst", paths="silent", pace=instant, procs=1, tickets=setup.tickets)
-                    record(run_load(ctx, name=f"{server.kind}, silent, held", n=n, mode="held", paths="silent", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate))
+                    record(run_load(ctx, name=f"{server.kind}, silent, held", n=n, mode="held", paths="silent", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate, steady=args.steady_calls))
                     record(run_load(ctx, name=f"{server.kind}, silent, burst", n=n, mode="burst", paths="silent", pace=instant, procs=args.procs, tickets=setup.tickets))
                     server.stop()
 
@@ -1579,7 +1590,7 @@ def main() -> int:
                 server, ctx = start_hotline(setup, "hotline-" + "".join(c if c.isalnum() else "-" for c in label), **kwargs)
                 servers.append(server)
                 run_load(ctx, name="warm-up", n=20, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets)
-                held_row = record(run_load(ctx, name=f"hotline serve, {label}, mixed, held", n=n, mode="held", paths="mixed", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate))
+                held_row = record(run_load(ctx, name=f"hotline serve, {label}, mixed, held", n=n, mode="held", paths="mixed", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate, steady=args.steady_calls))
                 burst_row = record(run_load(ctx, name=f"hotline serve, {label}, mixed, burst", n=n, mode="burst", paths="mixed", pace=instant, procs=args.procs, tickets=setup.tickets))
                 server.stop()
                 if "gc_log" in kwargs.get("options", {}) and gc_log.exists():
