@@ -260,8 +260,9 @@ class DatabaseConfig:
     url: str = _check(_database_url, default="sqlite:///var/hotline.db")
     pool_size: int = _check(_integer(1, 200), default=5)
     echo: bool = _check(_boolean, default=False)
-    #: The call log and the IVR's lookups in a process of their own (hotline.dbprocess), so
-    #: that database work never holds the reactor's GIL. False: threads of this process.
+    #: The call log's writes in a process of their own (hotline.dbprocess), the IVR's lookups
+    #: on a DB-API connection (hotline.service.ivr_database), so that database work never
+    #: holds the reactor's GIL. False: threads of this process.
     process: bool = _check(_boolean, default=True)
 
 
