@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
@@ -513,4 +514,23 @@ def listen(reactor: Any, config: FastAgiConfig, handler: Handler, registry: Coll
     with `port.getHost().port`). `reactor` must provide IReactorTCP and IReactorTime."""
     factory = FastAgiFactory(handler, clock=reactor, registry=registry, header_timeout=header_timeout)
     port: IListeningPort = reactor.listenTCP(config.port, factory, backlog=LISTEN_BACKLOG, interface=config.bind)
+    if isinstance(port, tcp.Port):
+        _accept_eagerly(port)
     return port
+
+
+def _accept_eagerly(port: tcp.Port) -> None:
+    """Accept every waiting connection, up to the backlog, whenever the socket is readable.
+
+    Twisted's port accepts at most as many connections per reactor turn as it did the turn
+    before plus 20, and after a quiet spell that is 1: a burst of calls (a trunk coming back,
+    a queue's callers all sent to the IVR) then trickles in over many turns, each spent on
+    the calls already in, and the last caller hears the welcome later. asyncio accepts up to
+    its backlog at once; so do we. `numberAccepts` is the port's public knob for this."""
+    accept = port.doRead
+
+    def doRead() -> Any:
+        port.numberAccepts = LISTEN_BACKLOG
+        return accept()
+
+    port.doRead = doRead  # type: ignore[method-assign]

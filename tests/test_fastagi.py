@@ -978,3 +978,25 @@ def test_decoder_sees_what_the_server_wrote() -> None:
     [call] = run_fastagi_calls(ivr_like, [(AsteriskPeer([HangUp()]), "ivr")])
     messages = AgiDecoder().feed(call.sent)
     assert isinstance(messages[-1], HangupNotice) and all(isinstance(m, (Reply, HangupNotice)) for m in messages[1:])
+
+
+def test_a_burst_of_connections_is_accepted_in_one_turn() -> None:
+    """Sixty calls connect at once, after a quiet spell in which Twisted's port would have
+    come down to accepting one connection per turn: one readable event accepts them all."""
+    from tests.agi_peer import PrivateReactor
+
+    registry = CollectorRegistry()
+    clients: list[socket.socket] = []
+    with PrivateReactor() as private:
+        port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), lambda channel: Deferred(), registry)
+        try:
+            port.numberAccepts = 1  # type: ignore[attr-defined]  # what a quiet spell leaves
+            address = ("127.0.0.1", port.getHost().port)  # type: ignore[attr-defined]
+            for _ in range(60):
+                clients.append(socket.create_connection(address, timeout=5))
+            port.doRead()  # type: ignore[attr-defined]  # the reactor's one call for the event
+            assert registry.get_sample_value("hotline_agi_sessions_active") == 60
+        finally:
+            for client in clients:
+                client.close()
+            private.run_until(port.stopListening(), 5)
