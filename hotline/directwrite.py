@@ -28,6 +28,20 @@ class DirectWriter:
         """True while messages still go straight to the socket."""
         return self._socket is not None
 
+    def finish(self) -> bool:
+        """Send FIN now if everything went straight to the socket (nothing is left in the
+        transport's buffer); the transport closes the descriptor on its next turn as usual.
+        False when it has to be left to the transport."""
+        sock = self._socket
+        if sock is None:
+            return False
+        self._socket = None
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        return True
+
     def write(self, data: bytes) -> None:
         sock = self._socket
         if sock is not None:

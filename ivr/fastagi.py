@@ -355,7 +355,8 @@ class FastAgiProtocol(Protocol):
         self.metrics.active += 1
         self.deadlines.add(self)
         #: One command line at a time, written at once (hotline.directwrite says why).
-        self.send = DirectWriter(self.transport).write
+        self._writer = DirectWriter(self.transport)
+        self.send = self._writer.write
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
@@ -438,6 +439,9 @@ class FastAgiProtocol(Protocol):
         if abort:
             self.transport.abortConnection()
         else:
+            # Asterisk ends the AGI when it reads our FIN: sent now, not on the reactor's
+            # next turn, when loseConnection() gets to it (a burst's last callers waited).
+            self._writer.finish()
             self.transport.loseConnection()
 
     def _finish(self) -> None:

@@ -555,6 +555,42 @@ class SocketTransport(StringTransport):
         return self.sock
 
 
+def test_the_end_of_a_call_is_sent_at_once_unless_the_transport_holds_data() -> None:
+    """When the flow ends, Asterisk reads EOF right away (FIN sent by us, not on the
+    reactor's next turn); when earlier lines had to go through the transport's buffer, the
+    close is left to the transport, which sends them first."""
+    from zope.interface import directlyProvides
+
+    from twisted.internet.interfaces import ISystemHandle
+
+    async def flow(channel: Channel) -> None:
+        await channel.answer()
+
+    for buffered in (False, True):
+        ours, theirs = socket.socketpair()
+        try:
+            transport = SocketTransport(ours)
+            directlyProvides(transport, ISystemHandle)
+            protocol = FastAgiFactory(flow, clock=Clock(), registry=CollectorRegistry()).buildProtocol(IPv4Address("TCP", "127.0.0.1", 4573))
+            protocol.makeConnection(transport)
+            if buffered:
+                protocol._writer._socket = None  # as after a partial send: the transport has the rest
+            protocol.dataReceived(HEADER_001)
+            protocol.dataReceived(b"200 result=0\n")
+            assert protocol.finished.called and transport.disconnecting
+            theirs.settimeout(1)
+            if buffered:
+                assert transport.value() == b"ANSWER\n"
+                theirs.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    theirs.recv(100)  # nothing yet: the transport will write, then close
+            else:
+                assert theirs.recv(100) == b"ANSWER\n" and theirs.recv(100) == b""
+        finally:
+            ours.close()
+            theirs.close()
+
+
 def test_commands_go_straight_to_the_socket_and_fall_back_in_order() -> None:
     """Each command is written to the socket at once; when the kernel takes only part of a
     line (a peer that stopped reading), the rest and every later line go through the
