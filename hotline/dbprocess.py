@@ -4,8 +4,10 @@ Why: a thread doing SQLAlchemy work in the reactor's process holds the GIL for m
 at a time, and every AGI reply that arrives meanwhile waits for it. bench/gil_contention.py
 measured a reactor-like loop next to call-log writes at the IVR's pace: p99 3-5 ms with the
 writes in a thread, 0.2 ms with the same writes in a child process. So the service's call
-log (the IVR's batches, the AMI's queue events) and the IVR's two reads run here; the
-desk, the KPIs and the gauges keep the in-process `DatabasePool`.
+log (the IVR's batches, the AMI's queue events) runs here, and on PostgreSQL the IVR's two
+reads in a second child (on SQLite they are cheaper in the service itself:
+`hotline.service.ivr_database`); the desk, the KPIs and the gauges keep the in-process
+`DatabasePool`.
 
 What crosses the boundary is data, never code: a request names an operation of `REQUESTS`
 and carries JSON arguments (a journal entry, a ticket number), which is why only the call
@@ -279,11 +281,8 @@ class DatabaseProcess:
 
 
 def serve(fd: int, config_file: str | None, readers: int) -> int:
-    """Answer requests on the socket `fd` until the parent closes it.
-
-    Reads run on `readers` threads, or on the thread that reads the socket when `readers`
-    is 0: the service's lookup child, whose reads take a tenth of a millisecond on SQLite,
-    where handing each to a thread cost as much again."""
+    """Answer requests on the socket `fd` until the parent closes it; reads on `readers`
+    threads (at least one), each with its own DB-API connection (`hotline.prepared`)."""
     from hotline import config as configmod
     from hotline.db import Database
     from hotline.journal import is_unreachable, operations_for
@@ -291,14 +290,15 @@ def serve(fd: int, config_file: str | None, readers: int) -> int:
     from hotline.tickets import StatusLookups
 
     config = configmod.load(config_file)
-    database = Database.from_url(config.database_url(), pool_size=max(readers, 1) + 1)
+    readers = max(1, readers)
+    database = Database.from_url(config.database_url(), pool_size=readers + 1)
     context = {"operations": operations_for(config)}
     direct = DirectReader(database.engine)
     lookups = StatusLookups(direct)
     connection = socket.socket(fileno=fd)
     lock = threading.Lock()
     writer = ThreadPoolExecutor(1 if database.dialect == "sqlite" else config.database.pool_size, thread_name_prefix="db-write")
-    reader = ThreadPoolExecutor(readers, thread_name_prefix="db-read") if readers > 0 else None
+    reader = ThreadPoolExecutor(readers, thread_name_prefix="db-read")
 
     def answer(reply: dict[str, Any]) -> None:
         data = json.dumps(reply, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
@@ -339,14 +339,10 @@ def serve(fd: int, config_file: str | None, readers: int) -> int:
             except (ValueError, KeyError, TypeError) as exc:
                 answer({"id": request_id, "ok": False, "unreachable": False, "error": "BadRequest", "message": str(exc)[:200]})
                 continue
-            if reader is not None:
-                reader.submit(handle, request_id, work)
-            else:
-                handle(request_id, work)
+            reader.submit(handle, request_id, work)
     finally:
         writer.shutdown(wait=True)
-        if reader is not None:
-            reader.shutdown(wait=True)
+        reader.shutdown(wait=True)
         direct.close()
         database.dispose()
         try:
@@ -361,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hotline.dbprocess", description="The IVR's database process (started by `hotline serve`).")
     parser.add_argument("--fd", type=int, required=True, help="the socket inherited from the service")
     parser.add_argument("--config", default=None)
-    parser.add_argument("--readers", type=int, default=4, help="reader threads (0: reads on the socket's thread)")
+    parser.add_argument("--readers", type=int, default=4, help="reader threads (at least 1)")
     parser.add_argument("--idle", action="store_true", help="run under SCHED_IDLE (Linux; else --nice applies)")
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     args = parser.parse_args(argv)

@@ -110,6 +110,14 @@ def apply_entry(session: Session, operations: Mapping[str, Callable[..., Any]], 
     return operations[operation](session, **entry["args"])
 
 
+def _operations_in(entry: Mapping[str, Any] | None) -> int:
+    """How many call-log operations a journal entry carries (a batch: its items; anything
+    else, an unreadable line included, counts as one)."""
+    if entry is not None and entry["op"] == BATCH and isinstance(entry["args"].get("operations"), list):
+        return len(entry["args"]["operations"])
+    return 1
+
+
 #: `write(entry)` applies a journal entry wherever the database is and returns a Deferred of
 #: its result (`hotline.dbprocess.DatabaseProcess.write_entry`).
 EntryWrite = Callable[[dict[str, Any]], "Deferred[Any]"]
@@ -336,10 +344,7 @@ class CallLog:
         """Operations in this process's journal not yet written to the database."""
         if self._own is None:
             return 0
-        count = 0
-        for _, entry, _ in self._own.entries_from(self._own.done_offset()):
-            count += len(entry["args"]["operations"]) if entry is not None and entry["op"] == BATCH and isinstance(entry["args"].get("operations"), list) else 1
-        return count
+        return sum(_operations_in(entry) for _, entry, _ in self._own.entries_from(self._own.done_offset()))
 
     # -- submitting
 
@@ -396,7 +401,7 @@ class CallLog:
         if self._write_entry is not None:
             return self._write_entry(entry)
         assert self._run is not None
-        return self._run(lambda session: self._apply(session, entry))
+        return self._run(lambda session: apply_entry(session, self.operations, entry))
 
     def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value
@@ -421,9 +426,6 @@ class CallLog:
         kinds = {o.outcome for o in outcomes}
         worst = Outcome.FAILED if Outcome.FAILED in kinds else Outcome.JOURNALLED if Outcome.JOURNALLED in kinds else Outcome.WRITTEN
         return Submitted(worst, [o.value for o in outcomes])
-
-    def _apply(self, session: Session, entry: Mapping[str, Any]) -> Any:
-        return apply_entry(session, self.operations, entry)
 
     def _readable(self, entry: dict[str, Any] | None) -> str | None:
         """Why a journalled entry can never be applied, or None if it can."""
@@ -529,7 +531,7 @@ class CallLog:
         the database is unreachable (the line is then tried again, from its start)."""
         try:
             await self._write(entry)
-            return len(entry["args"]["operations"]) if entry["op"] == BATCH else 1
+            return _operations_in(entry)
         except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
             if is_unreachable(error):
                 raise

@@ -155,7 +155,10 @@ def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrData
         from ivr.flows import DirectStore
 
         return IvrDatabase(writes=writes, store=DirectStore(DirectReader(database.engine, sqlite_busy_ms=100)))
-    return IvrDatabase(writes=writes, lookups=DatabaseProcess(reactor, source, readers=config.database.pool_size))
+    from ivr.flows import ProcessStore
+
+    lookups = DatabaseProcess(reactor, source, readers=config.database.pool_size)
+    return IvrDatabase(writes=writes, lookups=lookups, store=ProcessStore(lookups))
 
 
 def _start_telephony(reactor: Any, service: Service) -> None:
@@ -174,7 +177,7 @@ def _start_telephony(reactor: Any, service: Service) -> None:
         # given. The call log's close ("after") journals anything still unwritten.
         reactor.addSystemEventTrigger("before", "shutdown", process.stop)
     try:
-        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=where.writes, lookups=where.lookups, store=where.store)
+        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=where.writes, store=where.store)
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     try:
@@ -235,8 +238,8 @@ def freeze_start_up_objects() -> int:
     """Keep what start-up built (modules, mappers, the menu …) out of the collector's scans.
 
     Why: a full collection scans every tracked object, and the service's start-up graph is
-    large: two full collections at start-up took 32 and 70 ms on the test VM, and one at run
-    time stops every call for as long (bench/RESULTS.md, "GC"). Start-up garbage is collected
+    large: full collections of it took 32-94 ms on the test VM, and one at run time stops
+    every call for as long (bench/RESULTS.md, ivr_calls.py). Start-up garbage is collected
     first; what remains lives as long as the process anyway. Returns the objects frozen."""
     gc.collect()
     gc.freeze()

@@ -112,7 +112,6 @@ class CallRunner:
         reactor: Any = None,
         clock: Any = None,
         process: DatabaseProcess | None = None,
-        lookups: DatabaseProcess | None = None,
         store: IvrStore | None = None,
     ) -> CallRunner:
         """Build everything from the config; raises MenuError for a broken menu.
@@ -121,8 +120,7 @@ class CallRunner:
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
         None (one is made from config.database). With `process` (a database process of the
         service, started) the call log goes there instead of the pool, and the lookups too
-        unless `lookups` names another one or `store` is given (released with the runner
-        if it has a `dispose()`).
+        unless `store` answers them (released with the runner if it has a `dispose()`).
         `clock` replaces the wall clock of the inline mode (tests pass a virtual one)."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
@@ -145,7 +143,7 @@ class CallRunner:
         if pool is not None:
             if process is not None:
                 calllog: CallLog = CallLog(None, journal_path(config), clock=reactor, operations=operations, write=process.write_entry)
-                store = store or ProcessStore(lookups or process)
+                store = store or ProcessStore(process)
             else:
                 calllog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
                 store = store or SessionStore(pool.read)
@@ -157,9 +155,9 @@ class CallRunner:
             calllog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
             store = store or SessionStore(sync_read(database))
         assert store is not None
-        # In the service, a call's batch is handed to the database threads on the reactor's
-        # next turn, after the command that made it due (a prompt, Queue()) is on the wire: a
-        # worker thread starting at once would hold the GIL while that command waits.
+        # In the service, a call's batch is encoded and handed over on the reactor's next
+        # turn, after the command that made it due (a prompt, Queue()) is on the wire: done at
+        # once, that work (or a database thread taking the GIL) would delay the command.
         write_soon = (lambda submit: reactor.callLater(0, submit)) if pool is not None else None
         runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue, write_soon=write_soon)
         if hasattr(store, "dispose"):

@@ -41,13 +41,11 @@ def batch(uniqueid: str, *ops: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return {"id": f"{uniqueid}-batch", "op": "batch", "args": {"uniqueid": uniqueid, "operations": items}}
 
 
-@pytest.fixture(params=[2, 0], ids=["read-threads", "reads-inline"])
-def running(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Iterator[tuple[PrivateReactor, DatabaseProcess, Database]]:
-    """A child with reader threads, and one that reads on its socket's thread (the service's
-    lookup child on SQLite)."""
+@pytest.fixture
+def running(tmp_path: Path, database_url: str) -> Iterator[tuple[PrivateReactor, DatabaseProcess, Database]]:
     config = write_config(tmp_path, database_url)
     with PrivateReactor() as private:
-        process = DatabaseProcess(private.reactor, str(config), readers=request.param, restart_seconds=0.2)
+        process = DatabaseProcess(private.reactor, str(config), readers=2, restart_seconds=0.2)
         process.start()
         database = Database.from_url(database_url)
         try:

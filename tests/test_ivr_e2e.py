@@ -82,7 +82,7 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
         assert arrangement == "threads" or (where.writes is not None and (where.store is not None) == (database.dialect == "sqlite"))
         for process in where.children:
             process.start()
-        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, process=where.writes, lookups=where.lookups, store=where.store)
+        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, process=where.writes, store=where.store)
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
         number = port.getHost().port
         try:
