@@ -79,7 +79,12 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
     registry = CollectorRegistry()
     with PrivateReactor() as private:
         where = ivr_database(private.reactor, config, database) if arrangement == "service" else IvrDatabase()
-        assert arrangement == "threads" or (where.writes is not None and (where.store is not None) == (database.dialect == "sqlite"))
+        if arrangement == "service":
+            # SQLite: lookups in the service (DirectStore), no lookup child; PostgreSQL: a
+            # lookup child answering through a ProcessStore.
+            assert where.writes is not None and where.store is not None
+            assert type(where.store).__name__ == ("DirectStore" if database.dialect == "sqlite" else "ProcessStore")
+            assert (where.lookups is None) == (database.dialect == "sqlite")
         for process in where.children:
             process.start()
         runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, process=where.writes, store=where.store)
