@@ -5,7 +5,7 @@ Why this exists: after the call log was batched, `hotline serve`'s p99 command t
 500 held calls was still several milliseconds while our FastAGI layer alone stayed near
 panoramisk's. This isolates the cause. A loop like the reactor's (one thread, `select` on a
 socket) receives a timestamp every 2 ms from another process and records how late each one
-is handled, while call-log batches (`hotline.calls`, SQLAlchemy, SQLite, the shape the IVR
+is handled, while call-log batches (`hotline.calllog.records`, SQLAlchemy, SQLite, the shape the IVR
 writes) are written at a fixed pace:
 
 - **none**: no database work at all (the floor: scheduling, loopback);
@@ -45,8 +45,8 @@ def steal_ticks() -> tuple[int, int]:
 
 def write_batches(url: str, per_second: float, stop: object) -> None:
     """Call-log batches as the IVR submits them (start, answer, three steps), paced."""
-    from hotline import calls
-    from hotline.db import Database
+    from hotline.calllog import records as calls
+    from hotline.storage.db import Database
 
     database = Database.from_url(url)
     period = 1.0 / per_second
@@ -127,8 +127,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batches-per-s", type=float, default=30.0, help="call-log batches written per second (500 held calls at 10 calls/s ≈ 30)")
     args = parser.parse_args()
-    from hotline.db import Database
-    from hotline.models import Base
+    from hotline.storage.db import Database
+    from hotline.storage.models import Base
 
     directory = Path(tempfile.mkdtemp(prefix="hotline-gil-"))
     url = f"sqlite:///{directory / 'calls.db'}"

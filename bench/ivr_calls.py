@@ -11,7 +11,7 @@ Every party is its own process and talks over loopback only:
   the header block of `tests/agi_peer.py`, replies as res_agi writes them
   (../shared/reference/asterisk/README.md), one command in flight, one more `HANGUP` when the
   server closes; Queue() answered as by an agent who talked and hung up (`200 result=-1`);
-- **baselines, same run, same generator**: our FastAGI layer alone (`ivr.fastagi.listen`
+- **baselines, same run, same generator**: our FastAGI layer alone (`hotline.agi.fastagi.listen`
   with a handler sending the silent caller's commands: no runner, no call log, no database),
   panoramisk 1.4's `fast_agi.Application` sending the same command lines, and the classic
   script `agi_scripts/hotline-agi` spawned per call with the generator on its stdin/stdout
@@ -862,11 +862,11 @@ class Server:
 
 
 def child_bare(port: int, options: dict[str, Any]) -> int:
-    """Our FastAGI layer alone: ivr.fastagi with a handler sending the silent caller's lines."""
+    """Our FastAGI layer alone: hotline.agi.fastagi with a handler sending the silent caller's lines."""
     from twisted.internet import reactor
 
     from hotline.config import FastAgiConfig
-    from ivr.fastagi import listen
+    from hotline.agi.fastagi import listen
 
     async def flow(channel: Any) -> None:
         await channel.answer()
@@ -911,7 +911,7 @@ def child_panoramisk(port: int) -> int:
     asyncio.set_event_loop(loop)
     app = Application(loop=loop)
     app.add_route("ivr", flow)
-    # Same listen backlog as ivr.fastagi (start_server's default of 100 drops SYNs in a burst).
+    # Same listen backlog as hotline.agi.fastagi (start_server's default of 100 drops SYNs in a burst).
     server = loop.run_until_complete(asyncio.start_server(app.handler, HOST, port, backlog=1024))
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     print("ready", flush=True)
@@ -999,7 +999,7 @@ def child_serve(config: str, options: dict[str, Any]) -> int:
     if options.get("skip_calllog"):
         from twisted.internet.defer import succeed
 
-        from hotline import journal
+        from hotline.calllog import journal
 
         def submit(self: Any, operation: str, arguments: Any) -> Any:
             return succeed(journal.Submitted(journal.Outcome.WRITTEN))
@@ -1321,10 +1321,10 @@ class Setup:
         if done.returncode != 0:
             raise RuntimeError(f"hotline init failed: {done.stdout}{done.stderr}")
         from hotline import config as configmod
-        from hotline import tickets
-        from hotline.db import Database
-        from hotline.models import TicketSource
-        from hotline.tickets import SYSTEM, TicketPolicy
+        from hotline.tickets import services as tickets
+        from hotline.storage.db import Database
+        from hotline.storage.models import TicketSource
+        from hotline.tickets.services import SYSTEM, TicketPolicy
 
         loaded = configmod.load(config, environ={})
         policy = TicketPolicy.from_config(loaded)
@@ -1360,7 +1360,7 @@ def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, opti
 
 def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = None) -> tuple[Server, RunContext]:
     port = free_port()
-    label = {"bare": "ivr.fastagi alone", "panoramisk": "panoramisk 1.4"}[kind]
+    label = {"bare": "hotline.agi.fastagi alone", "panoramisk": "panoramisk 1.4"}[kind]
     argv = [sys.executable, str(Path(__file__).resolve()), "_child", kind, str(port), json.dumps(options or {})]
     server = Server(label, argv, port, setup.tmp / f"{kind}-{port}.log")
     server.start()
@@ -1686,7 +1686,7 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
     # "Not slower than panoramisk": like for like, our FastAGI server and panoramisk's running
     # the same small flow (the issue's wording); the whole service, which also keeps the call
     # record in a database, is compared with the same panoramisk run for context.
-    for label, server in (("FastAGI layer, same small flow", "ivr.fastagi alone"), ("whole service, the silent caller", "hotline serve")):
+    for label, server in (("FastAGI layer, same small flow", "hotline.agi.fastagi alone"), ("whole service, the silent caller", "hotline serve")):
         for n in sizes:
             ours, theirs = find(f"{server}, silent, burst", n), find("panoramisk 1.4, silent, burst", n)
             ours_held, theirs_held = find(f"{server}, silent, held", n), find("panoramisk 1.4, silent, held", n)

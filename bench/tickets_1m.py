@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from hotline import db as dbmod  # noqa: E402
-from hotline import kpi, tickets  # noqa: E402
-from hotline.db import Database  # noqa: E402
+from hotline.storage import db as dbmod  # noqa: E402
+from hotline.tickets import kpi  # noqa: E402
+from hotline.tickets import services as tickets
+from hotline.storage.db import Database  # noqa: E402
 
 CST = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=CST).astimezone(timezone.utc)
@@ -116,7 +117,7 @@ def generate(rows: int, categories: list[tuple[int, int]], seed: int = 12319):
 
 
 def _reference(database: Database) -> list[tuple[int, int]]:
-    from hotline import taxonomy
+    from hotline.tickets import taxonomy
 
     with database.transaction() as s:
         taxonomy.load_departments(s)

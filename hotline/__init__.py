@@ -1,4 +1,14 @@
-"""The 12319 hotline's shared core: configuration, storage, ticket workflow, time limits,
-taxonomy, KPIs, metrics and the service's composition root."""
+"""The 12319 hotline's shared core, by concept:
+
+- `agi`: the AGI transport (FastAGI, classic AGI, the Channel seam, the scripted channel);
+- `ami`: the AMI client and the live model of queues, agents and channels;
+- `calllog`: one record per call, its timeline and its disk journal;
+- `tickets`: workflow, working-time limits, taxonomy, voicemail drafts, KPIs;
+- `storage`: models, engines, migrations, database work off the reactor;
+- `web`: the HTTP site every node serves;
+- at the top: configuration, the CLI, the composition root (`service`), phone numbers,
+  prompts, the dialplan contract and metrics.
+
+Feature packages (`ivr`, `callback`, `agent_desk`, …) build on it; it never imports them."""
 
 __version__ = "0.1.0"

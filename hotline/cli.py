@@ -150,7 +150,7 @@ def _config_check(file: str) -> int:
     print(f"  fastagi    {config.fastagi.bind}:{config.fastagi.port}")
     print(f"  ami        {'enabled, ' + config.ami.host + ':' + str(config.ami.port) if config.ami.enabled else 'disabled'}")
     calendar = config.working_calendar()
-    from hotline.models import utcnow
+    from hotline.storage.models import utcnow
 
     this_year = utcnow().year
     for year in (this_year, this_year + 1):
@@ -166,7 +166,7 @@ def _redact(url: str) -> str:
 
 
 def _database(config: Config):  # noqa: ANN202 - local import keeps `hotline config` light
-    from hotline.db import Database
+    from hotline.storage.db import Database
 
     return Database.from_url(config.database_url(), pool_size=config.database.pool_size)
 
@@ -181,7 +181,7 @@ def _serve(config: Config) -> int:
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
-    from hotline import db
+    from hotline.storage import db
 
     if args.db_command == "upgrade":
         db.upgrade(config.database_url(), args.revision)
@@ -203,7 +203,8 @@ def _read_secret_file(path: str) -> str:
 
 
 def _init(config: Config, args: argparse.Namespace) -> int:
-    from hotline import db, users
+    from hotline import users
+    from hotline.storage import db
 
     db.upgrade(config.database_url())
     print(f"database ready at revision {db.head_revision()}: {_redact(config.database_url())}")
@@ -250,7 +251,7 @@ def _admin_password(args: argparse.Namespace) -> tuple[str, bool]:
 def _taxonomy_load(config: Config, taxonomy_file: str | None, departments_file: str | None, default_departments: bool = False) -> int:
     """Departments first (classes name them). A departments file is the complete list, so the
     shipped one is loaded only by `init`: reloading it later would deactivate a city's own."""
-    from hotline import taxonomy
+    from hotline.tickets import taxonomy
 
     database = _database(config)
     deps = None
@@ -273,7 +274,7 @@ def _user_add(config: Config, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from hotline import users
-    from hotline.models import Department
+    from hotline.storage.models import Department
 
     if args.password_file:
         password = _read_secret_file(args.password_file)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotline.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
+from hotline.tickets.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
 
 #: Environment variables that override secrets and deployment addresses.
 ENVIRONMENT = {
@@ -260,7 +260,7 @@ class DatabaseConfig:
     url: str = _check(_database_url, default="sqlite:///var/hotline.db")
     pool_size: int = _check(_integer(1, 200), default=5)
     echo: bool = _check(_boolean, default=False)
-    #: The call log's writes in a process of their own (hotline.dbprocess), the IVR's lookups
+    #: The call log's writes in a process of their own (hotline.storage.dbprocess), the IVR's lookups
     #: on a DB-API connection (hotline.service.ivr_database), so that database work never
     #: holds the reactor's GIL. False: threads of this process.
     process: bool = _check(_boolean, default=True)

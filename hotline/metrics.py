@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.models import Ticket, TicketStatus
-from hotline.workflow import FINISHED
+from hotline.storage.models import Ticket, TicketStatus
+from hotline.tickets.workflow import FINISHED
 
 
 class Metrics:

@@ -14,12 +14,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.logger import STDLibLogObserver, globalLogBeginner
 
-from hotline import __version__, db
+from hotline import __version__
+from hotline.storage import db
 from hotline.config import Config
-from hotline.dbpool import DatabasePool
-from hotline.http import build_root, make_site
+from hotline.storage.dbpool import DatabasePool
+from hotline.web.site import build_root, make_site
 from hotline.metrics import Metrics, TicketSnapshot
-from hotline.models import utcnow
+from hotline.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 GAUGE_INTERVAL_SECONDS = 30
@@ -146,12 +147,12 @@ def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrData
     second child, on its threads."""
     if not config.database.process:
         return IvrDatabase()
-    from hotline.dbprocess import DatabaseProcess
+    from hotline.storage.dbprocess import DatabaseProcess
 
     source = config.source if config.source != "defaults" else None
     writes = DatabaseProcess(reactor, source, readers=1, idle=True, niceness=10)
     if database.dialect == "sqlite":
-        from hotline.prepared import DirectReader
+        from hotline.storage.prepared import DirectReader
         from ivr.flows import DirectStore
 
         return IvrDatabase(writes=writes, store=DirectStore(DirectReader(database.engine, sqlite_busy_ms=100)))
@@ -164,7 +165,7 @@ def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrData
 def _start_telephony(reactor: Any, service: Service) -> None:
     """The IVR on FastAGI and the AMI side, sharing one journalled call log."""
     from hotline.ami.service import start_ami
-    from ivr.fastagi import listen
+    from hotline.agi.fastagi import listen
     from ivr.menu import MenuError
     from ivr.runner import CallRunner
 
@@ -200,8 +201,8 @@ def _sweep_fallback_messages(reactor: Any, service: Service) -> None:
     """Turn messages the dialplan recorded while no FastAGI node answered into tickets."""
     from pathlib import Path
 
-    from hotline import messages
-    from hotline.tickets import TicketPolicy
+    from hotline.tickets import voicemail as messages
+    from hotline.tickets.services import TicketPolicy
 
     directory = Path(service.config.asterisk.voicemail_dir)
     policy = TicketPolicy.from_config(service.config)

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.models import Role, User, UserRole, utcnow
+from hotline.storage.models import Role, User, UserRole, utcnow
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")

@@ -1,5 +1,5 @@
-"""The IVR: flows as `async def` functions over the Channel seam (`ivr.channel`), the 12319
-menu as validated data (`ivr.menu`, `ivr/menus/*.toml`), the runner that logs every call
-(`ivr.runner`), and the transports: FastAGI on Twisted (`ivr.fastagi`), classic AGI with
-pyst2 (`ivr.classic`) and the tests' scripted channel (`ivr.scripted`).
+"""The citizen IVR: the 12319 menu as validated data (`ivr.menu`, `ivr/menus/*.toml`), its
+flows as `async def` functions over the core's Channel seam (`ivr.flows`), and the runner that
+logs every call (`ivr.runner`). The transports that carry a call to a flow are in
+`hotline.agi`.
 """

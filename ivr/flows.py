@@ -48,10 +48,11 @@ from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from hotline import phone, tickets
+from hotline import phone
+from hotline.tickets import services as tickets
 from hotline.business_hours import BusinessHours
 from hotline.config import Config
-from hotline.dbprocess import DatabaseProcess
+from hotline.storage.dbprocess import DatabaseProcess
 from hotline.dialplan import (
     FLOW_IVR,
     FLOW_QUEUE_CALLBACK,
@@ -63,11 +64,11 @@ from hotline.dialplan import (
     message_path,
     queue_application_data,
 )
-from hotline.journal import CallLog, SessionRun
-from hotline.prepared import DirectReader
+from hotline.calllog.journal import CallLog, SessionRun
+from hotline.storage.prepared import DirectReader
 from hotline.prompts import Prompt, sound_name
-from hotline.worktime import WorkingCalendar
-from ivr.channel import CallInfo, Channel, Hangup
+from hotline.tickets.worktime import WorkingCalendar
+from hotline.agi.channel import CallInfo, Channel, Hangup
 from ivr.menu import (
     DTMF,
     CallerTicketNode,
@@ -135,7 +136,7 @@ class SessionStore:
 
 
 class ProcessStore:
-    """`IvrStore` over the service's database process (`hotline.dbprocess`): the same two
+    """`IvrStore` over the service's database process (`hotline.storage.dbprocess`): the same two
     queries, asked for by name."""
 
     def __init__(self, process: DatabaseProcess) -> None:
@@ -150,7 +151,7 @@ class ProcessStore:
 
 class DirectStore:
     """`IvrStore` answering at once, on the calling thread, from a DB-API connection
-    (`hotline.tickets.StatusLookups`): the service's lookups on SQLite, where a read takes a
+    (`hotline.tickets.services.StatusLookups`): the service's lookups on SQLite, where a read takes a
     tenth of a millisecond and handing it to another process or thread cost several times
     that while the caller waited (bench/RESULTS.md, "lookups")."""
 

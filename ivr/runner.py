@@ -26,16 +26,16 @@ from twisted.internet.defer import Deferred
 
 from hotline.business_hours import BusinessHours
 from hotline.config import Config
-from hotline.db import Database
-from hotline.dbpool import DatabasePool
-from hotline.dbprocess import DatabaseProcess
+from hotline.storage.db import Database
+from hotline.storage.dbpool import DatabasePool
+from hotline.storage.dbprocess import DatabaseProcess
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
-from hotline.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_read
-from hotline.models import CallDisposition
+from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_read
+from hotline.storage.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
-from ivr.channel import Channel, ChannelError, Hangup
+from hotline.agi.channel import Channel, ChannelError, Hangup
 from ivr.flows import FLOWS, CallSession, Flow, IvrStore, ProcessStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 

@@ -1255,12 +1255,12 @@ class PrivateReactor:
 
 
 def run_fastagi_calls(handler: Callable[[Any], Any], calls: Sequence[tuple[AsteriskPeer, str]], *, timeout: float = 30.0, registry: Any = None, header_timeout: float = 10.0) -> list[CallRecord]:
-    """Serve `handler` with `ivr.fastagi` on a free loopback port of a private reactor, play
+    """Serve `handler` with `hotline.agi.fastagi` on a free loopback port of a private reactor, play
     every (peer, script) call against it at once, and return the CallRecords in order."""
     from twisted.internet.defer import gatherResults
 
     from hotline.config import FastAgiConfig
-    from ivr.fastagi import listen
+    from hotline.agi.fastagi import listen
 
     with PrivateReactor() as private:
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), handler, registry, header_timeout=header_timeout)

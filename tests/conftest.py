@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline import db as dbmod
-from hotline.db import Database
+from hotline.storage import db as dbmod
+from hotline.storage.db import Database
 
 BACKENDS = [b for b in os.environ.get("HOTLINE_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
 _counter = itertools.count()

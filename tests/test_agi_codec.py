@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr import agi_codec as codec
-from ivr.agi_codec import MAX_COMMAND_BYTES, MAX_HEADER_LINES, MAX_LINE_BYTES, AgiDecoder, HangupNotice, ProtocolError, Reply
-from ivr.channel import CallInfo, CommandRejected, Hangup, RecordResult, UnsafeArgument
+from hotline.agi import codec
+from hotline.agi.codec import MAX_COMMAND_BYTES, MAX_HEADER_LINES, MAX_LINE_BYTES, AgiDecoder, HangupNotice, ProtocolError, Reply
+from hotline.agi.channel import CallInfo, CommandRejected, Hangup, RecordResult, UnsafeArgument
 from tests.agi_peer import iter_transcript, parse_args
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
@@ -495,7 +495,7 @@ def test_unsafe_argument_is_a_value_error() -> None:
 
 
 def test_remembered_lines_are_checked_like_new_ones() -> None:
-    """Formatting remembers lines it built (ivr.agi_codec._memoised): a bool where an int was
+    """Formatting remembers lines it built (hotline.agi.codec._memoised): a bool where an int was
     remembered, a float, a str subclass or a bad value is still checked, every time."""
     assert codec.format_wait_for_digit(1) == b"WAIT FOR DIGIT 1\n"
     assert codec.format_wait_for_digit(1) is codec.format_wait_for_digit(1)

@@ -1,5 +1,5 @@
 """Queue events into the call record: the operations the call log submits for the captured
-calls, written through hotline.calls into a real database, and the whole AMI side (start_ami)
+calls, written through hotline.calllog.records into a real database, and the whole AMI side (start_ami)
 surviving a reconnect in the middle of a queue call."""
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
-from hotline import calls
+from hotline.calllog import records as calls
 from hotline.ami.call_log import QueueCallLog
 from hotline.ami.codec import AmiDecoder, Event
 from hotline.ami.live import CallerLeft, Change, LiveModel
 from hotline.ami.service import start_ami
 from hotline.config import AmiConfig
-from hotline.db import Database
+from hotline.storage.db import Database
 from hotline.dialplan import recording_path
-from hotline.models import CallDisposition
+from hotline.storage.models import CallDisposition
 from tests import ami_peer as peer
 from tests.ami_peer import AmiPeer, PeerEndpoint
 
@@ -55,7 +55,7 @@ class MemoryWriter:
 
 
 class DatabaseWriter(MemoryWriter):
-    """Applies every operation through hotline.calls, as the journal will."""
+    """Applies every operation through hotline.calllog.records, as the journal will."""
 
     def __init__(self, database: Database) -> None:
         super().__init__()
@@ -223,7 +223,7 @@ def test_a_writer_returning_a_failed_deferred_is_reported(caplog: pytest.LogCapt
 
 
 def test_operations_apply_to_the_database(database: Database) -> None:
-    """Through hotline.calls: queued/answered/ended times, agent, wait, talk, disposition."""
+    """Through hotline.calllog.records: queued/answered/ended times, agent, wait, talk, disposition."""
     writer = DatabaseWriter(database)
     line = Line(writer)
     answered_call(line)

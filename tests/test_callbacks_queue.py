@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from hotline import callbacks, calls
+from hotline.calllog import callbacks
+from hotline.calllog import records as calls
 from hotline.dialplan import FLOW_QUEUE_CALLBACK, VAR_OUTCOME
-from hotline.models import Callback, CallbackKind, CallbackStatus, CallDisposition
-from ivr.scripted import in_queue, press
+from hotline.storage.models import Callback, CallbackKind, CallbackStatus, CallDisposition
+from hotline.agi.scripted import in_queue, press
 from tests.test_flows import MONDAY, clock_at, make_config, make_line, prompts_played, queued_to, record
 
 T0 = MONDAY.astimezone(timezone.utc)
@@ -183,7 +184,7 @@ def test_database_refuses_a_second_queue_callback_for_one_call(database):
     """The partial unique index keeps one queue callback per call, whoever inserts it."""
     from sqlalchemy.exc import IntegrityError
 
-    from hotline.models import Call as CallRow, Callback as CallbackRow, CallbackKind as Kind, utcnow as now
+    from hotline.storage.models import Call as CallRow, Callback as CallbackRow, CallbackKind as Kind, utcnow as now
 
     with database.transaction() as s:
         call = CallRow(uniqueid="1700000000.12")

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline import calls
-from hotline.kpi import call_kpis, month_period
-from hotline.models import Call, CallDisposition
-from ivr.scripted import hang_up, in_queue, press, speak
+from hotline.calllog import records as calls
+from hotline.tickets.kpi import call_kpis, month_period
+from hotline.storage.models import Call, CallDisposition
+from hotline.agi.scripted import hang_up, in_queue, press, speak
 from tests.test_flows import MONDAY, clock_at, make_config, make_line, record
 
 T0 = MONDAY.astimezone(timezone.utc)
@@ -122,7 +122,7 @@ def test_a_second_leg_updates_the_same_record(line, database):
 
 def test_calls_count_in_the_call_centre_figures(line, database):
     """Queued calls are offered to their queue; self-service and abandoned-in-menu calls are
-    'not queued' (hotline.kpi reads the records the IVR wrote)."""
+    'not queued' (hotline.tickets.kpi reads the records the IVR wrote)."""
     line.call()
     line.call(press("2", after=3.0))
     line.call(hang_up(after=1.0))

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from asterisk.agi import AGI, AGIAppError, AGISIGHUPHangup, AGIUnknownError
 
-from ivr import classic
-from ivr.agi_codec import ProtocolError
-from ivr.channel import Channel, Hangup, RecordResult
-from ivr.classic import ClassicAgiChannel, main
+from hotline.agi import classic
+from hotline.agi.codec import ProtocolError
+from hotline.agi.channel import Channel, Hangup, RecordResult
+from hotline.agi.classic import ClassicAgiChannel, main
 from tests.agi_peer import AsteriskPeer, HangUp, HangupAtCommand, Press, RawReply, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -445,7 +445,7 @@ def test_main_exit_status(asterisk: Asterisk, sighup_restored: None, caplog: pyt
     asterisk.send(HEADER)
     assert main(["x", "ivr"], handler=hung_up, stdin=asterisk.stdin, stdout=asterisk.stdout) == 0
     asterisk.send(HEADER)
-    with caplog.at_level(logging.ERROR, logger="ivr.classic"):
+    with caplog.at_level(logging.ERROR, logger="hotline.agi.classic"):
         assert main(["x", "ivr"], handler=broken, stdin=asterisk.stdin, stdout=asterisk.stdout) == 1
     assert "asterisk-lab-1795234925.9" in caplog.text and "menu broken" in caplog.text
     assert main(["x"], handler=hung_up, stdin=io.BytesIO(b""), stdout=io.BytesIO()) == 0

@@ -1,4 +1,4 @@
-"""The IVR's database process (hotline.dbprocess): a real child process on each backend,
+"""The IVR's database process (hotline.storage.dbprocess): a real child process on each backend,
 driven by a private reactor. Requests by name, answers by id; an unreachable database, a
 failing operation, a child that dies, a stop in the middle of work, hostile lines on the
 socket, and the call log journalling through it while it is away."""
@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from twisted.internet.task import deferLater
 
-from hotline import calls
-from hotline.db import Database
-from hotline.dbprocess import DatabaseProcess, DatabaseUnreachable, RemoteError
-from hotline.journal import CallLog, Outcome, operations_for
+from hotline.calllog import records as calls
+from hotline.storage.db import Database
+from hotline.storage.dbprocess import DatabaseProcess, DatabaseUnreachable, RemoteError
+from hotline.calllog.journal import CallLog, Outcome, operations_for
 from hotline import config as configmod
-from hotline.models import Ticket, TicketSource, TicketStatus
+from hotline.storage.models import Ticket, TicketSource, TicketStatus
 from tests.agi_peer import PrivateReactor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +159,7 @@ def test_the_child_answers_hostile_lines_and_goes_on(tmp_path, sqlite_template):
     Path(tmp_path / "h.db").write_bytes(Path(sqlite_template).read_bytes())
     config = write_config(tmp_path, url)
     ours, theirs = socket.socketpair()
-    child = subprocess.Popen([sys.executable, "-m", "hotline.dbprocess", "--fd", str(theirs.fileno()), "--config", str(config)], pass_fds=[theirs.fileno()], cwd=ROOT)
+    child = subprocess.Popen([sys.executable, "-m", "hotline.storage.dbprocess", "--fd", str(theirs.fileno()), "--config", str(config)], pass_fds=[theirs.fileno()], cwd=ROOT)
     theirs.close()
     try:
         ours.sendall(b'{not json\n[1, 2]\n{"id": 3, "op": "drop_table"}\n{"id": 4, "op": "ticket_status", "args": [1]}\n{"id": 5, "op": "ticket_status", "args": {"number": "1"}}\n{"id": 6, "op": "ticket_status", "args": {"caller_number": "1"}}\n{"id": 7, "op": "ticket_status", "args": {"number": 7}}\n{"id": 8, "op": "caller_open_ticket", "args": {"caller_number": "13812345678"}}\n')

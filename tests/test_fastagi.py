@@ -21,9 +21,9 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 from hotline.config import FastAgiConfig
-from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
-from ivr.channel import Channel, CommandRejected, Hangup, RecordResult, UnsafeArgument
-from ivr.fastagi import FastAgiChannel, FastAgiFactory, FastAgiProtocol, listen
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from hotline.agi.channel import Channel, CommandRejected, Hangup, RecordResult, UnsafeArgument
+from hotline.agi.fastagi import FastAgiChannel, FastAgiFactory, FastAgiProtocol, listen
 from tests.agi_peer import AsteriskPeer, CallRecord, HangUp, HangupWhenIdle, Press, PrivateReactor, QueueOutcome, RawReply, Silence, iter_transcript, raw_exchange, run_fastagi_calls
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
@@ -476,7 +476,7 @@ def test_close_after_the_handler_raises(caplog: pytest.LogCaptureFixture) -> Non
     async def flow(channel: Channel) -> None:
         raise RuntimeError("menu broken")
 
-    with caplog.at_level(logging.ERROR, logger="ivr.fastagi"):
+    with caplog.at_level(logging.ERROR, logger="hotline.agi.fastagi"):
         session = Session(flow)
         session.receive(HEADER_001)
     assert session.transport.disconnecting
@@ -536,7 +536,7 @@ def test_flow_awaiting_something_else_gets_a_clear_error(caplog: pytest.LogCaptu
     async def flow(channel: Channel) -> None:
         await Foreign()
 
-    with caplog.at_level(logging.ERROR, logger="ivr.fastagi"):
+    with caplog.at_level(logging.ERROR, logger="hotline.agi.fastagi"):
         session = Session(flow)
         session.receive(HEADER_001)
     assert session.transport.disconnecting

@@ -18,19 +18,20 @@ from sqlalchemy import func, select
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
-from hotline import calls, tickets
+from hotline.calllog import records as calls
+from hotline.tickets import services as tickets
 from hotline import config as configmod
 from hotline.config import Config
-from hotline.db import Database
+from hotline.storage.db import Database
 from hotline.dialplan import VAR_OUTCOME, VAR_QUEUE, VAR_RECORDING, skill_of
-from hotline.models import Call, CallDisposition, Category, CategoryKind, Department, Recording, RecordingKind, Ticket, TicketSource, TicketStatus
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Recording, RecordingKind, Ticket, TicketSource, TicketStatus
 from hotline.prompts import catalogue, parse_sound_name
-from hotline.tickets import SYSTEM, TicketPolicy
-from hotline.workflow import Action
-from ivr.channel import CallInfo, CommandRejected
+from hotline.tickets.services import SYSTEM, TicketPolicy
+from hotline.tickets.workflow import Action
+from hotline.agi.channel import CallInfo, CommandRejected
 from ivr.flows import FLOWS
 from ivr.runner import CallRunner
-from ivr.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, in_queue, press, silence, speak
+from hotline.agi.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, in_queue, press, silence, speak
 
 CST = ZoneInfo("Asia/Shanghai")
 #: A Monday that is a working day, mid-morning.

@@ -14,15 +14,16 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from twisted.internet.defer import gatherResults
 
-from hotline import calls, tickets
+from hotline.calllog import records as calls
+from hotline.tickets import services as tickets
 from hotline import config as configmod
 from hotline.config import Config, FastAgiConfig
-from hotline.db import Database
-from hotline.journal import CallLog, sync_run
-from hotline.models import Callback, CallDisposition, Recording, Ticket, TicketSource
+from hotline.storage.db import Database
+from hotline.calllog.journal import CallLog, sync_run
+from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
 from hotline.service import IvrDatabase, ivr_database
-from hotline.tickets import SYSTEM, TicketPolicy
-from ivr.fastagi import listen
+from hotline.tickets.services import SYSTEM, TicketPolicy
+from hotline.agi.fastagi import listen
 from ivr.runner import CallRunner
 from tests.agi_peer import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, Silence
 

@@ -22,16 +22,18 @@ from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from hotline import callbacks, calls, messages
-from hotline import db as dbmod
-from hotline.db import Database
-from hotline.journal import REJECTED_NAME, CallLog, Outcome, SyncCallLog, is_unreachable, journal_path, sync_run
-from hotline.models import Callback, CallDisposition, Recording, Ticket, TicketSource
-from hotline.tickets import TicketPolicy
+from hotline.calllog import callbacks
+from hotline.calllog import records as calls
+from hotline.tickets import voicemail as messages
+from hotline.storage import db as dbmod
+from hotline.storage.db import Database
+from hotline.calllog.journal import REJECTED_NAME, CallLog, Outcome, SyncCallLog, is_unreachable, journal_path, sync_run
+from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
+from hotline.tickets.services import TicketPolicy
 from ivr.flows import SessionStore
 from ivr.menu import load_menu
 from ivr.runner import CallRunner
-from ivr.scripted import ScriptedLine, catalogue_durations, in_queue, speak
+from hotline.agi.scripted import ScriptedLine, catalogue_durations, in_queue, speak
 from tests.conftest import BACKENDS
 from tests.test_flows import MONDAY, clock_at, make_config, queued_to, record
 

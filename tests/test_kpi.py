@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Integer, String, case as sql_case, cast, insert, literal, null, select
 
-from hotline import kpi
-from hotline.kpi import Mean, Period, Ratio, TicketKpis, month_period, month_series
-from hotline.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
+from hotline.tickets import kpi
+from hotline.tickets.kpi import Mean, Period, Ratio, TicketKpis, month_period, month_series
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
 
 CST = ZoneInfo("Asia/Shanghai")
 FEB = month_period(2026, 2)

@@ -1,4 +1,4 @@
-"""hotline.loopmetrics: a LoopHistogram exposes exactly what prometheus_client's Histogram
+"""hotline.agi.loopmetrics: a LoopHistogram exposes exactly what prometheus_client's Histogram
 would for the same observations (bucket boundaries included), in the text format too."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import random
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from hotline.loopmetrics import LoopHistogram
+from hotline.agi.loopmetrics import LoopHistogram
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 

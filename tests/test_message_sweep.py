@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from hotline import calls, messages
-from hotline.models import Recording, Ticket, TicketSource
-from hotline.tickets import TicketPolicy
-from hotline.worktime import WorkingCalendar
+from hotline.calllog import records as calls
+from hotline.tickets import voicemail as messages
+from hotline.storage.models import Recording, Ticket, TicketSource
+from hotline.tickets.services import TicketPolicy
+from hotline.tickets.worktime import WorkingCalendar
 
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=ZoneInfo("Asia/Shanghai")))
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)

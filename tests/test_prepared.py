@@ -1,4 +1,4 @@
-"""hotline.prepared and the IVR's direct status lookups (hotline.tickets.StatusLookups), on
+"""hotline.storage.prepared and the IVR's direct status lookups (hotline.tickets.services.StatusLookups), on
 each backend: the same answers as the session lookups for every kind of ticket and caller,
 parameters checked, and a connection the server dropped reported as unreachable and replaced."""
 
@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from hotline import tickets
-from hotline.journal import is_unreachable
-from hotline.models import Ticket, TicketSource, TicketStatus
-from hotline.prepared import DirectReader
+from hotline.tickets import services as tickets
+from hotline.calllog.journal import is_unreachable
+from hotline.storage.models import Ticket, TicketSource, TicketStatus
+from hotline.storage.prepared import DirectReader
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
 

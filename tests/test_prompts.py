@@ -15,7 +15,7 @@ import pytest
 
 from hotline import config as configmod
 from hotline import prompts
-from hotline.models import TicketStatus
+from hotline.storage.models import TicketStatus
 from ivr.flows import FLOW_PROMPTS
 from ivr.menu import load_menu
 

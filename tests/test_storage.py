@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from hotline import db as dbmod
-from hotline.models import Department, HistoryRewriteError, Ticket, TicketEvent, TicketSource, TicketStatus
+from hotline.storage import db as dbmod
+from hotline.storage.models import Department, HistoryRewriteError, Ticket, TicketEvent, TicketSource, TicketStatus
 
 
 def test_migrations_reach_head(database):
@@ -74,7 +74,7 @@ def test_migrations_match_the_models(database):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from hotline.models import Base
+    from hotline.storage.models import Base
 
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -140,7 +140,7 @@ def test_pool_reads_run_while_the_writers_are_busy(database):
 
     from twisted.internet import reactor as global_reactor  # noqa: F401 - only for the type
 
-    from hotline.dbpool import DatabasePool
+    from hotline.storage.dbpool import DatabasePool
 
     class Reactor:
         """Enough of a reactor for deferToThreadPool: results are handed back at once."""

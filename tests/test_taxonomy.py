@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hotline.models import Category, CategoryKind, Department
-from hotline.taxonomy import (
+from hotline.storage.models import Category, CategoryKind, Department
+from hotline.tickets.taxonomy import (
     DEFAULT_DEPARTMENTS_PATH,
     DEFAULT_TAXONOMY_PATH,
     CategoryDefaults,
@@ -26,7 +26,7 @@ from hotline.taxonomy import (
     read_departments,
     read_taxonomy,
 )
-from hotline.worktime import TimeLimit
+from hotline.tickets.worktime import TimeLimit
 
 # What the shipped files hold (the reference's Beijing-Chaoyang table plus four assigned majors).
 COMPONENT_MAJORS, COMPONENT_MINORS = 7, 100

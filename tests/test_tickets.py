@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from hotline import tickets
-from hotline.models import (
+from hotline.tickets import services as tickets
+from hotline.storage.models import (
     Assignment,
     Category,
     CategoryKind,
@@ -26,9 +26,9 @@ from hotline.models import (
     TicketStatus,
     Urgency,
 )
-from hotline.tickets import SYSTEM, Actor, TicketPolicy
-from hotline.workflow import RULES, Action, IllegalTransition, InvalidValue, MissingField, StaleTicket, WorkflowError
-from hotline.worktime import WorkingCalendar
+from hotline.tickets.services import SYSTEM, Actor, TicketPolicy
+from hotline.tickets.workflow import RULES, Action, IllegalTransition, InvalidValue, MissingField, StaleTicket, WorkflowError
+from hotline.tickets.worktime import WorkingCalendar
 
 CST = ZoneInfo("Asia/Shanghai")
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=CST))

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline import users
-from hotline.models import Department, Role, User
+from hotline.storage.models import Department, Role, User
 
 
 def test_password_is_hashed_and_verified(database):

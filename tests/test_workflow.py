@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.models import TicketStatus as S
-from hotline.workflow import FINISHED, RULES, Action, IllegalTransition, MissingField, allowed_actions, check
+from hotline.storage.models import TicketStatus as S
+from hotline.tickets.workflow import FINISHED, RULES, Action, IllegalTransition, MissingField, allowed_actions, check
 
 # The workflow of DESIGN.md and standards.md, written out independently of RULES:
 # (action, from) -> to.

@@ -1,9 +1,9 @@
 """Queue facts into the call record: a live-model subscriber that writes call-log operations.
 
-It turns `hotline.ami.live` changes into the journal-able operations of `hotline.calls`
+It turns `hotline.ami.live` changes into the journal-able operations of `hotline.calllog.records`
 (`queue_joined`, `queue_answered`, `queue_abandoned`, `call_ended`, `add_event`) and hands
 them to an injected writer with one method, `submit(operation, arguments)`, which must not
-block (in the service it is `hotline.journal.CallLog`, which writes through the database pool
+block (in the service it is `hotline.calllog.journal.CallLog`, which writes through the database pool
 and journals to disk while the database is away). Arguments are JSON-friendly: times are ISO
 8601 strings in UTC.
 
@@ -48,7 +48,7 @@ def _skill(asterisk_queue: str) -> str:
     return dialplan.skill_of(asterisk_queue) or asterisk_queue
 
 class CallLogWriter(Protocol):
-    """Where operations go (hotline.journal.CallLog in the service, a list in tests).
+    """Where operations go (hotline.calllog.journal.CallLog in the service, a list in tests).
 
     `submit` must not block. It may return a Deferred (the journal does); if that one fails,
     the failure is logged here rather than left unhandled.

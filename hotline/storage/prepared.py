@@ -55,7 +55,7 @@ class DirectReader:
     """A DB-API connection of its own per thread, checked out of `engine`'s pool once and
     kept, for `PreparedRead`s. Each read ends its transaction at once (rollback), so no
     snapshot is held between callers. A driver error discards the connection (the next read
-    connects again) and is raised as SQLAlchemy wraps it, so `hotline.journal.is_unreachable`
+    connects again) and is raised as SQLAlchemy wraps it, so `hotline.calllog.journal.is_unreachable`
     classifies it like any other database error."""
 
     def __init__(self, engine: Engine, *, sqlite_busy_ms: int | None = None) -> None:

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.timestamps import utc
-from hotline import calls
+from hotline.calllog import records as calls
 from hotline import phone as phones
-from hotline.models import Call, Callback, CallbackKind, CallbackStatus, CallDisposition
+from hotline.storage.models import Call, Callback, CallbackKind, CallbackStatus, CallDisposition
 
 
 def request_queue_callback(

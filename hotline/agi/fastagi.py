@@ -13,7 +13,7 @@ Rules the real Asterisk imposes (../shared/reference/asterisk/README.md), and ho
 - A peer that never finishes its header is cut off after `header_timeout` seconds, measured
   on the injected clock.
 
-Parsing and command formatting live in `ivr.agi_codec`; this module only moves bytes, keeps
+Parsing and command formatting live in `hotline.agi.codec`; this module only moves bytes, keeps
 time, and maps replies to the Channel's results.
 """
 
@@ -32,11 +32,11 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from hotline.config import FastAgiConfig
-from hotline.directwrite import DirectWriter
-from hotline.loopmetrics import LoopHistogram
-from ivr import agi_codec as codec
-from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
-from ivr.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+from hotline.agi.directwrite import DirectWriter
+from hotline.agi.loopmetrics import LoopHistogram
+from hotline.agi import codec
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from hotline.agi.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _again(reason: Exception) -> Exception:
 
 
 class FastAgiChannel:
-    """`ivr.channel.Channel` over one FastAGI connection.
+    """`hotline.agi.channel.Channel` over one FastAGI connection.
 
     Built by `FastAgiProtocol` once the header is read; flows only see the Channel methods.
     """
@@ -354,7 +354,7 @@ class FastAgiProtocol(Protocol):
     def connectionMade(self) -> None:
         self.metrics.active += 1
         self.deadlines.add(self)
-        #: One command line at a time, written at once (hotline.directwrite says why).
+        #: One command line at a time, written at once (hotline.agi.directwrite says why).
         self._writer = DirectWriter(self.transport)
         self.send = self._writer.write
 

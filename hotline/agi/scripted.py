@@ -40,7 +40,7 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from hotline.prompts import Prompt, parse_sound_name
-from ivr.channel import CallInfo, Hangup, RecordResult
+from hotline.agi.channel import CallInfo, Hangup, RecordResult
 
 DTMF = "0123456789*#"
 #: Commands Asterisk still answers on a dead channel.

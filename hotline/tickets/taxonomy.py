@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.models import Category, CategoryKind, Department
-from hotline.worktime import TimeLimit
+from hotline.storage.models import Category, CategoryKind, Department
+from hotline.tickets.worktime import TimeLimit
 
 __all__ = [
     "DEFAULT_DEPARTMENTS_PATH",
@@ -46,7 +46,7 @@ __all__ = [
     "read_taxonomy",
 ]
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parent.parent / "data"
 DEFAULT_TAXONOMY_PATH = DATA_DIR / "taxonomy.json"
 DEFAULT_DEPARTMENTS_PATH = DATA_DIR / "departments.json"
 
@@ -54,7 +54,7 @@ DEFAULT_DEPARTMENTS_PATH = DATA_DIR / "departments.json"
 KIND_KEYS: Mapping[str, CategoryKind] = {"components": CategoryKind.COMPONENT, "events": CategoryKind.EVENT}
 CODE_ORIGINS = ("deployment", "assigned", "local")
 
-# Column sizes from hotline.models, checked here so that SQLite and PostgreSQL refuse the same files.
+# Column sizes from hotline.storage.models, checked here so that SQLite and PostgreSQL refuse the same files.
 _CATEGORY_CODE_MAX = 16
 _DEPARTMENT_CODE_MAX = 32
 _NAME_MAX = 100

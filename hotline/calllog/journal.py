@@ -1,6 +1,6 @@
 """The call-log journal: call records survive a database that is briefly away.
 
-`CallLog.submit(operation, arguments)` runs one named operation (`hotline.calls.OPERATIONS`,
+`CallLog.submit(operation, arguments)` runs one named operation (`hotline.calllog.records.OPERATIONS`,
 plus whatever the composition root adds, e.g. a voicemail ticket) in one transaction through
 the injected session runner — `DatabasePool.run` in the service, a synchronous runner in the
 classic AGI script and in tests. When the database is unreachable (OperationalError,
@@ -25,7 +25,7 @@ operation at a time, so one bad operation costs only itself.
 Delivery is at least once. Each replayed line is applied in its own transaction and its end
 offset is then recorded (fsync'd) in a `.done` file next to the journal, so a restart resumes
 where it stopped; a crash between a commit and that record replays one line twice. That
-costs nothing: the `hotline.calls` operations are applied with the entry's id, which their
+costs nothing: the `hotline.calllog.records` operations are applied with the entry's id, which their
 timeline event keeps (`call_events.op_id`), so a repeat adds no second event; the others
 (a message's ticket, a callback request) find what the first run made.
 
@@ -55,8 +55,8 @@ from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
-from hotline import calls
-from hotline.db import Database
+from hotline.calllog import records as calls
+from hotline.storage.db import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,15 +93,16 @@ def sync_run(database: Database) -> SessionRun:
 def operations_for(config: Any) -> dict[str, Callable[..., Any]]:
     """The call log's operations: the call record's, and the two the IVR adds (a message's
     ticket, a queue-callback request), whose rules come from the config."""
-    from hotline import callbacks, messages
-    from hotline.tickets import TicketPolicy
+    from hotline.calllog import callbacks
+    from hotline.tickets import voicemail as messages
+    from hotline.tickets.services import TicketPolicy
 
     return {**calls.OPERATIONS, **callbacks.OPERATIONS, **messages.operations(TicketPolicy.from_config(config))}
 
 
 def apply_entry(session: Session, operations: Mapping[str, Callable[..., Any]], entry: Mapping[str, Any]) -> Any:
     """Apply one journal entry (an operation, or a batch of them) in `session`; wherever the
-    database is (this process, `hotline.dbprocess`)."""
+    database is (this process, `hotline.storage.dbprocess`)."""
     operation = entry["op"]
     if operation == BATCH:
         return [apply_entry(session, operations, item) for item in entry["args"]["operations"]]
@@ -119,7 +120,7 @@ def _operations_in(entry: Mapping[str, Any] | None) -> int:
 
 
 #: `write(entry)` applies a journal entry wherever the database is and returns a Deferred of
-#: its result (`hotline.dbprocess.DatabaseProcess.write_entry`).
+#: its result (`hotline.storage.dbprocess.DatabaseProcess.write_entry`).
 EntryWrite = Callable[[dict[str, Any]], "Deferred[Any]"]
 
 
@@ -280,7 +281,7 @@ class CallLog:
         clock: `IReactorTime` for the retry timer and for the time of operations that were
             submitted without one; None for a process without a reactor (no timer: call
             `replay()` or `close()` yourself).
-        operations: name → function(session, **arguments); default `hotline.calls.OPERATIONS`.
+        operations: name → function(session, **arguments); default `hotline.calllog.records.OPERATIONS`.
         retry_seconds: how often to try the database again while journalling.
         write: applies an entry somewhere else (the service's database process) instead of
             through `run` in this process.

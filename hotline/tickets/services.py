@@ -3,7 +3,7 @@
 Every move goes through `apply`, which checks it against `workflow.RULES`, stamps it, records
 who did it and appends it to the history in the caller's transaction. An illegal move raises
 before anything is changed. Functions take a `Session` and never commit: the caller owns the
-unit of work (see `hotline.db.Database.transaction`).
+unit of work (see `hotline.storage.db.Database.transaction`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.timestamps import utc
 from hotline import phone
-from hotline.prepared import DirectReader
-from hotline.models import (
+from hotline.storage.prepared import DirectReader
+from hotline.storage.models import (
     Assignment,
     Category,
     Department,
@@ -34,8 +34,8 @@ from hotline.models import (
     TicketStatus,
     Urgency,
 )
-from hotline.taxonomy import category_defaults
-from hotline.workflow import (
+from hotline.tickets.taxonomy import category_defaults
+from hotline.tickets.workflow import (
     FINISHED,
     Action,
     InvalidValue,
@@ -43,7 +43,7 @@ from hotline.workflow import (
     WorkflowError,
     check,
 )
-from hotline.worktime import TimeLimit, WorkingCalendar
+from hotline.tickets.worktime import TimeLimit, WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -456,7 +456,7 @@ def caller_open_ticket_status(session: Session, caller_number: str) -> tuple[str
 
 class StatusLookups:
     """The same two lookups on a `DirectReader` (no session, no ORM): what the IVR's
-    database process runs while a caller waits (see hotline.prepared for the why)."""
+    database process runs while a caller waits (see hotline.storage.prepared for the why)."""
 
     def __init__(self, reader: DirectReader) -> None:
         self._reader = reader

@@ -21,9 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.timestamps import utc
-from hotline import calls, phone, tickets
-from hotline.models import CallDisposition, Recording, RecordingKind, Ticket, TicketSource
-from hotline.tickets import Actor, TicketPolicy
+from hotline import phone
+from hotline.calllog import records as calls
+from hotline.tickets import services as tickets
+from hotline.storage.models import CallDisposition, Recording, RecordingKind, Ticket, TicketSource
+from hotline.tickets.services import Actor, TicketPolicy
 
 IVR = Actor("ivr")
 

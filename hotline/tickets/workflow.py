@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from hotline.models import TicketStatus as S
+from hotline.storage.models import TicketStatus as S
 
 
 class Action(enum.StrEnum):

@@ -1,7 +1,7 @@
 """The Channel seam: what an IVR flow may ask of a call, whatever carries it.
 
-FastAGI (`ivr.fastagi`), classic AGI over stdin/stdout (`ivr.classic`, with pyst2) and the
-tests' scripted channel (`ivr.scripted`) all implement `Channel`. Flows are `async def`
+FastAGI (`hotline.agi.fastagi`), classic AGI over stdin/stdout (`hotline.agi.classic`, with pyst2) and the
+tests' scripted channel (`hotline.agi.scripted`) all implement `Channel`. Flows are `async def`
 functions of one `Channel`; they never see the transport. A caller hanging up surfaces as
 `Hangup`, on every transport, from whichever call noticed it first.
 """

@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from `hotline.db.alembic_config`, the schema from the models."""
+"""Alembic environment: the URL comes from `hotline.storage.db.alembic_config`, the schema from the models."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from hotline.db import make_engine
-from hotline.models import Base
+from hotline.storage.db import make_engine
+from hotline.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

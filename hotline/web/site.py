@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 from twisted.web.server import Request
 
-from hotline.dbpool import DatabasePool
+from hotline.storage.dbpool import DatabasePool
 from hotline.metrics import Metrics
 
 

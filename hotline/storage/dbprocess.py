@@ -11,7 +11,7 @@ reads in a second child (on SQLite they are cheaper in the service itself:
 
 What crosses the boundary is data, never code: a request names an operation of `REQUESTS`
 and carries JSON arguments (a journal entry, a ticket number), which is why only the call
-log, whose operations already are named and JSON (`hotline.journal`), and named reads can
+log, whose operations already are named and JSON (`hotline.calllog.journal`), and named reads can
 move here.
 
 The wire: a socketpair; one JSON object per line each way. Request
@@ -23,7 +23,7 @@ write.
 
 Failures keep the call log's promise (nothing lost): while the child is starting, gone or
 restarting, and when it reports that the database is unreachable, requests fail with
-`DatabaseUnreachable` (a ConnectionError, which `hotline.journal.is_unreachable` counts), so
+`DatabaseUnreachable` (a ConnectionError, which `hotline.calllog.journal.is_unreachable` counts), so
 the call log journals and retries and a lookup counts as unavailable. A child that dies is
 started again after `restart_seconds`, doubling up to a minute while it keeps dying. On
 shutdown the child's socket is closed; it finishes what it was given, answers, and exits.
@@ -49,7 +49,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from hotline.directwrite import DirectWriter
+from hotline.agi.directwrite import DirectWriter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RemoteError(Exception):
 
 
 def _calllog(session: Session, context: dict[str, Any], entry: dict[str, Any]) -> Any:
-    from hotline.journal import apply_entry
+    from hotline.calllog.journal import apply_entry
 
     apply_entry(session, context["operations"], entry)
     return None  # what the operations return are ORM rows: nothing the caller needs
@@ -86,7 +86,7 @@ def _calllog(session: Session, context: dict[str, Any], entry: dict[str, Any]) -
 WRITES: dict[str, Callable[..., Any]] = {"calllog": _calllog}
 
 #: Reads a caller waits for: name → function(lookups, **args), on a DB-API connection of the
-#: child's (`hotline.tickets.StatusLookups`, `hotline.prepared`).
+#: child's (`hotline.tickets.services.StatusLookups`, `hotline.storage.prepared`).
 READS: dict[str, Callable[..., Any]] = {
     "caller_open_ticket": lambda lookups, caller_number: lookups.caller_open_ticket_status(caller_number),
     "ticket_status": lambda lookups, number: lookups.ticket_status(number),
@@ -101,7 +101,7 @@ REQUESTS = frozenset(WRITES) | frozenset(READS)
 
 class _Connection(Protocol):
     """The parent's end of the socketpair: lines in, replies to their Deferreds; requests
-    out at once (a caller may be waiting for the answer: hotline.directwrite)."""
+    out at once (a caller may be waiting for the answer: hotline.agi.directwrite)."""
 
     def __init__(self, owner: DatabaseProcess) -> None:
         self.owner = owner
@@ -126,7 +126,7 @@ class _Connection(Protocol):
 
 
 class DatabaseProcess:
-    """One child process (`python -m hotline.dbprocess`) and the requests in flight to it.
+    """One child process (`python -m hotline.storage.dbprocess`) and the requests in flight to it.
 
     Args:
         reactor: provides IReactorSocket (adoptStreamConnection) and IReactorTime.
@@ -164,7 +164,7 @@ class DatabaseProcess:
     def start(self) -> None:
         """Start the child; requests made before it answers wait on the socket."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [self.python, "-m", "hotline.dbprocess", "--fd", str(child.fileno()), "--readers", str(self.readers), "--nice", str(self.niceness)] + (["--idle"] if self.idle else [])
+        argv = [self.python, "-m", "hotline.storage.dbprocess", "--fd", str(child.fileno()), "--readers", str(self.readers), "--nice", str(self.niceness)] + (["--idle"] if self.idle else [])
         if self.config_file:
             argv += ["--config", self.config_file]
         try:
@@ -282,12 +282,12 @@ class DatabaseProcess:
 
 def serve(fd: int, config_file: str | None, readers: int) -> int:
     """Answer requests on the socket `fd` until the parent closes it; reads on `readers`
-    threads (at least one), each with its own DB-API connection (`hotline.prepared`)."""
+    threads (at least one), each with its own DB-API connection (`hotline.storage.prepared`)."""
     from hotline import config as configmod
-    from hotline.db import Database
-    from hotline.journal import is_unreachable, operations_for
-    from hotline.prepared import DirectReader
-    from hotline.tickets import StatusLookups
+    from hotline.storage.db import Database
+    from hotline.calllog.journal import is_unreachable, operations_for
+    from hotline.storage.prepared import DirectReader
+    from hotline.tickets.services import StatusLookups
 
     config = configmod.load(config_file)
     readers = max(1, readers)
@@ -354,7 +354,7 @@ def serve(fd: int, config_file: str | None, readers: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hotline.dbprocess", description="The IVR's database process (started by `hotline serve`).")
+    parser = argparse.ArgumentParser(prog="python -m hotline.storage.dbprocess", description="The IVR's database process (started by `hotline serve`).")
     parser.add_argument("--fd", type=int, required=True, help="the socket inherited from the service")
     parser.add_argument("--config", default=None)
     parser.add_argument("--readers", type=int, default=4, help="reader threads (at least 1)")

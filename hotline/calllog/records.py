@@ -3,9 +3,9 @@
 The IVR (what the caller did) and the AMI live model (what the queue did) both write here.
 Every operation is idempotent or additive and takes only JSON-friendly arguments, so an
 operation that could not reach the database can be journalled to disk and replayed later
-(see `hotline.journal`) without losing or doubling anything: `OPERATIONS` is that contract.
+(see `hotline.calllog.journal`) without losing or doubling anything: `OPERATIONS` is that contract.
 
-The IVR writes a call's steps several at a time, in one transaction (`hotline.journal`'s
+The IVR writes a call's steps several at a time, in one transaction (`hotline.calllog.journal`'s
 batches), so the operations are cheap to repeat within one session: the call row and the
 op_ids already on its timeline are looked up once per session and remembered in
 `session.info`, and timeline rows are inserted together at the next flush.
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from hotline.timestamps import utc
 from hotline import phone
-from hotline.models import Call, CallDisposition, CallEvent
+from hotline.storage.models import Call, CallDisposition, CallEvent
 
 #: Outcomes that a later, less final report must not overwrite (a late IVR hangup after
 #: the queue said "answered" stays answered).
@@ -38,8 +38,8 @@ _CALL_BY_UNIQUEID = select(Call).where(Call.uniqueid == bindparam("uniqueid"))
 _OP_IDS_OF_CALL = select(CallEvent.op_id).where(CallEvent.call_id == bindparam("call_id"), CallEvent.op_id.is_not(None))
 
 #: session.info keys: uniqueid → Call, and call id → op_ids on its timeline, for this session.
-_CALLS_SEEN = "hotline.calls.seen"
-_OP_IDS_SEEN = "hotline.calls.op_ids"
+_CALLS_SEEN = "hotline.calllog.records.seen"
+_OP_IDS_SEEN = "hotline.calllog.records.op_ids"
 
 
 def get(session: Session, uniqueid: str) -> Call | None:

@@ -1,11 +1,11 @@
 """Classic AGI: Asterisk starts `agi_scripts/hotline-agi <flow>` for a call and talks to it
-over stdin/stdout. `ClassicAgiChannel` implements `ivr.channel.Channel` on top of pyst2's
+over stdin/stdout. `ClassicAgiChannel` implements `hotline.agi.channel.Channel` on top of pyst2's
 `asterisk.agi.AGI`, and fixes each defect measured in ../shared/reference/dependencies.md:
 
 ===========================================  ===============================================
 pyst2 0.5.1 does                             the adapter does
 ===========================================  ===============================================
-an unsolicited `HANGUP` line, or EOF, raises  replies are read by `ivr.agi_codec`: HANGUP and
+an unsolicited `HANGUP` line, or EOF, raises  replies are read by `hotline.agi.codec`: HANGUP and
 `ValueError: invalid literal for int()`       EOF become `Hangup` (a HANGUP already waiting
                                               while idle raises before anything is written)
 511 (dead channel) raises AGIUnknownError     `Hangup`
@@ -17,10 +17,10 @@ AGISIGHUPHangup                               `Hangup`; the handler is installed
                                               constructor; the handler is installed only when
                                               on the main thread, elsewhere hangups are still
                                               seen through -1, 511, HANGUP and EOF
-`_quote()` leaves `"` unescaped               every command is built by `ivr.agi_codec`
+`_quote()` leaves `"` unescaped               every command is built by `hotline.agi.codec`
 debug lines on stderr, always                 pyst2's stderr is a null sink
 `get_data()` drops `(timeout)`                returns (digits, timed_out)
-`record_file()` returns `chr(result)`         returns `ivr.channel.RecordResult`
+`record_file()` returns `chr(result)`         returns `hotline.agi.channel.RecordResult`
 `result=-1` raises AGIAppError, also for      `Hangup`; EXEC returns -1 (Queue/Dial: the
 EXEC Queue after the agent hung up            agent hung up, the caller is still there)
 ===========================================  ===============================================
@@ -45,9 +45,9 @@ from typing import Any, BinaryIO
 
 from asterisk.agi import AGI, AGIHangup
 
-from ivr import agi_codec as codec
-from ivr.agi_codec import AgiDecoder, HangupNotice, ProtocolError, Reply
-from ivr.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+from hotline.agi import codec
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from hotline.agi.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _again(reason: Exception) -> Exception:
 
 
 class ClassicAgiChannel:
-    """`ivr.channel.Channel` over classic AGI (stdin/stdout), through pyst2's AGI object.
+    """`hotline.agi.channel.Channel` over classic AGI (stdin/stdout), through pyst2's AGI object.
 
     Build it with `open()`, which reads the header; call `close()` when the call is over to
     restore the previous SIGHUP disposition.

@@ -9,7 +9,7 @@ PostgreSQL compute the same integers. Rates are then formed in Python with `Deci
 
 Periods are half-open, ``[start, end)``: a ticket closed exactly at ``end`` belongs to the next
 period. Figures are computed from each ticket's current state (the columns the workflow in
-`hotline.tickets` maintains), so a past period's figures still move when one of its cases is
+`hotline.tickets.services` maintains), so a past period's figures still move when one of its cases is
 reopened, extended or closed late; export them to freeze them.
 
 A *case* (案件) below is a ticket that was registered (立案) and is neither rejected nor
@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from hotline.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus
-from hotline.workflow import FINISHED
+from hotline.storage.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus
+from hotline.tickets.workflow import FINISHED
 
 __all__ = [
     "CALL_SERVICE_LEVEL_SECONDS",
@@ -331,7 +331,7 @@ def overdue_unhandled(w: Window) -> Terms:
 def completion_rate(w: Window) -> Terms:
     """办结率 = 办结数 / 受理数 (our definition, the hotline's view of what it took in).
     Denominator: tickets received (created_at) in the period. Numerator: those of them finished
-    now, i.e. in a status `hotline.workflow.FINISHED` names (closed, rejected with a reason,
+    now, i.e. in a status `hotline.tickets.workflow.FINISHED` names (closed, rejected with a reason,
     answered directly); a reopened ticket is unfinished again."""
     return and_(_received(w), Ticket.status.in_(sorted(FINISHED))), _received(w)
 

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from hotline.db import Database
+from hotline.storage.db import Database
 
 T = TypeVar("T")
 

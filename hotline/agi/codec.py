@@ -1,6 +1,6 @@
 """Sans-IO AGI: bytes from Asterisk in, typed messages out; Channel operations in, command
-lines out. No sockets, no Twisted, no pyst2, so that FastAGI (`ivr.fastagi`), classic AGI
-(`ivr.classic`) and the tests share one reading of the protocol.
+lines out. No sockets, no Twisted, no pyst2, so that FastAGI (`hotline.agi.fastagi`), classic AGI
+(`hotline.agi.classic`) and the tests share one reading of the protocol.
 
 What the wire looks like (see ../shared/reference/asterisk/): Asterisk ends every line with a
 bare LF; it opens with a block of `agi_<name>: <value>` lines closed by an empty line; then,
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, Union
 from urllib.parse import parse_qsl
 
-from ivr.channel import CallInfo, ChannelError, CommandRejected, Hangup, RecordResult, UnsafeArgument
+from hotline.agi.channel import CallInfo, ChannelError, CommandRejected, Hangup, RecordResult, UnsafeArgument
 
 #: The agi_* block of a real call has 22 lines plus one per AGI() argument.
 MAX_HEADER_LINES = 64
