@@ -28,7 +28,8 @@ from typing import Any
 import jinja2
 
 from asterisk_conf import secrets as secretsmod
-from hotline import __version__, dialplan, prompts as promptsmod
+from hotline import __version__, dialplan
+from hotline import prompts as promptsmod
 from hotline.config import Config
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

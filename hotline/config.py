@@ -102,9 +102,10 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
 
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        if value not in options:
-            raise _Invalid("one of " + ", ".join(repr(o) for o in options))
-        return value
+        for option in options:
+            if value == option:
+                return option
+        raise _Invalid("one of " + ", ".join(repr(o) for o in options))
 
     return check
 
@@ -112,21 +113,25 @@ def _choice(*options: str) -> Callable[[Any], str]:
 def _host(value: Any) -> str:
     """A listening address: an IP literal, or 'localhost'. Names other than that are refused,
     so that a typo can never silently bind a public interface."""
+    expected = "an IP address such as '127.0.0.1' or '::1', or 'localhost'"
+    if not isinstance(value, str):
+        raise _Invalid(expected)
     if value == "localhost":
         return value
     try:
         ipaddress.ip_address(value)
-    except (ValueError, TypeError):
-        raise _Invalid("an IP address such as '127.0.0.1' or '::1', or 'localhost'") from None
+    except ValueError:
+        raise _Invalid(expected) from None
     return value
 
 
 def _timezone(value: Any) -> str:
+    name = _string(value)
     try:
-        ZoneInfo(_string(value))
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise _Invalid("an IANA time zone name such as 'Asia/Shanghai'") from None
-    return value
+    return name
 
 
 def _database_url(value: Any) -> str:
@@ -375,7 +380,6 @@ class TicketsConfig:
     sequence_digits: int = _check(_integer(3, 6), default=4)
     default_time_limit: str = _check(_time_limit, default="5 working_days")
     urgent_time_limit: str = _check(_time_limit, default="4 hours")
-    due_soon_hours: int = _check(_integer(1, 24 * 30), default=24)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install what the tests need and run the whole suite (SQLite and a real PostgreSQL).
+# Install what the tests need, run ruff and mypy, then the whole suite (SQLite and a real PostgreSQL).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --test
+# Static checks first, each failing the run: lint, formatting, types (configured in
+# pyproject.toml and setup.cfg).
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m mypy
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

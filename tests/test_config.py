@@ -43,6 +43,8 @@ def test_relative_sqlite_path_is_relative_to_the_file(tmp_path):
         ('[http]\nport = "8080"', "http.port", "an integer from 0 to 65535", "'8080' (str)"),
         ("[http]\nport = 70000", "http.port", "an integer from 0 to 65535", "70000 (int)"),
         ('[http]\nbind = "example.com"', "http.bind", "an IP address", "'example.com'"),
+        ("[http]\nbind = 2130706433", "http.bind", "an IP address", "2130706433 (int)"),
+        ("[tickets]\ndue_soon_hours = 24", "tickets.due_soon_hours", "no such key", "24 (int)"),
         ("[http]\nprot = 1", "http.prot", "no such key (known: bind, port)", "1 (int)"),
         ("[htp]\nport = 1", "htp", "a section (known: service", "{'port': 1}"),
         ('[service]\ntimezone = "Mars/Olympus"', "service.timezone", "an IANA time zone name", "'Mars/Olympus'"),

@@ -33,14 +33,16 @@ actions were left unused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.task import Clock
 
-from hotline.prompts import Prompt, parse_sound_name
 from hotline.agi.channel import CallInfo, Hangup, RecordResult
+from hotline.prompts import Prompt, parse_sound_name
+
+R = TypeVar("R")
 
 DTMF = "0123456789*#"
 #: Commands Asterisk still answers on a dead channel.
@@ -120,10 +122,10 @@ class Command:
 
     step: int
     verb: str
-    args: tuple[Any, ...]
+    args: tuple[object, ...]
     at: float
     ended: float = 0.0
-    result: Any = None
+    result: object = None
 
 
 def catalogue_durations(sounds_dir: str, catalogue: Mapping[str, Prompt]) -> Callable[[str], float]:
@@ -205,7 +207,7 @@ class ScriptedChannel:
         if t > self.now:
             self.clock.advance(t - self.now)
 
-    def _begin(self, verb: str, *args: Any, media: bool = True) -> Command:
+    def _begin(self, verb: str, *args: object, media: bool = True) -> Command:
         command = Command(step=len(self.commands) + 1, verb=verb, args=args, at=self.now)
         self.commands.append(command)
         if self.hangup_at is not None and self.now >= self.hangup_at and self.caller_gone_at is None:
@@ -229,7 +231,7 @@ class ScriptedChannel:
         command.ended, command.result = self.now, "HANGUP"
         raise Hangup(f"caller hung up (command {command.step} {command.verb})")
 
-    def _end(self, command: Command, result: Any) -> Any:
+    def _end(self, command: Command, result: R) -> R:
         command.ended, command.result = self.now, result
         return result
 
@@ -438,7 +440,7 @@ class ScriptedChannel:
         return [c.verb for c in self.commands]
 
     def queue_entries(self) -> list[Command]:
-        return [c for c in self.commands if c.verb == "exec" and c.args[0].lower() == "queue"]
+        return [c for c in self.commands if c.verb == "exec" and str(c.args[0]).lower() == "queue"]
 
     def seconds_to_queue(self) -> float:
         """From answer to the first EXEC Queue, on the virtual clock."""
@@ -463,7 +465,7 @@ class CallerScript:
     callerid: str = "13812345678"
 
 
-def drive(coroutine: Any) -> Any:
+def drive(coroutine: Coroutine[Any, Any, R]) -> R:
     """Run a flow (or the runner) to completion on the virtual clock and return its result.
 
     Everything a scripted call awaits is already done (the channel answers at once, the
@@ -472,7 +474,7 @@ def drive(coroutine: Any) -> Any:
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
 
-    results: list[Any] = []
+    results: list[R | Failure] = []
     Deferred.fromCoroutine(coroutine).addBoth(results.append)
     if not results:
         raise AssertionError("the flow is still waiting for something the test never completed")
@@ -488,7 +490,7 @@ class ScriptedLine:
     flow defaults to the IVR, whose channel starts unanswered (a queue-callback leg starts
     answered, like the real second AGI session of a call)."""
 
-    def __init__(self, runner: Callable[[Any], Any], clock: Clock, durations: Callable[[str], float]) -> None:
+    def __init__(self, runner: Callable[[ScriptedChannel], Coroutine[Any, Any, object]], clock: Clock, durations: Callable[[str], float]) -> None:
         self.runner, self.clock, self.durations = runner, clock, durations
         self._count = 0
 

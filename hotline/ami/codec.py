@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Union
 
 EOL = b"\r\n"
 END_OF_MESSAGE = b"\r\n\r\n"
@@ -67,7 +66,7 @@ class Message:
     most events are looked at by name only and never pay for it.
     """
 
-    __slots__ = ("_parts", "_index", "_folded")
+    __slots__ = ("_folded", "_index", "_parts")
 
     def __init__(self, parts: list[tuple[str, str, str]]) -> None:
         # (key, ": ", value) triples as str.partition leaves them; see `from_headers`.
@@ -167,7 +166,7 @@ class Event(Message):
         return self._parts[0][2]
 
 
-Frame = Union[Banner, Response, Event, AmiProtocolError]
+Frame = Banner | Response | Event | AmiProtocolError
 _separator = itemgetter(1)
 
 
@@ -181,10 +180,10 @@ def parse_message(block: bytes) -> tuple[Message | None, AmiProtocolError | None
     lines = block.decode("utf-8", "replace").split("\r\n")
     error: AmiProtocolError | None = None
     first = lines[0]
-    if not (first.startswith("Event: ") or first.startswith("Response: ")):
+    if not first.startswith(("Event: ", "Response: ")):
         # Garbage glued in front of a message: resynchronise on the first line that opens one.
         for index, line in enumerate(lines):
-            if line.startswith("Event: ") or line.startswith("Response: "):
+            if line.startswith(("Event: ", "Response: ")):
                 error = AmiProtocolError("not_a_message", f"{index} line(s) of garbage before a message", block[:80])
                 lines = lines[index:]
                 first = line

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from hotline.dialplan import VAR_RECORDING
@@ -348,7 +348,7 @@ def _id(value: str) -> str:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class _Bounded(OrderedDict[Any, Any]):
@@ -424,7 +424,7 @@ class LiveModel:
         for callback in self._subscribers:
             try:
                 callback(change)
-            except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the model
+            except Exception:  # a subscriber's bug must not stop the model
                 self.subscriber_errors += 1
                 log.exception("live model subscriber %r failed on %s", callback, type(change).__name__)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any, Literal
@@ -35,6 +35,8 @@ from hotline.tickets.workflow import FINISHED
 
 __all__ = [
     "CALL_SERVICE_LEVEL_SECONDS",
+    "SHANGHAI",
+    "TICKET_KPIS",
     "CallKpis",
     "CallReport",
     "Group",
@@ -43,8 +45,6 @@ __all__ = [
     "Mean",
     "Period",
     "Ratio",
-    "SHANGHAI",
-    "TICKET_KPIS",
     "TicketKpis",
     "TicketReport",
     "Window",
@@ -158,7 +158,7 @@ class Window:
 
     @classmethod
     def of(cls, period: Period, now: datetime | None = None) -> Window:
-        now = datetime.now(timezone.utc) if now is None else now
+        now = datetime.now(UTC) if now is None else now
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         return cls(period.start, period.end, min(period.end, now))
@@ -194,7 +194,7 @@ class KpiDefinition:
 _REGISTRY: dict[str, KpiDefinition] = {}
 #: Every ticket KPI by attribute name (as in `TicketKpis`), in report order.
 TICKET_KPIS: Mapping[str, KpiDefinition] = MappingProxyType(_REGISTRY)
-_PROBE = Window(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc))
+_PROBE = Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 2, 1, tzinfo=UTC), datetime(2000, 2, 1, tzinfo=UTC))
 
 
 def _kpi(name_zh: str, name_en: str, *, official: str | None = None) -> Callable[[Formula], Formula]:

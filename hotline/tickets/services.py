@@ -19,9 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from hotline.timestamps import utc
 from hotline import phone
-from hotline.storage.prepared import DirectReader
 from hotline.storage.models import (
     Assignment,
     Category,
@@ -34,6 +32,7 @@ from hotline.storage.models import (
     TicketStatus,
     Urgency,
 )
+from hotline.storage.prepared import DirectReader
 from hotline.tickets.taxonomy import category_defaults
 from hotline.tickets.workflow import (
     FINISHED,
@@ -44,6 +43,7 @@ from hotline.tickets.workflow import (
     check,
 )
 from hotline.tickets.worktime import TimeLimit, WorkingCalendar
+from hotline.timestamps import utc
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class TicketPolicy:
     """What the workflow needs from configuration."""
 
     calendar: WorkingCalendar
-    default_time_limit: TimeLimit = TimeLimit.parse("5 working_days")
-    urgent_time_limit: TimeLimit = TimeLimit.parse("4 hours")
+    default_time_limit: TimeLimit = TimeLimit.parse("5 working_days")  # noqa: RUF009 - a frozen value, safe to share
+    urgent_time_limit: TimeLimit = TimeLimit.parse("4 hours")  # noqa: RUF009 - a frozen value, safe to share
     sequence_digits: int = 4
     satisfaction_levels: tuple[str, ...] = ("满意", "基本满意", "不满意")
     satisfied_levels: tuple[str, ...] = ("满意", "基本满意")
