@@ -170,7 +170,7 @@ Frame = Banner | Response | Event | AmiProtocolError
 _separator = itemgetter(1)
 
 
-def parse_message(block: bytes) -> tuple[Message | None, AmiProtocolError | None]:
+def parse_message(block: bytes) -> tuple[Event | Response | None, AmiProtocolError | None]:
     """One message from the bytes between two empty lines (without the terminator).
 
     Returns the message (None if the block is not one) and an error describing what was
@@ -277,7 +277,7 @@ class AmiDecoder:
             if error is not None:
                 out.append(error)
             if message is not None:
-                out.append(message)  # type: ignore[arg-type]  # parse_message returns one of the listed kinds
+                out.append(message)
         self._buffer = buffer[position:] if position < len(buffer) else b""
         if len(self._buffer) > self.max_line:
             self._check_limits(out)

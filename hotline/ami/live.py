@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from hotline.dialplan import VAR_RECORDING
 
@@ -40,6 +40,12 @@ _UNKNOWN_IDS = frozenset({"", "<unknown>", "unknown"})
 _CLEAN = 1  # the caller was waiting and left: a new Join is a real re-join
 _EARLY = 2  # an outcome arrived for a caller we never saw join: its Join is late
 _LATE = 3  # that late Join arrived (and was not made a waiting caller)
+
+
+class Clock(Protocol):
+    """The part of Twisted's IReactorTime the model reads (the model imports no Twisted)."""
+
+    def seconds(self) -> float: ...
 
 
 class EventLike(Protocol):
@@ -304,7 +310,7 @@ class _Member:
     talking_to: str | None = None
     agent_uniqueid: str | None = None
 
-    def key(self) -> tuple[Any, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self.name, self.status, self.paused, self.pause_reason, self.last_pause, self.calls_taken, self.in_call, self.last_call, self.membership, self.penalty, self.talking_to, self.agent_uniqueid)
 
 
@@ -351,7 +357,11 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-class _Bounded(OrderedDict[Any, Any]):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(OrderedDict[K, V]):
     """A mapping that forgets its oldest entries past `limit` (tombstones, late-event marks).
 
     OrderedDict, not dict: evicting a plain dict's first key is O(deleted keys) per eviction.
@@ -361,7 +371,7 @@ class _Bounded(OrderedDict[Any, Any]):
         super().__init__()
         self.limit = limit
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         if len(self) > self.limit:
             self.popitem(last=False)
@@ -370,14 +380,14 @@ class _Bounded(OrderedDict[Any, Any]):
 class LiveModel:
     """Queues → callers and members, channels and bridges, kept from AMI events."""
 
-    def __init__(self, clock: Any = None, *, memory: int = 20_000, resync_buffer: int = 200_000) -> None:
+    def __init__(self, clock: Clock | None = None, *, memory: int = 20_000, resync_buffer: int = 200_000) -> None:
         self._now: Callable[[], float] = clock.seconds if clock is not None else time.time
         self.queues: dict[str, _Queue] = {}
         self.channels: dict[str, _Channel] = {}
         self.bridges: dict[str, set[str]] = {}
-        self._left: _Bounded = _Bounded(memory)
-        self._gone: _Bounded = _Bounded(memory)
-        self._completed: _Bounded = _Bounded(memory)  # (queue, caller uniqueid) after AgentComplete
+        self._left: _Bounded[tuple[str, str], int] = _Bounded(memory)  # (queue, caller uniqueid) → _CLEAN/_EARLY/_LATE
+        self._gone: _Bounded[str, bool] = _Bounded(memory)  # uniqueids of channels that hung up
+        self._completed: _Bounded[tuple[str, str], bool] = _Bounded(memory)  # (queue, caller uniqueid) after AgentComplete
         self._agents: dict[str, tuple[str, str]] = {}  # agent channel uniqueid → (queue, interface)
         self._subscribers: list[Callable[[Change], None]] = []
         self._buffer: list[EventLike] | None = None

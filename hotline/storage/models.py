@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Connection,
     Date,
     DateTime,
     Enum,
@@ -31,7 +32,8 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -52,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -60,7 +62,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -492,11 +494,11 @@ class HistoryRewriteError(RuntimeError):
 
 @event.listens_for(TicketEvent, "before_update")
 @event.listens_for(TicketEvent, "before_delete")
-def _forbid_history_rewrite(mapper: Any, connection: Any, target: TicketEvent) -> None:
+def _forbid_history_rewrite(mapper: Mapper[TicketEvent], connection: Connection, target: TicketEvent) -> None:
     raise HistoryRewriteError(f"ticket history is append-only (event {target.id} of ticket {target.ticket_id})")
 
 
 @event.listens_for(Extension, "before_update")
 @event.listens_for(Extension, "before_delete")
-def _forbid_extension_rewrite(mapper: Any, connection: Any, target: Extension) -> None:
+def _forbid_extension_rewrite(mapper: Mapper[Extension], connection: Connection, target: Extension) -> None:
     raise HistoryRewriteError(f"extensions are append-only (extension {target.id})")

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from hotline.storage.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus
 from hotline.tickets.workflow import FINISHED
@@ -206,7 +206,7 @@ def _kpi(name_zh: str, name_en: str, *, official: str | None = None) -> Callable
     return register
 
 
-def _in(column: Any, w: Window | Period) -> Condition:
+def _in(column: QueryableAttribute[datetime] | QueryableAttribute[datetime | None], w: Window | Period) -> Condition:
     return and_(column >= w.start, column < w.end)
 
 
