@@ -97,7 +97,7 @@ def test_environment_overrides_secrets(tmp_path):
 
 def test_bad_environment_value_names_the_variable_not_the_secret():
     """A malformed override names its variable; a password is never echoed back."""
-    with pytest.raises(ConfigError, match="environment HOTLINE_DATABASE_URL: database.url"):
+    with pytest.raises(ConfigError, match=r"environment HOTLINE_DATABASE_URL: database\.url"):
         config.load(None, environ={"HOTLINE_DATABASE_URL": "ftp://nope"})
 
 
@@ -108,7 +108,7 @@ def test_password_file(tmp_path):
     f.write_text('[ami]\nenabled = true\npassword_file = "ami.secret"\n', encoding="utf-8")
     assert config.load(f, environ={}).ami.password == "pw-from-file"
     f.write_text('[ami]\nenabled = true\npassword_file = "missing.secret"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="ami.password_file: expected a readable file"):
+    with pytest.raises(ConfigError, match=r"ami\.password_file: expected a readable file"):
         config.load(f, environ={})
 
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Integer, String, case as sql_case, cast, insert, literal, null, select
+from sqlalchemy import Integer, String, cast, insert, literal, null, select
+from sqlalchemy import case as sql_case
 
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
 from hotline.tickets import kpi
 from hotline.tickets.kpi import Mean, Period, Ratio, TicketKpis, month_period, month_series
-from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
 
 CST = ZoneInfo("Asia/Shanghai")
 FEB = month_period(2026, 2)
@@ -183,9 +184,9 @@ def test_ratio_rounds_half_up_and_is_none_when_empty():
 
 def test_month_periods_follow_the_time_zone():
     """A Shanghai month starts at 16:00 UTC the day before; December rolls into January; series run across years."""
-    assert FEB.start == datetime(2026, 1, 31, 16, tzinfo=timezone.utc) and FEB.end == datetime(2026, 2, 28, 16, tzinfo=timezone.utc)
+    assert FEB.start == datetime(2026, 1, 31, 16, tzinfo=UTC) and FEB.end == datetime(2026, 2, 28, 16, tzinfo=UTC)
     dec = month_period(2025, 12, "UTC")
-    assert (dec.start, dec.end, dec.label) == (datetime(2025, 12, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc), "2025-12")
+    assert (dec.start, dec.end, dec.label) == (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "2025-12")
     assert [p.label for p in month_series(2025, 11, 4)] == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert month_series(2025, 11, 4)[3] == FEB
     with pytest.raises(ValueError):
@@ -351,7 +352,7 @@ def test_open_overdue_case_is_in_the_on_time_denominator(database, ref):
 
 def test_closed_exactly_at_end_belongs_to_next_period(database, ref):
     """Periods are half-open: a case closed (or a ticket received) exactly at the end is in the next month."""
-    end = FEB.end.astimezone(timezone.utc)  # 2026-02-28 16:00 UTC = 1 March 00:00 in Shanghai
+    end = FEB.end.astimezone(UTC)  # 2026-02-28 16:00 UTC = 1 March 00:00 in Shanghai
     insert_tickets(database, [
         case("EDGE", at(2, 20), at(3, 5), department_id=ref["d1"], status=TicketStatus.CLOSED, handled_at=at(2, 27), handled_on_time=True, closed_at=end, closed_on_time=True),
         ticket("LATE", end),
@@ -483,6 +484,5 @@ def test_service_level_threshold_is_an_argument(database, calls):
     with database.transaction() as s:
         report = kpi.call_kpis(s, FEB, threshold_seconds=20)
     assert report.queue("12319").answered_within_threshold == 3 and report.queue("12319").service_level.percent == Decimal("60.00")
-    with pytest.raises(ValueError):
-        with database.transaction() as s:
-            kpi.call_kpis(s, FEB, threshold_seconds=-1)
+    with pytest.raises(ValueError), database.transaction() as s:
+        kpi.call_kpis(s, FEB, threshold_seconds=-1)
