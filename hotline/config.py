@@ -100,6 +100,15 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _seconds(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise _Invalid(f"a number of seconds from {low:g} to {high:g}")
+        return float(value)
+
+    return check
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         for option in options:
@@ -205,6 +214,10 @@ def _digits(value: Any) -> str:
     return value
 
 
+def _optional_digits(value: Any) -> str:
+    return "" if value == "" else _digits(value)
+
+
 def _hours(value: Any) -> tuple[str, ...]:
     from hotline.business_hours import BusinessHours
 
@@ -299,6 +312,9 @@ class AsteriskConfig:
 
     #: The number citizens dial (and the trunk delivers as DNID).
     hotline_number: str = _check(_digits, default="12319")
+    #: A second number whose callers hear English from the first word (no language offer);
+    #: empty: none.
+    english_number: str = _check(_optional_digits, default="")
     #: FastAGI servers the dialplan tries in order; defaults to this node's listener.
     agi_hosts: tuple[str, ...] = _check(_host_port, default=("127.0.0.1:4573",))
     #: Asterisk's address for SIP (PJSIP transport).
@@ -355,6 +371,10 @@ class IvrConfig:
     #: Call records that could not reach the database wait here until it is back; relative to
     #: service.data_dir, so one writable directory holds everything the service writes.
     journal_dir: str = _check(_non_empty_string, default="journal")
+    #: `hotline prompts check` fails when a caller who presses no key would wait longer than
+    #: this for a person (after hours: for the message's beep), with the real recordings.
+    #: GB/T 33358 asks for an answer within 15 s.
+    zero_key_seconds: float = _check(_seconds(1, 15), default=10.0)
 
 
 DEFAULT_QUEUES = (

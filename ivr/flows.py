@@ -73,6 +73,7 @@ from ivr.menu import (
     DTMF,
     CallerTicketNode,
     HangupNode,
+    HoursNode,
     LanguageNode,
     Menu,
     MenuNode,
@@ -90,12 +91,14 @@ T = TypeVar("T")
 QUEUESTATUS = "QUEUESTATUS"
 QUEUEPOSITION = "QUEUEPOSITION"
 LANGUAGE_FUNCTION = "CHANNEL(language)"
+#: The FastAGI URL parameter with the channel's state (``${CHANNEL(state)}``), and the
+#: state of an answered channel.
+PARAM_STATE = "state"
+STATE_UP = "Up"
 #: QUEUESTATUS values after which the caller was not served: they go to the overflow.
 OVERFLOW_STATUSES = {"TIMEOUT": "timeout", "FULL": "full", "JOINEMPTY": "empty", "LEAVEEMPTY": "empty", "JOINUNAVAIL": "empty", "LEAVEUNAVAIL": "empty"}
 #: Prompts the flows play outside any menu node (checked against the catalogue by the tests).
 FLOW_PROMPTS = ("callback_recorded", "callback_no_number", "goodbye", "system_busy", "ticket_number_is", "ticket_not_found")
-#: A recording shorter than this is no message (the caller hung up at the beep).
-MIN_MESSAGE_SECONDS = 1.0
 #: Samples per second of RECORD FILE's endpos (8 kHz telephony audio).
 SAMPLE_RATE = 8000
 #: A menu walk longer than this is a loop the validator could not see: the guard takes over.
@@ -214,6 +217,8 @@ class CallSession:
     calendar: WorkingCalendar
     hours: Mapping[str, BusinessHours]
     lang: str = "zh"
+    #: The dialplan said the language (a number of its own): no language offer.
+    language_known: bool = False
     store_timeout: float = 2.0
     #: Called with (node, key) for each menu choice; key "none" when the caller pressed nothing.
     on_choice: Callable[[str, str], None] = lambda node, key: None
@@ -309,11 +314,18 @@ Flow = Callable[[CallSession], Awaitable[None]]
 
 
 async def run_ivr(call: CallSession) -> None:
-    """Answer, start the repeat-caller lookup, and walk the menu from its start node."""
+    """Answer, start the repeat-caller lookup, and walk the menu from its start node.
+
+    Each command here is a round trip before the caller hears a word, so none is sent that
+    changes nothing: no ANSWER when the dialplan says the channel is up already (it passes
+    ``state=${CHANNEL(state)}``), no CHANNEL(language) when the channel has the call's
+    language (``agi_language``)."""
     channel = call.channel
-    await channel.answer()
+    if call.info.params.get(PARAM_STATE) != STATE_UP:
+        await channel.answer()
     call.record("mark_answered")
-    await channel.set_variable(LANGUAGE_FUNCTION, call.lang)
+    if call.info.language != call.lang:
+        await channel.set_variable(LANGUAGE_FUNCTION, call.lang)
     if any(isinstance(n, CallerTicketNode) for n in call.menu.nodes.values()):
         number = call.caller_number()
         if number:
@@ -354,7 +366,7 @@ class MenuWalk:
         key, tries = carried, 0
         while True:
             if key is None:
-                key = await self.call.play(node.prompts, DTMF)
+                key = await self.call.play(node.playlist(self.call.language_known), DTMF)
                 if key is None and node.timeout_seconds > 0:
                     key = await self.channel.wait_for_digit(int(node.timeout_seconds * 1000)) or None
             if key is None:
@@ -366,6 +378,9 @@ class MenuWalk:
                 return target, None
             if tries >= node.retries:
                 self.choose(node, key, node.invalid)
+                if node.retries and node.transfer_prompt:
+                    # The caller tried and failed: say where they go now, never silently.
+                    await self.call.play((node.transfer_prompt,))
                 return node.invalid, None
             tries += 1
             self.call.state.choices.append(f"{node.name}:{key}")
@@ -384,6 +399,13 @@ class MenuWalk:
         state.caller_ticket = view
         self.call.event("caller_ticket", found=view is not None, status=view.status if view else None)
         return (node.found if view else node.otherwise), carried
+
+    async def _hours(self, node: HoursNode, carried: str | None) -> tuple[str, str | None]:
+        is_open = self.call.hours[node.queue].is_open(self.call.now(), self.call.calendar)
+        if not is_open:
+            self.call.event("queue_closed", queue=node.queue, node=node.name)
+            self.call.state.overflow = (node.queue, "closed")  # a message left now says so
+        return (node.open if is_open else node.closed), carried
 
     async def _ticket_status(self, node: TicketStatusNode, carried: str | None) -> tuple[str, None]:
         state = self.call.state
@@ -456,19 +478,28 @@ class MenuWalk:
         call.flush()
         try:
             result = await self.channel.record_file(base, "wav", "#", node.max_seconds * 1000, True, node.silence_seconds or None)
-        except Hangup:
-            # Most callers hang up instead of pressing #: what they said is still a message.
-            self.leave_message(path, None, queue, reason)
+        except Hangup as hangup:
+            # Most callers hang up instead of pressing #: what they said is still a message,
+            # as long as they said something (RECORD FILE's `(hangup) endpos=` tells).
+            seconds = hangup.endpos / SAMPLE_RATE if hangup.endpos is not None else None
+            if seconds is not None and seconds < node.min_seconds:
+                self.no_message(path, seconds, "hangup")
+            else:
+                self.leave_message(path, None if seconds is None else round(seconds, 2), queue, reason)
             raise
         seconds = result.endpos / SAMPLE_RATE
-        if seconds >= MIN_MESSAGE_SECONDS:
+        if seconds >= node.min_seconds and seconds > 0:
             self.leave_message(path, round(seconds, 2), queue, reason)
             await call.play((node.thanks,))
         else:
-            call.event("voicemail_empty", path=path, seconds=seconds)
+            self.no_message(path, seconds, "silence")
             await call.play(("goodbye",))
         await self.channel.hangup()
         return None
+
+    def no_message(self, path: str, seconds: float, ended: str) -> None:
+        """Nothing (or a moment) recorded: on the call record as "no message", no ticket."""
+        self.call.event("no_message", path=path, seconds=round(seconds, 2), ended=ended)
 
     def leave_message(self, path: str, seconds: float | None, queue: str, reason: str) -> None:
         self.call.state.outcome = "voicemail"

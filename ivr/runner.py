@@ -36,6 +36,7 @@ from hotline.storage.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
 from hotline.agi.channel import Channel, ChannelError, Hangup
+from hotline.agi.codec import ProtocolError
 from ivr.flows import FLOWS, CallSession, Flow, IvrStore, ProcessStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 
@@ -176,7 +177,10 @@ class CallRunner:
         self._owned = []
 
     def session(self, channel: Channel) -> CallSession:
-        lang = channel.info.params.get("lang") or self.config.service.language
+        # ?lang=… from the dialplan (a number of its own) is a known language: no offer.
+        # Without it the call starts in the configuration's default and the menu offers the other.
+        asked = channel.info.params.get("lang", "")
+        known = asked in LANGUAGES
         return CallSession(
             channel=channel,
             config=self.config,
@@ -187,7 +191,8 @@ class CallRunner:
             clock=self.clock,
             calendar=self.calendar,
             hours=self.hours,
-            lang=lang if lang in LANGUAGES else self.config.service.language,
+            lang=asked if known else self.config.service.language,
+            language_known=known,
             store_timeout=self.store_timeout,
             write_soon=self.write_soon,
             on_choice=lambda node, key: self.metrics.menu_choices.labels(node, key).inc(),
@@ -207,6 +212,10 @@ class CallRunner:
             await flow(call)
         except Hangup:
             ended = "hangup"
+        except ProtocolError:
+            # The peer does not speak AGI (the FastAGI server warned with its address and
+            # counted it): nobody to queue, no flow error.
+            ended = "protocol_error"
         except Exception as exc:  # noqa: BLE001 - the one top-level guard: log, count, queue the caller
             ended = await self._guard(call, info.flow, exc)
         finally:
@@ -250,6 +259,9 @@ class CallRunner:
         state = call.state
         if isinstance(state.prefetch, Deferred):
             state.prefetch.addErrback(lambda failure: None)  # a lookup nobody waited for (hangup in the welcome)
+        if ended == "protocol_error" and not call.opened:
+            call.unwritten.clear()  # not a call: no record, no outcome counted
+            return
         outcome = state.outcome
         if outcome is None:
             if state.heard_status:

@@ -84,7 +84,7 @@ def test_menu_choices_in_order(line, database):
     summary = next(d for k, d in events if k == "ivr_summary")
     assert summary["choices"] == ["main:9", "main:2"] and summary["outcome"] == "queued" and summary["lang"] == "en"
     menu_nodes = [d["node"] for k, d in events if k == "menu"]
-    assert menu_nodes == ["welcome", "check_caller", "main", "language", "main", "emergency"]
+    assert menu_nodes == ["hours", "welcome", "check_caller", "main", "language", "main", "emergency"]
 
 
 SCRIPTS: dict[str, tuple[list[Any], CallDisposition, str]] = {

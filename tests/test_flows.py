@@ -171,14 +171,32 @@ def test_key_during_welcome_reaches_the_operators_at_once(line, database):
 
 
 @pytest.mark.parametrize("key", ["3", "7", "*", "#"])
-def test_any_other_key_goes_to_the_operators(line, database, key):
-    """An invalid key is a shortcut too: straight to the general queue, no retry."""
+def test_invalid_key_is_said_and_the_menu_offered_again(line, database, key):
+    """A key the menu has no option for is not a silent transfer: 按键无效, the menu again
+    (with the language offer), and a caller who then presses nothing is queued."""
     channel = line.call(press(key, after=4.0))
+    assert prompts_played(channel) == ["welcome", "main_menu", "invalid_key", "main_menu", "language_offer"]
     assert queued_to(channel) == ["general"]
-    assert "invalid_key" not in prompts_played(channel)
     call, events = record(database, channel.info.uniqueid)
     assert call.disposition is CallDisposition.QUEUED
-    assert ("key", {"node": "main", "key": key, "target": "operators"}) in events
+    assert ("key", {"node": "main", "key": key, "target": None, "retry": 1}) in events
+    assert ("key", {"node": "main", "key": None, "target": "operators"}) in events
+
+
+def test_invalid_keys_past_the_retries_are_transferred_with_an_announcement(line, database):
+    """A second invalid key (the default menu allows one retry): 为您转接人工服务, then the
+    general queue — the caller hears where they go."""
+    channel = line.call(press("7", after=4.0), press("#", after=3.0))
+    assert prompts_played(channel) == ["welcome", "main_menu", "invalid_key", "main_menu", "invalid_transfer"]
+    assert queued_to(channel) == ["general"]
+    _, events = record(database, channel.info.uniqueid)
+    assert ("key", {"node": "main", "key": "#", "target": "operators"}) in events
+
+
+def test_valid_key_after_an_invalid_one_is_taken(line, database):
+    """The menu offered again takes a valid key: 7, then 2 → the emergency queue."""
+    channel = line.call(press("7", after=4.0), press("2", after=1.0))
+    assert queued_to(channel) == ["emergency"]
 
 
 def test_key_2_goes_to_the_emergency_queue(line, database):
@@ -304,7 +322,7 @@ def test_closed_queue_takes_a_message_that_becomes_a_ticket_draft(tmp_path, data
     line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
     channel = line.call(speak(14))
     assert not channel.queue_entries()
-    assert prompts_played(channel)[-3:] == ["queue_closed", "leave_message", "message_recorded"]
+    assert prompts_played(channel) == ["closed_menu", "language_offer", "message_recorded"]
     record_command = next(c for c in channel.commands if c.verb == "record_file")
     assert record_command.args[0] == f"{tmp_path}/voicemail/{channel.info.uniqueid}"
     ticket, recording = _ticket_of(database, channel.info.uniqueid)
@@ -323,7 +341,7 @@ def test_public_holiday_is_closed(tmp_path, database):
     config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
     line, runner = make_line(config, database, clock_at(datetime(2026, 10, 1, 10, 0, tzinfo=CST)))
     channel = line.call(speak(5))
-    assert not channel.queue_entries() and "queue_closed" in prompts_played(channel)
+    assert not channel.queue_entries() and prompts_played(channel)[0] == "closed_menu"
     assert record(database, channel.info.uniqueid)[0].disposition is CallDisposition.VOICEMAIL
     runner.close()
 
@@ -359,10 +377,11 @@ def test_queue_status_after_queue_leads_to_a_message(line, database, status, rea
 
 
 def test_hangup_while_recording_still_leaves_the_message(line, database):
-    """Most callers hang up instead of pressing #: the message still becomes a ticket."""
+    """Most callers hang up instead of pressing #: the message still becomes a ticket, with
+    its length from RECORD FILE's `(hangup) endpos=` (it had none)."""
     channel = line.call(in_queue("TIMEOUT", wait=300), speak(20, end="hangup"))
     ticket, recording = _ticket_of(database, channel.info.uniqueid)
-    assert ticket.source is TicketSource.VOICEMAIL and recording.duration_seconds is None
+    assert ticket.source is TicketSource.VOICEMAIL and recording.duration_seconds == 20
     call, _ = record(database, channel.info.uniqueid)
     assert call.disposition is CallDisposition.VOICEMAIL and call.ended_at is not None
 
@@ -374,7 +393,7 @@ def test_silence_after_the_beep_is_no_message(line, database):
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 0
     call, events = record(database, channel.info.uniqueid)
-    assert "voicemail_empty" in kinds(events) and call.ticket_id is None
+    assert "no_message" in kinds(events) and call.ticket_id is None
 
 
 def test_agent_answered_queue_ends_the_flow_without_hangup(line, database):
@@ -665,3 +684,94 @@ def test_batches_go_to_the_database_after_the_command_that_made_them_due(config,
     call, events = record(database, channel.info.uniqueid)
     assert call.disposition is CallDisposition.QUEUED and call.ended_at is not None
     assert kinds(events)[:2] == ["start", "answer"] and kinds(events)[-1] == "end"
+
+
+# -- after hours, the language, the answer, short messages
+
+
+def test_after_hours_the_closed_message_comes_first(tmp_path, database):
+    """After hours the caller hears that the hotline is closed and what they can do before
+    anything else: no welcome, no 人工服务请稍候, no Queue(); pressing nothing, the beep for
+    a message within 10 s of answer."""
+    config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
+    line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
+    channel = line.call(speak(6))
+    played = prompts_played(channel)
+    assert played[0] == "closed_menu" and "main_menu" not in played and "queue_closed" not in played
+    record_command = next(c for c in channel.commands if c.verb == "record_file")
+    assert record_command.at - channel.answered_at <= 10.0
+    _, events = record(database, channel.info.uniqueid)
+    assert ("queue_closed", {"queue": "general", "node": "hours"}) in events
+    runner.close()
+
+
+def test_after_hours_a_case_status_is_still_self_service(tmp_path, database, cases):
+    """After hours, 1 still tells a case's status (the closed message says so)."""
+    config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
+    line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
+    channel = line.call(press("1", after=2.0), press(cases["open"] + "#"), silence())
+    assert [c.args[0] for c in channel.commands if c.verb == "say_digits"] == [cases["open"]]
+    assert record(database, channel.info.uniqueid)[0].disposition is CallDisposition.SELF_SERVICE
+    runner.close()
+
+
+def test_known_language_never_hears_the_offer(line, database):
+    """?lang=en from the dialplan (the English number): English from the first word, no
+    language offer, CHANNEL(language) set once; the caller is queued sooner."""
+    channel = line.call(params={"lang": "en"})
+    assert prompts_played(channel) == ["welcome", "main_menu"]
+    assert all("/en/" in c.args[0] for c in channel.commands if c.verb == "stream_file")
+    assert [c.args for c in channel.commands if c.verb == "set_variable" and c.args[0] == "CHANNEL(language)"] == [("CHANNEL(language)", "en")]
+    assert channel.seconds_to_queue() <= 10.0
+
+
+def test_empty_lang_parameter_is_the_configured_default(tmp_path, database, clock):
+    """The rendered dialplan passes lang= empty on the main number: the configuration's
+    default language (here English), with the offer of the other one."""
+    config = make_config(tmp_path, service={"language": "en"})
+    line, runner = make_line(config, database, clock)
+    channel = line.call(params={"lang": ""})
+    assert prompts_played(channel) == ["welcome", "main_menu", "language_offer"]
+    assert all("/en/" in c.args[0] for c in channel.commands if c.verb == "stream_file")
+    assert channel.seconds_to_queue() <= 10.0
+    runner.close()
+
+
+def test_channel_already_in_the_language_gets_no_set_variable(line, database):
+    """agi_language already the call's language (the dialplan set it): no SET VARIABLE
+    CHANNEL(language) round trip before the first prompt."""
+    channel = line.call(params={"lang": "zh"}, language="zh")
+    assert not [c for c in channel.commands if c.verb == "set_variable" and c.args[0] == "CHANNEL(language)"]
+    assert channel.verbs()[:2] == ["answer", "stream_file"]
+
+
+def test_no_answer_when_the_dialplan_answered(line, database):
+    """state=Up (the dialplan's CHANNEL(state) after its Answer()): the flow sends no ANSWER;
+    the record still says answered."""
+    channel = line.call(params={"state": "Up"}, answered=True)
+    assert "answer" not in channel.verbs() and channel.verbs()[0] == "set_variable"
+    _, events = record(database, channel.info.uniqueid)
+    assert kinds(events)[:2] == ["start", "answer"]
+
+
+def test_answer_when_the_channel_is_not_up(line, database):
+    """No state, or another one (Ring): the flow answers first."""
+    for params in ({}, {"state": "Ring"}):
+        channel = line.call(params=params)
+        assert channel.verbs()[0] == "answer"
+
+
+@pytest.mark.parametrize("talk", [0.0, 0.5])
+def test_hangup_at_the_beep_is_no_message(line, database, talk):
+    """A caller who hangs up at the beep (endpos 0) or a moment after (under the node's
+    min_seconds, 1 s): no ticket, "no message" on the call record."""
+    channel = line.call(in_queue("TIMEOUT", wait=300), speak(talk, end="hangup"))
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+    call, events = record(database, channel.info.uniqueid)
+    assert call.ticket_id is None and call.ended_at is not None
+    assert [d for k, d in events if k == "no_message"] == [{"path": f"{call_voicemail(channel)}", "seconds": talk, "ended": "hangup"}]
+
+
+def call_voicemail(channel: ScriptedChannel) -> str:
+    return next(c for c in channel.commands if c.verb == "record_file").args[0] + ".wav"

@@ -361,7 +361,7 @@ def check_reply(reply: Reply, command: str, *, minus_one_is_hangup: bool = True)
     if reply.code == 200:
         if minus_one_is_hangup and reply.result == "-1":
             detail = f" ({reply.data})" if reply.data else ""
-            raise Hangup(f"result=-1{detail} on {verb.split(' ', 2)[0]}: the caller hung up or the command failed")
+            raise Hangup(f"result=-1{detail} on {verb.split(' ', 2)[0]}: the caller hung up or the command failed", endpos=reply.endpos)
         return reply
     if reply.code == 511:
         raise Hangup(f"511 on {verb.split(' ', 2)[0]}: the channel is dead")

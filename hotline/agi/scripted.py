@@ -226,10 +226,10 @@ class ScriptedChannel:
             raise self._error(f"{verb} {args!r} before ANSWER (command {command.step})")
         return command
 
-    def _hangup(self, command: Command) -> None:
+    def _hangup(self, command: Command, endpos: int | None = None) -> None:
         self._told_hangup = True
         command.ended, command.result = self.now, "HANGUP"
-        raise Hangup(f"caller hung up (command {command.step} {command.verb})")
+        raise Hangup(f"caller hung up (command {command.step} {command.verb})", endpos=endpos)
 
     def _end(self, command: Command, result: R) -> R:
         command.ended, command.result = self.now, result
@@ -367,7 +367,7 @@ class ScriptedChannel:
                 self._window(command, talk_end, keys=False)
                 self.caller_gone_at = self.now
                 self.recordings.append((name, fmt, int(head.seconds * 8000)))
-                self._hangup(command)
+                self._hangup(command, endpos=int(head.seconds * 8000))
             if talk_end >= limit:
                 self._window(command, limit, keys=False)
                 return self._recorded(command, name, fmt, RecordResult(None, True, int((limit - start) * 8000)))
@@ -503,6 +503,7 @@ class ScriptedLine:
         dnid: str = "12319",
         params: Mapping[str, str] | None = None,
         answered: bool | None = None,
+        language: str = "",
         **options: Any,
     ) -> ScriptedChannel:
         self._count += 1
@@ -514,6 +515,7 @@ class ScriptedLine:
             dnid=dnid,
             extension="12319",
             context="hotline-inbound",
+            language=language,
             flow=flow,
             params=dict(params or {}),
         )
