@@ -112,7 +112,7 @@ SILENT_FLOW = (
     "WAIT FOR DIGIT 500",
     "GET VARIABLE QUEUE_WAITING_COUNT(hotline-general)",
     'SET VARIABLE HOTLINE_QUEUE "general"',
-    'SET VARIABLE HOTLINE_OUTCOME "queued"',
+    'SET VARIABLE HOTLINE_OUTCOME "queueing"',
     'EXEC Queue "hotline-general,,,,600,,hotline-agent-answered"',
 )
 
@@ -880,7 +880,7 @@ def child_bare(port: int, options: dict[str, Any]) -> int:
             key = await channel.wait_for_digit(500)
         await channel.get_variable("QUEUE_WAITING_COUNT(hotline-general)")
         await channel.set_variable("HOTLINE_QUEUE", "general")
-        await channel.set_variable("HOTLINE_OUTCOME", "queued")
+        await channel.set_variable("HOTLINE_OUTCOME", "queueing")
         await channel.exec("Queue", "hotline-general,,,,600,,hotline-agent-answered")
 
     listen(reactor, FastAgiConfig(bind=HOST, port=port), flow)

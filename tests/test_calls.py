@@ -60,13 +60,14 @@ def test_identity_times_and_called_number(line, database):
 
 
 def test_answer_time_on_the_timeline(line, database):
-    """The IVR's answer is an event at the moment ANSWER completed (Call.answered_at is kept
-    for an agent's answer, from the queue)."""
-    channel = line.call()
+    """The IVR's answer is an event at the moment ANSWER completed; Call.answered_at is the
+    agent's answer, from the queue (here Queue()'s QUEUEWAIT after it started)."""
+    channel = line.call(in_queue("ANSWERED", wait=7))
     with database.transaction() as s:
         events = {e.kind: e.at for e in calls.timeline(s, channel.info.uniqueid)}
         call = calls.get(s, channel.info.uniqueid)
-        assert events["answer"] == T0 + timedelta(seconds=channel.answered_at) and call.answered_at is None
+        assert events["answer"] == T0 + timedelta(seconds=channel.answered_at)
+        assert call.answered_at == T0 + timedelta(seconds=channel.queue_entries()[0].at + 7) == events["queue_answer"]
 
 
 def test_unknown_dnid_falls_back_to_the_extension(line, database):
@@ -88,11 +89,14 @@ def test_menu_choices_in_order(line, database):
 
 
 SCRIPTS: dict[str, tuple[list[Any], CallDisposition, str]] = {
-    "queued": ([], CallDisposition.QUEUED, "general"),
-    "emergency": ([press("2", after=3.0)], CallDisposition.QUEUED, "emergency"),
+    "answered": ([], CallDisposition.ANSWERED, "general"),
+    "emergency": ([press("2", after=3.0)], CallDisposition.ANSWERED, "emergency"),
+    "abandoned in the queue": ([in_queue("CALLER_HANGUP", wait=20)], CallDisposition.ABANDONED, "general"),
+    "timed out, no message": ([in_queue("TIMEOUT", wait=300), speak(0.5)], CallDisposition.TIMED_OUT, "general"),
+    "refused": ([in_queue("FULL", wait=0), hang_up(after=0.5)], CallDisposition.REFUSED, "general"),
     "voicemail": ([in_queue("TIMEOUT", wait=300), speak(10)], CallDisposition.VOICEMAIL, "general"),
     "abandoned in the IVR": ([hang_up(after=4.0)], CallDisposition.IVR_ABANDONED, ""),
-    "unknown ticket number": ([press("1", after=3.0), press("2611200001#"), press("2611200002#")], CallDisposition.QUEUED, "general"),
+    "unknown ticket number": ([press("1", after=3.0), press("2611200001#"), press("2611200002#")], CallDisposition.ANSWERED, "general"),
 }
 
 
@@ -106,6 +110,7 @@ def test_outcome_and_queue(line, database, name):
     assert (call.disposition, call.queue) == (disposition, queue)
     kinds = [k for k, _ in events]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("start") == kinds.count("end") == 1
+    assert kinds.count("queue_join") <= 1
 
 
 def test_a_second_leg_updates_the_same_record(line, database):
@@ -179,11 +184,11 @@ def test_replayed_operation_adds_no_second_event(database):
     with database.transaction() as s:
         calls.apply(s, "start_call", {"uniqueid": "1700000000.9", "caller_number": "13812345678"}, op_id="a1")
         for _ in range(3):
-            calls.apply(s, "queue_joined", {"uniqueid": "1700000000.9", "queue": "general", "position": 1}, op_id="b2")
-        calls.apply(s, "queue_joined", {"uniqueid": "1700000000.9", "queue": "general", "position": 1}, op_id="c3")
+            calls.apply(s, "add_event", {"uniqueid": "1700000000.9", "kind": "menu", "detail": {"node": "main"}}, op_id="b2")
+        calls.apply(s, "add_event", {"uniqueid": "1700000000.9", "kind": "menu", "detail": {"node": "main"}}, op_id="c3")
     with database.transaction() as s:
         kinds = [e.kind for e in calls.timeline(s, "1700000000.9")]
-    assert kinds == ["start", "queue_join", "queue_join"]
+    assert kinds == ["start", "menu", "menu"]
 
 
 def test_queue_event_first_then_start_fills_the_linkedid(database):

@@ -165,6 +165,9 @@ class Resynced(Change):
     callers: int
     members: int
     channels: int
+    #: Every channel Asterisk listed (uniqueids), or None when CoreShowChannels was not had:
+    #: the call log closes the records of calls that are gone (`hotline.calllog.queue_events`).
+    live_channels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +496,7 @@ class LiveModel:
                 sum(len(q.callers) for q in self.queues.values()),
                 sum(len(q.members) for q in self.queues.values()),
                 len(self.channels),
+                tuple(self.channels) if channels is not None else None,
             )
         )
         for event in buffer or ():

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
 from hotline.calllog import records as calls
-from hotline.ami.call_log import QueueCallLog
+from hotline.calllog.queue_events import QueueCallLog
 from hotline.ami.codec import AmiDecoder, Event
 from hotline.ami.live import CallerLeft, Change, LiveModel
 from hotline.ami.service import start_ami
@@ -115,8 +115,8 @@ def test_answered_call_writes_joined_answered_completed_ended() -> None:
     line = Line()
     answered_call(line)
     assert line.writer.operations == [
-        ("queue_joined", {"uniqueid": peer.CALLER, "queue": SKILL, "position": 1, "at": _utc_iso(0)}),
-        ("queue_answered", {"uniqueid": peer.CALLER, "queue": SKILL, "agent": AGENT_ONE, "wait_seconds": 0, "at": _utc_iso(1)}),
+        ("queue_joined", {"uniqueid": peer.CALLER, "queue": SKILL, "position": 1, "at": _utc_iso(0), "source": "ami"}),
+        ("queue_answered", {"uniqueid": peer.CALLER, "queue": SKILL, "agent": AGENT_ONE, "wait_seconds": 0, "at": _utc_iso(1), "source": "ami"}),
         (
             "add_event",
             {
@@ -126,7 +126,7 @@ def test_answered_call_writes_joined_answered_completed_ended() -> None:
                 "at": _utc_iso(7),
             },
         ),
-        ("call_ended", {"uniqueid": peer.CALLER, "at": _utc_iso(7), "talk_seconds": 6, "recording_path": None, "cause": "Normal Clearing"}),
+        ("call_ended", {"uniqueid": peer.CALLER, "at": _utc_iso(7), "talk_seconds": 6, "recording_path": None, "cause": "Normal Clearing", "source": "ami"}),
     ]
 
 
@@ -138,7 +138,7 @@ def test_abandoned_call_writes_position_and_wait() -> None:
     line.feed(peer.CALL_ABANDONED)
     assert line.writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
     [abandoned] = line.writer.of("queue_abandoned")
-    assert abandoned == {"uniqueid": peer.WAITING_CALLER, "queue": SKILL, "position": 1, "wait_seconds": 4, "at": _utc_iso(4)}
+    assert abandoned == {"uniqueid": peer.WAITING_CALLER, "queue": SKILL, "position": 1, "wait_seconds": 4, "at": _utc_iso(4), "source": "ami"}
     [ended] = line.writer.of("call_ended")
     assert ended["talk_seconds"] is None and ended["recording_path"] is None
 
@@ -291,7 +291,7 @@ def test_reconnect_in_the_middle_of_an_answered_call() -> None:
     endpoint.flush()
     stale = service.snapshot()
     assert not stale.connected and [c.uniqueid for c in stale.queues[0].callers] == [peer.CALLER]
-    assert writer.names() == ["queue_joined"]
+    assert writer.names() == ["reconcile_open_calls", "queue_joined"]  # the first login reconciles too
     assert service.client.protocol_errors == 1  # the half frame
 
     reactor.advance(2)
@@ -302,16 +302,23 @@ def test_reconnect_in_the_middle_of_an_answered_call() -> None:
     assert [(m.in_call, m.state) for m in fresh.queues[0].members] == [(True, "inuse")]
     assert fresh.channel(peer.CALLER).peers == (peer.AGENT,)  # type: ignore[union-attr]
     assert [c.uniqueid for c in changes if isinstance(c, CallerLeft) and c.resync] == [peer.CALLER]
-    assert writer.names() == ["queue_joined", "add_event"] and writer.of("add_event")[0]["kind"] == "ami_gap"
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "add_event", "reconcile_open_calls"] and writer.of("add_event")[0]["kind"] == "ami_gap"
+    # Gone while we were away is judged from the moment the connection dropped; both
+    # channels are still up.
+    reconciled = writer.of("reconcile_open_calls")[-1]
+    assert reconciled["since"] == _utc_iso(2) and reconciled["live"] == sorted([peer.CALLER, peer.AGENT])
 
     reactor.advance(4)
     endpoint.peer.send(after(peer.CALL_ANSWERED, peer.MEMBER_IN_CALL))
     endpoint.flush()
-    assert writer.names() == ["queue_joined", "add_event", "queue_answered", "add_event", "call_ended"]
+    firm = [(op, args) for op, args in writer.operations if op != "reconcile_open_calls" and not args.get("if_exists")]
+    assert [op for op, _ in firm] == ["queue_joined", "add_event", "queue_answered", "add_event", "call_ended"]
+    # The agent's channel, up at the resync and never seen in a queue: closed only if on record.
+    assert [e["uniqueid"] for e in writer.of("call_ended") if e.get("if_exists")] == [peer.AGENT]
     [answered] = writer.of("queue_answered")
     assert answered["agent"] == AGENT_ONE and answered["wait_seconds"] == 0
     assert answered["at"] == _utc_iso(8 - 6)  # AgentComplete's time minus the talk time
-    [ended] = writer.of("call_ended")
+    [ended] = [e for e in writer.of("call_ended") if not e.get("if_exists")]
     assert ended["talk_seconds"] == 6 and ended["at"] == _utc_iso(8)
     assert service.snapshot().channels == ()
     text = generate_latest(registry).decode()
@@ -335,11 +342,12 @@ def test_reconnect_while_the_caller_still_waits() -> None:
     [caller] = snapshot.queues[0].callers
     assert caller.uniqueid == peer.WAITING_CALLER and caller.position == 1
     # CoreShowChannels (empty here) cannot hang up a caller that QueueStatus shows waiting.
-    assert snapshot.channel(peer.WAITING_CALLER) is not None and writer.names() == ["queue_joined"]
+    assert snapshot.channel(peer.WAITING_CALLER) is not None
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "reconcile_open_calls"] and writer.of("reconcile_open_calls")[-1]["live"] == [peer.WAITING_CALLER]
     reactor.advance(2)
     endpoint.peer.send(peer.CALL_ABANDONED)
     endpoint.flush()
-    assert writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "reconcile_open_calls", "queue_abandoned", "call_ended"]
     assert writer.of("queue_abandoned")[0]["wait_seconds"] == 4
 
 
@@ -370,7 +378,7 @@ def test_a_call_delivered_one_byte_per_read_is_logged_the_same() -> None:
             endpoint.flush()
         assert service.client.protocol_errors == 0
         outcomes.append(writer.operations)
-    assert outcomes[0] == outcomes[1] and [op for op, _ in outcomes[0]] == ["queue_joined", "queue_abandoned", "call_ended"]
+    assert outcomes[0] == outcomes[1] and [op for op, _ in outcomes[0]] == ["reconcile_open_calls", "queue_joined", "queue_abandoned", "call_ended"]
 
 
 def test_failed_resync_keeps_the_model_and_applies_held_events(caplog: pytest.LogCaptureFixture) -> None:
