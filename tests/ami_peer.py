@@ -2,11 +2,11 @@
 
 Every frame below marked *captured* is copied byte for byte from the lab transcripts
 (shared/reference/asterisk/ami_queue.txt and ami_originate.txt, Asterisk 22.10.1, no
-`timestampevents`); the peer only rewrites the value of an `ActionID:` header so replies match
-the client's ids. A few replies the lab did not capture (Setvar, Getvar, Redirect,
-CoreShowChannels, MixMonitor, unknown action) are *composed*: built in the same framing from
-captured header blocks, following what Asterisk 22's manager.c writes for them; they are
-marked as such.
+`timestampevents`) and ami_channels.txt (CoreShowChannels, Status, a refused CoreShowChannels);
+the peer only rewrites the value of an `ActionID:` header so replies match the client's ids.
+A few replies the lab did not capture (Setvar, Getvar, Redirect, MixMonitor, unknown action)
+are *composed*: built in the same framing from captured header blocks, following what
+Asterisk 22's manager.c writes for them; they are marked as such.
 
 `AmiPeer` is a Twisted protocol (the server side) that answers actions; `PeerEndpoint` lets a
 ClientService connect to fresh peers through `twisted.test.iosim`, with no socket; helpers split
@@ -348,6 +348,32 @@ ORIGINATE_NO_CHANNEL = b'Response: Error\r\nActionID: orig-nochannel\r\nMessage:
 HANGUP_OK = b'Response: Success\r\nActionID: hangup-1\r\nMessage: Channel Hungup\r\n\r\n'
 HANGUP_NO_SUCH_CHANNEL = b'Response: Error\r\nActionID: hangup-bad\r\nMessage: No such channel\r\n\r\n'
 
+# Captured in ami_channels.txt (no SystemName: that lab set none): caller B (…269.1, Local/queue@capture;2,
+# in Queue()) talks to the dynamic member talk60 (agent channel …270.2); the ;1 halves are up too.
+#: CoreShowChannels as user labreport (write=…,reporting): the response, four channels, the end.
+CORE_SHOW_CHANNELS_B_TALKING = (
+    b'Response: Success\r\nActionID: coreshow-1\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n',
+    b'Event: CoreShowChannel\r\nActionID: coreshow-1\r\nChannel: Local/queue@capture-00000000;1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: caller\r\nExten: silent300\r\nPriority: 1\r\nUniqueid: 1796272269.0\r\nLinkedid: 1796272269.0\r\nApplication: Wait\r\nApplicationData: 300\r\nDuration: 00:00:18\r\nBridgeId: \r\n\r\n',
+    b'Event: CoreShowChannel\r\nActionID: coreshow-1\r\nChannel: Local/queue@capture-00000000;2\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: capture\r\nExten: queue\r\nPriority: 2\r\nUniqueid: 1796272269.1\r\nLinkedid: 1796272269.0\r\nApplication: Queue\r\nApplicationData: hotline-general,,,,120\r\nDuration: 00:00:18\r\nBridgeId: d002aea8-c89a-46f1-92ed-752a4c6e2251\r\n\r\n',
+    b'Event: CoreShowChannel\r\nActionID: coreshow-1\r\nChannel: Local/talk60@lab-agents-00000001;1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: lab-agents\r\nExten: queue\r\nPriority: 1\r\nUniqueid: 1796272270.2\r\nLinkedid: 1796272269.0\r\nApplication: AppQueue\r\nApplicationData: (Outgoing Line)\r\nDuration: 00:00:17\r\nBridgeId: d002aea8-c89a-46f1-92ed-752a4c6e2251\r\n\r\n',
+    b'Event: CoreShowChannel\r\nActionID: coreshow-1\r\nChannel: Local/talk60@lab-agents-00000001;2\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: lab-agents\r\nExten: talk60\r\nPriority: 2\r\nUniqueid: 1796272270.3\r\nLinkedid: 1796272269.0\r\nApplication: Wait\r\nApplicationData: 60\r\nDuration: 00:00:17\r\nBridgeId: \r\n\r\n',
+    b'Event: CoreShowChannelsComplete\r\nActionID: coreshow-1\r\nEventList: Complete\r\nListItems: 4\r\n\r\n',
+)
+#: Status as user labcall (write=call,agent,originate): the same four channels.
+STATUS_B_TALKING = (
+    b'Response: Success\r\nActionID: status-1\r\nEventList: start\r\nMessage: Channel status will follow\r\n\r\n',
+    b'Event: Status\r\nPrivilege: Call\r\nChannel: Local/queue@capture-00000000;1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: caller\r\nExten: silent300\r\nPriority: 1\r\nUniqueid: 1796272269.0\r\nLinkedid: 1796272269.0\r\nType: Local\r\nDNID: \r\nEffectiveConnectedLineNum: 5550102\r\nEffectiveConnectedLineName: Caller B\r\nTimeToHangup: 0\r\nBridgeID: \r\nApplication: Wait\r\nData: 300\r\nNativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\nSeconds: 17\r\nActionID: status-1\r\n\r\n',
+    b'Event: Status\r\nPrivilege: Call\r\nChannel: Local/queue@capture-00000000;2\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: capture\r\nExten: queue\r\nPriority: 2\r\nUniqueid: 1796272269.1\r\nLinkedid: 1796272269.0\r\nType: Local\r\nDNID: \r\nEffectiveConnectedLineNum: 5550102\r\nEffectiveConnectedLineName: Caller B\r\nTimeToHangup: 0\r\nBridgeID: d002aea8-c89a-46f1-92ed-752a4c6e2251\r\nApplication: Queue\r\nData: hotline-general,,,,120\r\nNativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\nSeconds: 17\r\nActionID: status-1\r\n\r\n',
+    b'Event: Status\r\nPrivilege: Call\r\nChannel: Local/talk60@lab-agents-00000001;1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: lab-agents\r\nExten: queue\r\nPriority: 1\r\nUniqueid: 1796272270.2\r\nLinkedid: 1796272269.0\r\nType: Local\r\nDNID: \r\nEffectiveConnectedLineNum: 5550102\r\nEffectiveConnectedLineName: Caller B\r\nTimeToHangup: 0\r\nBridgeID: d002aea8-c89a-46f1-92ed-752a4c6e2251\r\nApplication: AppQueue\r\nData: (Outgoing Line)\r\nNativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\nSeconds: 17\r\nActionID: status-1\r\n\r\n',
+    b'Event: Status\r\nPrivilege: Call\r\nChannel: Local/talk60@lab-agents-00000001;2\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 5550102\r\nCallerIDName: Caller B\r\nConnectedLineNum: 5550102\r\nConnectedLineName: Caller B\r\nLanguage: en\r\nAccountCode: \r\nContext: lab-agents\r\nExten: talk60\r\nPriority: 2\r\nUniqueid: 1796272270.3\r\nLinkedid: 1796272269.0\r\nType: Local\r\nDNID: \r\nEffectiveConnectedLineNum: 5550102\r\nEffectiveConnectedLineName: Caller B\r\nTimeToHangup: 0\r\nBridgeID: \r\nApplication: Wait\r\nData: 60\r\nNativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\nSeconds: 17\r\nActionID: status-1\r\n\r\n',
+    b'Event: StatusComplete\r\nActionID: status-1\r\nEventList: Complete\r\nListItems: 4\r\nItems: 4\r\n\r\n',
+)
+#: CoreShowChannels as user labcall, which lacks the write class system or reporting.
+CORE_SHOW_CHANNELS_DENIED = b'Response: Error\r\nActionID: coreshow-1\r\nMessage: Permission denied\r\n\r\n'
+#: Caller B's uniqueid (the record's key) and the other channels CoreShowChannels lists with it.
+B_CALLER = "1796272269.1"
+B_CHANNELS = ("1796272269.0", "1796272269.1", "1796272270.2", "1796272270.3")
+
 # ---------------------------------------------------------------------------------------------
 # Helpers over frames
 # ---------------------------------------------------------------------------------------------
@@ -503,8 +529,8 @@ def parse_actions(data: bytes) -> tuple[list[list[tuple[str, str]]], bytes]:
 class AmiPeer(Protocol):
     """Answers actions the way the lab's Asterisk did; scripted further by the test.
 
-    Knobs: `secret` (Login checks it), `queue_status` / `channels` (list items served, with the
-    client's ActionID), `originate` ("response_first", "event_first" or "silent"), `pong`,
+    Knobs: `secret` (Login checks it), `queue_status` / `channels` / `status` (list items
+    served for QueueStatus, CoreShowChannels, Status, with the client's ActionID), `originate` ("response_first", "event_first" or "silent"), `pong`,
     `refuse` (action name → the `Response: Error` message to answer it with), `on_action` (a
     hook that may take an action over by returning True).
     """
@@ -516,6 +542,7 @@ class AmiPeer(Protocol):
         secret: str = "labsecret",
         queue_status: Sequence[bytes] = QUEUE_STATUS_IDLE[1:-1],
         channels: Sequence[bytes] = (),
+        status: Sequence[bytes] = (),
         originate: str = "response_first",
         pong: bool = True,
         banner: bytes = BANNER,
@@ -525,6 +552,7 @@ class AmiPeer(Protocol):
         self.username, self.secret = username, secret
         self.queue_status = list(queue_status)
         self.channels = list(channels)
+        self.status = list(status)
         self.originate = originate
         self.pong = pong
         self.banner = banner
@@ -593,8 +621,12 @@ class AmiPeer(Protocol):
         elif name == "QueueSummary":
             write([retag(f, action_id) for f in QUEUE_SUMMARY_IDLE])
         elif name == "CoreShowChannels":
+            # The list's response and end as captured (CORE_SHOW_CHANNELS_B_TALKING).
             items = [retag(f, action_id) for f in self.channels]
             write(list_response(action_id, "Channels will follow"), items, list_complete("CoreShowChannelsComplete", action_id, len(items)))
+        elif name == "Status":
+            items = [retag(f, action_id) for f in self.status]
+            write(list_response(action_id, "Channel status will follow"), items, list_complete("StatusComplete", action_id, len(items)).replace(b"\r\n\r\n", f"\r\nItems: {len(items)}\r\n\r\n".encode()))
         elif name == "QueueAdd":
             if fields.get("Queue") != "hotline-general":
                 write(retag(QUEUE_ADD_NO_SUCH_QUEUE, action_id))

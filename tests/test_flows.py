@@ -215,6 +215,19 @@ def test_status_then_operator_on_request(line, database, cases):
     assert call.disposition is CallDisposition.ANSWERED
 
 
+def test_status_then_operator_then_hangup_before_the_queue_is_not_self_service(line, database, cases):
+    """Issue 11.3: a caller who heard a status, asked for an operator (0) and hung up before
+    Queue() kept them was not served by the IVR: abandoned in the IVR (docs/ivr.md), not
+    self-service."""
+    script = (press("1", after=3.0), press(cases["open"] + "#"), press("0", after=0.5))
+    full = line.call(*script)
+    queue_step = full.queue_entries()[0].step
+    channel = line.call(*script, hangup_at_step=queue_step)
+    call, events = record(database, channel.info.uniqueid)
+    assert "status_dispatched" in prompts_played(channel) and events[-2][1]["outcome"] == "ivr_abandoned"
+    assert (call.disposition, call.queued_at) == (CallDisposition.IVR_ABANDONED, None)
+
+
 def test_status_heard_again_on_1(line, database, cases):
     """1 after the status repeats it without asking for the number again."""
     channel = line.call(press("1", after=3.0), press(cases["open"] + "#"), press("1", after=0.5))

@@ -402,3 +402,95 @@ def test_channels_list_refused_still_resyncs_queues() -> None:
     assert service.resyncs == 1
     [member] = service.snapshot().queues[0].members
     assert member.pause_reason == "lunch"
+
+
+# -- after kill -9: open records reconciled with Asterisk's channels (issue 11.4)
+
+
+def _hangup_of(core_show_channel: bytes) -> bytes:
+    """Composed: the Hangup event of a channel CoreShowChannels listed (the same channel
+    snapshot lines, as the captured Hangup events carry them)."""
+    return b"Event: Hangup\r\nPrivilege: call,all\r\n" + peer.header_block(core_show_channel) + b"Cause: 16\r\nCause-txt: Normal Clearing\r\n\r\n"
+
+
+def _apply(database: Database, operation: str, **arguments: Any) -> None:
+    database.run(lambda session: calls.apply(session, operation, arguments))
+
+
+def _record(database: Database, uniqueid: str) -> tuple[CallDisposition, datetime | None, list[str]]:
+    with database.transaction() as session:
+        call = calls.get(session, uniqueid)
+        assert call is not None
+        return call.disposition, call.ended_at, [e.kind for e in calls.timeline(session, uniqueid)]
+
+
+def test_records_left_open_by_a_killed_service_are_reconciled_on_start(database: Database) -> None:
+    """The service was killed with three calls on record as going. On start, CoreShowChannels
+    (the captured list: caller B still talks to an agent) decides: the call Asterisk no longer
+    has ended while the service was down, at the latest when it started again; B is followed
+    again and closed by its hangup; a call that started after the restart is not judged."""
+    restart = CAPTURE_EPOCH + 3600
+    at = lambda seconds: datetime.fromtimestamp(restart + seconds, timezone.utc).isoformat()  # noqa: E731
+    gone, newer = "1796272200.5", "1796275870.1"
+    _apply(database, "start_call", uniqueid=gone, at=at(-300))
+    _apply(database, "queue_joined", uniqueid=gone, queue=SKILL, at=at(-290), source="ami")
+    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=at(-60))
+    _apply(database, "queue_joined", uniqueid=peer.B_CALLER, queue=SKILL, at=at(-50), source="ami")
+    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", wait_seconds=0, at=at(-50), source="ami")
+    _apply(database, "start_call", uniqueid=newer, at=at(1))
+
+    reactor = MemoryReactorClock()
+    reactor.advance(restart)
+    channels = peer.CORE_SHOW_CHANNELS_B_TALKING[1:-1]
+    service, endpoint = start(reactor, [AmiPeer(channels=channels)], DatabaseWriter(database), CollectorRegistry())
+    assert service.resyncs == 1 and "CoreShowChannels" in endpoint.peer.action_names()
+    disposition, ended_at, kinds = _record(database, gone)
+    assert disposition is CallDisposition.SERVICE_DOWN and ended_at == datetime.fromtimestamp(restart, timezone.utc) and kinds.count("service_down") == 1
+    assert _record(database, peer.B_CALLER)[:2] == (CallDisposition.ANSWERED, None)
+    assert _record(database, newer)[:2] == (CallDisposition.IN_PROGRESS, None)
+
+    reactor.advance(30)
+    b_caller = next(f for f in channels if f"Uniqueid: {peer.B_CALLER}".encode() in f)
+    endpoint.peer.send(_hangup_of(b_caller), *(_hangup_of(f) for f in channels if f is not b_caller))
+    endpoint.flush()
+    disposition, ended_at, kinds = _record(database, peer.B_CALLER)
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(restart + 30, timezone.utc)) and kinds.count("end") == 1
+    with database.transaction() as session:  # the agent's and the ;1 channels' hangups made no records
+        assert all(calls.get(session, uniqueid) is None for uniqueid in peer.B_CHANNELS if uniqueid != peer.B_CALLER)
+
+
+def test_a_call_that_ends_while_the_ami_connection_is_down_is_closed_at_the_loss(database: Database) -> None:
+    """After every reconnect too: caller B was up at the first login, the connection drops,
+    and the second CoreShowChannels no longer lists it: its record ends when we lost sight
+    of it, and keeps what was known (answered)."""
+    start_at = CAPTURE_EPOCH + 7200
+    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
+    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", at=datetime.fromtimestamp(start_at - 50, timezone.utc).isoformat(), source="ami")
+    reactor = MemoryReactorClock()
+    reactor.advance(start_at)
+    peers = [AmiPeer(channels=peer.CORE_SHOW_CHANNELS_B_TALKING[1:-1]), AmiPeer(channels=())]
+    service, endpoint = start(reactor, peers, DatabaseWriter(database), CollectorRegistry())
+    assert _record(database, peer.B_CALLER)[1] is None
+    reactor.advance(5)
+    endpoint.peer.close()
+    endpoint.flush()
+    reactor.advance(2)
+    endpoint.flush()
+    assert service.resyncs == 2
+    disposition, ended_at, _ = _record(database, peer.B_CALLER)
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(start_at + 5, timezone.utc))
+
+
+def test_no_channel_list_no_reconciliation(database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """A manager user without the write class CoreShowChannels needs gets the captured
+    "Permission denied": which calls are gone cannot be told, so no record is closed (and
+    the log says why)."""
+    start_at = CAPTURE_EPOCH + 9000
+    _apply(database, "start_call", uniqueid="1796272200.7", at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
+    reactor = MemoryReactorClock()
+    reactor.advance(start_at)
+    denied = AmiPeer(refuse={"CoreShowChannels": peer.CORE_SHOW_CHANNELS_DENIED.split(b"Message: ")[1].split(b"\r\n")[0].decode()})
+    with caplog.at_level(logging.WARNING):
+        service, _ = start(reactor, [denied], DatabaseWriter(database), CollectorRegistry())
+    assert service.resyncs == 1 and "not reconciled" in caplog.text
+    assert _record(database, "1796272200.7")[:2] == (CallDisposition.IN_PROGRESS, None)
