@@ -276,6 +276,23 @@ STORIES: dict[str, tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]] = {
         ],
         {"disposition": CallDisposition.REFUSED, "queued_at": None, "wait_seconds": None, "queue_result": "leaveempty", "queue": "general"},
     ),
+    # The skill queue timed out and sent the caller on to the general queue, where they hung up:
+    # the record follows the queue they asked last.
+    "two queues": (
+        [
+            ("start_call", {"at": _at(0)}),
+            ("queue_joined", {"queue": "roads", "at": _at(9), "source": "ivr"}),
+            ("queue_timed_out", {"queue": "roads", "wait_seconds": 300, "at": _at(309)}),
+            ("queue_joined", {"queue": "general", "at": _at(311), "source": "ivr"}),
+            ("queue_abandoned", {"queue": "general", "wait_seconds": 20, "at": _at(331), "source": "ivr"}),
+            ("call_ended", {"cause": "hangup", "at": _at(331), "source": "ivr"}),
+            ("queue_joined", {"queue": "roads", "at": _at(9), "source": "ami"}),
+            ("queue_abandoned", {"queue": "roads", "wait_seconds": 300, "at": _at(309), "source": "ami"}),
+            ("queue_joined", {"queue": "general", "at": _at(311), "source": "ami"}),
+            ("queue_abandoned", {"queue": "general", "wait_seconds": 20, "at": _at(331), "source": "ami"}),
+        ],
+        {"disposition": CallDisposition.ABANDONED, "queue": "general", "queued_at": T0 + timedelta(seconds=311), "wait_seconds": 20, "queue_result": "abandoned"},
+    ),
     # kill -9 while the caller waited: found gone on restart; nobody saw the end.
     "lost while the service was down": (
         [

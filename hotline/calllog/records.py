@@ -40,11 +40,19 @@ _RESULT_RANK = {"abandoned": 1, "timeout": 2, **dict.fromkeys(REFUSALS, 3)}
 _OUTCOME_RANK = {"failed": 1, "self_service": 2, "callback_requested": 3, "voicemail": 4}
 
 
+def _last_queue(facts: dict[str, Any]) -> tuple[str, dict[str, Any] | None, dict[str, Any]]:
+    """The queue the caller asked last (a closed or full skill queue may send them on to
+    another), its join and how it let the caller go."""
+    queue = (facts.get("queue") or ["", ""])[1]
+    return queue, (facts.get("join") or {}).get(queue), (facts.get("left") or {}).get(queue) or {}
+
+
 def decide(facts: dict[str, Any]) -> CallDisposition:
     """The call's one disposition from everything every source said (see docs/ivr.md,
     "Dispositions"). A pure function of merged facts, so the order reports arrive in cannot
     change it."""
-    outcome, result = facts.get("outcome"), facts.get("result")
+    _, join, left = _last_queue(facts)
+    outcome, result = facts.get("outcome"), left.get("result")
     if outcome == "voicemail":
         return CallDisposition.VOICEMAIL
     if outcome == "callback_requested":
@@ -64,7 +72,7 @@ def decide(facts: dict[str, Any]) -> CallDisposition:
     ended = "end" in facts
     if not ended and "lost" in facts:
         return CallDisposition.SERVICE_DOWN
-    if "join" in facts:
+    if join is not None:
         return CallDisposition.ABANDONED if ended else CallDisposition.QUEUED
     return CallDisposition.IVR_ABANDONED if ended else CallDisposition.IN_PROGRESS
 
@@ -72,10 +80,11 @@ def decide(facts: dict[str, Any]) -> CallDisposition:
 def _derive(call: Call) -> None:
     """The record's columns from its facts."""
     facts = call.facts
-    join, answer, end = facts.get("join"), facts.get("answer"), facts.get("end")
-    result = facts.get("result") or ""
+    queue, join, left = _last_queue(facts)
+    answer, end = facts.get("answer"), facts.get("end")
+    result = left.get("result") or ""
     call.disposition = decide(facts)
-    call.queue = facts.get("queue") or call.queue
+    call.queue = queue or call.queue
     call.queued_at = utc(join["at"]) if join and result not in REFUSALS else None
     call.queue_result = "answered" if answer else result
     if answer:
@@ -87,8 +96,7 @@ def _derive(call: Call) -> None:
             wait = max(0, int((call.answered_at - call.queued_at).total_seconds()))
         call.wait_seconds = wait
     elif result and result not in REFUSALS:
-        waits = facts.get("left_wait") or {}
-        call.wait_seconds = waits.get("ami", waits.get("ivr"))
+        call.wait_seconds = left.get("ami", left.get("ivr"))
     else:
         call.wait_seconds = None
     if end:
@@ -137,6 +145,15 @@ def _least(old: int | None, new: int | None) -> int | None:
 
 def _larger(old: str | None, new: str) -> str:
     return max(old or "", new)
+
+
+def _latest_queue(old: list[str] | None, queue: str, when: datetime) -> list[str]:
+    """[time, queue] of the queue the caller asked last (ties: the larger name)."""
+    if not queue:
+        return old or ["", ""]
+    if old is None or not old[1]:
+        return [when.isoformat(), queue]
+    return max(old, [when.isoformat(), queue], key=lambda item: (utc(item[0]) if item[0] else when, item[1]))
 
 
 def _clip(text: str | None, size: int) -> str:
@@ -262,12 +279,13 @@ def set_outcome(session: Session, *, uniqueid: str, outcome: str, at: datetime |
 def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int | None = None, at: datetime | str | None = None, op_id: str | None = None, source: str = "") -> Call:
     """Asterisk confirmed the caller is in the queue (QueueCallerJoin, or Queue()'s result
     seen by the IVR). Both sources may say so: one `queue_join` on the timeline, at the earliest."""
-    when = utc(at)
+    when, queue = utc(at), _clip(queue, 64)
     call = _ensure(session, uniqueid, when)
-    old = call.facts.get("join")
-    join: dict[str, Any] = {"at": _earliest(old and old["at"], when), "queue": _clip(queue, 64), "position": _least(old and old.get("position"), position)}
-    _merge(call, join=join, queue=_larger(call.facts.get("queue"), _clip(queue, 64)))
-    _once(session, call, "queue_join", {"queue": queue, "position": join["position"]}, utc(join["at"]), op_id, source)
+    joins = dict(call.facts.get("join") or {})
+    old = joins.get(queue)
+    joins[queue] = {"at": _earliest(old and old["at"], when), "position": _least(old and old.get("position"), position)}
+    _merge(call, join=joins, queue=_latest_queue(call.facts.get("queue"), queue, when))
+    _once(session, call, "queue_join", {"queue": queue, "position": joins[queue]["position"]}, utc(joins[queue]["at"]), op_id, source)
     return call
 
 
@@ -284,7 +302,7 @@ def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, w
         answer[key] = _least(answer.get(key), wait_seconds)
     if agent_user_id:
         answer["user"] = _least(answer.get("user"), agent_user_id)
-    _merge(call, answer=answer, queue=_larger(call.facts.get("queue"), _clip(queue, 64)))
+    _merge(call, answer=answer, queue=_latest_queue(call.facts.get("queue"), _clip(queue, 64), when))
     _once(session, call, "queue_answer", {"queue": queue, "agent": answer["agent"], "wait_seconds": call.wait_seconds}, utc(answer["at"]), op_id, source)
     return call
 
@@ -311,14 +329,16 @@ def queue_refused(session: Session, *, uniqueid: str, queue: str, reason: str, a
 
 
 def _left(session: Session, uniqueid: str, result: str, queue: str, wait_seconds: int | None, at: datetime | str | None, op_id: str | None, source: str, detail: dict[str, Any]) -> Call:
-    when = utc(at)
+    when, queue = utc(at), _clip(queue, 64)
     call = _ensure(session, uniqueid, when)
-    old = call.facts.get("result")
-    waits = dict(call.facts.get("left_wait") or {})
+    lefts = dict(call.facts.get("left") or {})
+    left = dict(lefts.get(queue) or {})
+    left["result"] = _ranked(left.get("result"), result, _RESULT_RANK)
     if wait_seconds is not None:
         key = "ivr" if source == "ivr" else "ami"
-        waits[key] = _least(waits.get(key), wait_seconds)
-    _merge(call, result=_ranked(old, result, _RESULT_RANK), left_wait=waits, queue=_larger(call.facts.get("queue"), _clip(queue, 64)))
+        left[key] = _least(left.get(key), wait_seconds)
+    lefts[queue] = left
+    _merge(call, left=lefts, queue=_latest_queue(call.facts.get("queue"), queue, when))
     kind = "queue_refused" if result in REFUSALS else "queue_" + {"abandoned": "abandon", "timeout": "timeout"}[result]
     _once(session, call, kind, {"queue": queue, "wait_seconds": wait_seconds, **detail}, when, op_id, source)
     return call
