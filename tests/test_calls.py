@@ -338,3 +338,18 @@ def test_two_sources_in_any_order_leave_one_record(database, story, data):
         kinds = [e.kind for e in calls.timeline(s, uniqueid)]
     assert all(kinds.count(kind) <= 1 for kind in _ONCE), kinds
     assert kinds.count("end") == (1 if any(name == "call_ended" for name, _ in reports) else 0)
+
+
+def test_a_record_from_before_the_facts_keeps_what_it_said(database):
+    """A call answered and on record before migration 0002 (no facts, only columns) keeps its
+    disposition, agent and wait when a late report (an end replayed from the journal) arrives."""
+    with database.transaction() as s:
+        s.add(Call(uniqueid="legacy.1", linkedid="legacy.1", started_at=T0, disposition=CallDisposition.ANSWERED, queue="general", queued_at=T0 + timedelta(seconds=9),
+                   answered_at=T0 + timedelta(seconds=20), agent_interface="PJSIP/8001", wait_seconds=11, facts={}))
+    with database.transaction() as s:
+        calls.call_ended(s, uniqueid="legacy.1", at=T0 + timedelta(seconds=90), cause="completed", source="ivr")
+    with database.transaction() as s:
+        call = calls.get(s, "legacy.1")
+        assert call is not None
+        assert (call.disposition, call.agent_interface, call.wait_seconds, call.queued_at, call.ended_at) == (
+            CallDisposition.ANSWERED, "PJSIP/8001", 11, T0 + timedelta(seconds=9), T0 + timedelta(seconds=90))

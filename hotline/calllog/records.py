@@ -109,8 +109,31 @@ def _derive(call: Call) -> None:
 
 def _merge(call: Call, **facts: Any) -> None:
     """Set facts (a new dict, so the JSON column is seen as changed) and re-derive the columns."""
-    call.facts = {**(call.facts or {}), **facts}
+    call.facts = {**(call.facts or _legacy_facts(call)), **facts}
     _derive(call)
+
+
+def _legacy_facts(call: Call) -> dict[str, Any]:
+    """Facts for a record written before there were any (schema 0001, a call in progress
+    during the upgrade): read back from its columns, so a late report does not undo them."""
+    if call.disposition in (None, CallDisposition.IN_PROGRESS) and not call.queue and call.ended_at is None:
+        return {}
+    facts: dict[str, Any] = {}
+    queue, joined = call.queue, call.queued_at or call.started_at
+    if queue:
+        facts["queue"] = [joined.isoformat(), queue]
+        if call.queued_at is not None:
+            facts["join"] = {queue: {"at": call.queued_at.isoformat(), "position": None}}
+    disposition = call.disposition
+    if disposition is CallDisposition.ANSWERED:
+        facts["answer"] = {"at": (call.answered_at or joined).isoformat(), "agent": call.agent_interface, **({"wait": call.wait_seconds} if call.wait_seconds is not None else {})}
+    elif disposition is CallDisposition.ABANDONED and queue:
+        facts["left"] = {queue: {"result": "abandoned", **({"ami": call.wait_seconds} if call.wait_seconds is not None else {})}}
+    elif disposition is not None and disposition.value in _OUTCOME_RANK:
+        facts["outcome"] = disposition.value
+    if call.ended_at is not None:
+        facts["end"] = {"at": call.ended_at.isoformat(), "cause": "", "talk": call.talk_seconds, "recording": call.recording_path}
+    return facts
 
 
 def _once(session: Session, call: Call, kind: str, detail: dict[str, Any], at: datetime, op_id: str | None, source: str, later: bool = False) -> None:
