@@ -494,3 +494,21 @@ def test_no_channel_list_no_reconciliation(database: Database, caplog: pytest.Lo
         service, _ = start(reactor, [denied], DatabaseWriter(database), CollectorRegistry())
     assert service.resyncs == 1 and "not reconciled" in caplog.text
     assert _record(database, "1796272200.7")[:2] == (CallDisposition.IN_PROGRESS, None)
+
+
+# -- QueueCallerAbandon is not always a hangup (reference: ami_channels.txt)
+
+
+def test_a_queue_timeout_and_a_leavewhenempty_are_told_from_a_hangup(database: Database) -> None:
+    """Asterisk sends QueueCallerAbandon when Queue() times out and when leavewhenempty puts
+    the caller out, as for a caller who hangs up; QUEUESTATUS (VarSet) tells them apart. From
+    the AMI alone: C1 timed out after 6 s, E was refused (leaveempty: no queued time), and C2,
+    refused at the door, sent no queue event and gets no record from the AMI side."""
+    line = Line(DatabaseWriter(database))
+    line.feed(peer.CALL_TIMED_OUT, peer.CALL_LEFT_EMPTY, peer.CALL_REFUSED_FULL)
+    with database.transaction() as session:
+        timed_out, left_empty = calls.get(session, peer.C1_CALLER), calls.get(session, peer.E_CALLER)
+        assert timed_out is not None and left_empty is not None and calls.get(session, peer.C2_CALLER) is None
+        assert (timed_out.disposition, timed_out.queue, timed_out.queue_result, timed_out.wait_seconds) == (CallDisposition.TIMED_OUT, "capture-full", "timeout", 6)
+        assert (left_empty.disposition, left_empty.queue_result, left_empty.queued_at) == (CallDisposition.REFUSED, "leaveempty", None)
+        assert [e.kind for e in calls.timeline(session, peer.C1_CALLER)] == ["queue_join", "queue_abandon", "queue_timeout", "end"]

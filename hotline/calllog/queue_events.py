@@ -41,9 +41,11 @@ from hotline.ami.live import (
     Change,
     ChannelHungUp,
     ConnectionChanged,
+    QueueStatusSet,
     RecordingStarted,
     Resynced,
 )
+from hotline.calllog.records import REFUSALS
 from hotline.config import AsteriskConfig
 from hotline import dialplan
 from hotline.dialplan import recording_path
@@ -114,6 +116,7 @@ class QueueCallLog:
             RecordingStarted: self._recording,
             ConnectionChanged: self._connection,
             Resynced: self._resynced,
+            QueueStatusSet: self._queue_status,
         }
 
     def __call__(self, change: Change) -> None:
@@ -215,6 +218,19 @@ class QueueCallLog:
         self._ended[call.uniqueid] = call
         while len(self._ended) > 1000:
             self._ended.popitem(last=False)
+
+    def _queue_status(self, change: QueueStatusSet) -> None:
+        """QUEUESTATUS after a Queue() the caller was in: a timeout or a leavewhenempty, not
+        the hangup QueueCallerAbandon alone would suggest. (A caller refused at the door was
+        never seen in a queue here: the IVR records that refusal.)"""
+        call = self._calls.get(change.uniqueid) or self._ended.get(change.uniqueid)
+        if call is None or not call.queue:
+            return
+        status = change.status.lower()
+        if status == "timeout":
+            self._submit("queue_timed_out", uniqueid=call.uniqueid, queue=_skill(call.queue), at=change.at.isoformat(), source=AMI)
+        elif status in REFUSALS:
+            self._submit("queue_refused", uniqueid=call.uniqueid, queue=_skill(call.queue), reason=status, at=change.at.isoformat(), source=AMI)
 
     def _connection(self, change: ConnectionChanged) -> None:
         if not change.connected and self._unseen_since is None:
