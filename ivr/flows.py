@@ -43,7 +43,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -65,6 +65,8 @@ from hotline.dialplan import (
     queue_application_data,
 )
 from hotline.calllog.journal import CallLog, SessionRun
+from hotline.calllog.records import REFUSALS
+from hotline.storage.models import CallDisposition
 from hotline.storage.prepared import DirectReader
 from hotline.prompts import Prompt, sound_name
 from hotline.tickets.worktime import WorkingCalendar
@@ -95,6 +97,13 @@ LANGUAGE_FUNCTION = "CHANNEL(language)"
 #: state of an answered channel.
 PARAM_STATE = "state"
 STATE_UP = "Up"
+#: What Queue() leaves on the channel (reference/asterisk: set even when the caller hung up).
+QUEUEWAIT = "QUEUEWAIT"
+ANSWEREDTIME = "ANSWEREDTIME"
+MEMBERINTERFACE = "MEMBERINTERFACE"
+#: VAR_OUTCOME while Queue() runs: the flow ran (the dialplan must not start it again) and
+#: handed the caller to Queue(); whether Asterisk kept them is recorded when it says so.
+QUEUEING = "queueing"
 #: QUEUESTATUS values after which the caller was not served: they go to the overflow.
 OVERFLOW_STATUSES = {"TIMEOUT": "timeout", "FULL": "full", "JOINEMPTY": "empty", "LEAVEEMPTY": "empty", "JOINUNAVAIL": "empty", "LEAVEUNAVAIL": "empty"}
 #: Prompts the flows play outside any menu node (checked against the catalogue by the tests).
@@ -198,6 +207,9 @@ class CallState:
     queue: str | None = None
     #: True once Queue() has returned: the guard must not queue the caller a second time.
     left_queue: bool = False
+    #: True once the caller reached a queue node (asked for, or was sent to, an operator):
+    #: hearing a status before that is no longer self-service.
+    wants_operator: bool = False
     #: Why the last queue sent the caller on (closed, full, timeout …) and which queue.
     overflow: tuple[str, str] | None = None
     prefetch: Any = None
@@ -447,6 +459,7 @@ class MenuWalk:
     async def _queue(self, node: QueueNode, carried: str | None) -> tuple[str, None] | None:
         queue = self.call.config.queue(node.queue)
         state = self.call.state
+        state.wants_operator = True
         if not self.call.hours[queue.name].is_open(self.call.now(), self.call.calendar):
             self.call.event("queue_closed", queue=queue.name)
             await self.call.play((node.closed_prompt,))
@@ -455,6 +468,7 @@ class MenuWalk:
         waiting = await waiting_count(self.channel, queue.name) if queue.max_callers else None
         if waiting is not None and waiting >= queue.max_callers:
             self.call.event("queue_full", queue=queue.name, waiting=waiting, max_callers=queue.max_callers)
+            self.call.record("queue_refused", queue=queue.name, reason="full")
             await self.call.play((node.busy_prompt,))
             state.overflow = (queue.name, "full")
             return node.overflow, None
@@ -532,25 +546,74 @@ async def waiting_count(channel: Channel, queue: str) -> int | None:
 
 async def join_queue(call: CallSession, queue: str, max_wait_seconds: int, position: int | None = None) -> str | None:
     """EXEC Queue. None when the caller was served or left by a key (nothing more to do);
-    otherwise why they were not served ("timeout", "full", "empty")."""
+    otherwise why they were not served ("timeout", "full", "empty").
+
+    The join is recorded when Asterisk confirms it, from what Queue() leaves on the channel
+    (QUEUESTATUS, QUEUEWAIT, ANSWEREDTIME, MEMBERINTERFACE): not before Queue() runs, and
+    never for a refused caller. The AMI side reports the same facts as they happen;
+    `hotline.calllog.records` keeps one of each. A caller who hung up in the queue ends the
+    flow with Hangup, as any hangup does."""
     channel, state = call.channel, call.state
     await channel.set_variable(VAR_QUEUE, queue)
-    await channel.set_variable(VAR_OUTCOME, "queued")
-    state.outcome, state.queue = "queued", queue
-    call.record("queue_joined", queue=queue, position=position)
+    # For the dialplan: the flow ran and handed the caller to Queue() (not yet "queued").
+    await channel.set_variable(VAR_OUTCOME, QUEUEING)
+    state.queue = queue
+    call.event("queue_enter", queue=queue, position=position)
     call.flush()
-    result = await channel.exec("Queue", queue_application_data(queue, max_wait_seconds))
+    started = call.now()
+    try:
+        result = await channel.exec("Queue", queue_application_data(queue, max_wait_seconds))
+    except Hangup:
+        call.event("queue_exit", queue=queue, result=None, status="HANGUP")
+        raise
     state.left_queue = True
     if result == -1:
-        # An agent took the call and it has ended (or the caller hung up in the queue).
-        call.event("queue_exit", queue=queue, result=result)
+        await _queue_ended(call, queue, started, position)
         return None
     status = (await channel.get_variable(QUEUESTATUS) or "").upper()
     call.event("queue_exit", queue=queue, result=result, status=status)
     reason = OVERFLOW_STATUSES.get(status)
-    if reason is None:
-        return None
+    if status.lower() in REFUSALS:
+        state.outcome = CallDisposition.REFUSED.value
+        call.record("queue_refused", queue=queue, reason=status.lower())
+        await channel.set_variable(VAR_OUTCOME, CallDisposition.REFUSED.value)
+        return reason
+    state.outcome = CallDisposition.QUEUED.value
+    call.record("queue_joined", queue=queue, position=position, at=started, source="ivr")
+    if status == "TIMEOUT":
+        call.record("queue_timed_out", queue=queue, wait_seconds=_seconds(await channel.get_variable(QUEUEWAIT)))
     return reason
+
+
+async def _queue_ended(call: CallSession, queue: str, started: datetime, position: int | None) -> None:
+    """Queue() returned -1: an agent answered (and one side hung up), or the caller hung up
+    while waiting. ANSWEREDTIME and QUEUEWAIT (readable on a dead channel) tell which."""
+    channel, state = call.channel, call.state
+    try:
+        talked = _seconds(await channel.get_variable(ANSWEREDTIME))
+        waited = _seconds(await channel.get_variable(QUEUEWAIT))
+        agent = (await channel.get_variable(MEMBERINTERFACE) or "") if talked else ""
+    except Hangup:
+        talked = waited = None  # the channel is gone: the AMI side says what happened
+        agent = ""
+    call.event("queue_exit", queue=queue, result=-1, answered_seconds=talked, wait_seconds=waited)
+    if waited is None:
+        raise Hangup("the caller hung up as Queue() started")  # never joined
+    state.outcome = CallDisposition.QUEUED.value
+    call.record("queue_joined", queue=queue, position=position, at=started, source="ivr")
+    if talked:
+        call.record("queue_answered", queue=queue, agent=agent, wait_seconds=waited, at=started + timedelta(seconds=waited), source="ivr")
+        return None
+    call.record("queue_abandoned", queue=queue, position=position, wait_seconds=waited, source="ivr")
+    raise Hangup("the caller hung up in the queue")
+
+
+def _seconds(value: str | None) -> int | None:
+    """A whole-seconds channel variable Queue() sets; None when unset or empty."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 async def send_to_general_queue(call: CallSession) -> None:

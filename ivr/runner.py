@@ -47,6 +47,7 @@ OUTCOMES = tuple(
     d.value
     for d in (
         CallDisposition.QUEUED,
+        CallDisposition.REFUSED,
         CallDisposition.VOICEMAIL,
         CallDisposition.SELF_SERVICE,
         CallDisposition.CALLBACK_REQUESTED,
@@ -254,8 +255,9 @@ class CallRunner:
         self._finish(call, flow, "unknown_flow")
 
     def _finish(self, call: CallSession, flow: str, ended: str) -> None:
-        """The outcome (self-service if the caller heard a status and hung up; abandoned in
-        the IVR if nothing else applies), a summary event, and the record closed."""
+        """The outcome (self-service if the caller heard a status and hung up without asking
+        for an operator), a summary event, and the record closed. The record's disposition
+        is decided by `hotline.calllog.records` from everything reported, not here."""
         state = call.state
         if isinstance(state.prefetch, Deferred):
             state.prefetch.addErrback(lambda failure: None)  # a lookup nobody waited for (hangup in the welcome)
@@ -264,12 +266,12 @@ class CallRunner:
             return
         outcome = state.outcome
         if outcome is None:
-            if state.heard_status:
+            if state.heard_status and not state.wants_operator:
                 outcome = CallDisposition.SELF_SERVICE.value
                 call.record("set_outcome", outcome=outcome, detail={"heard_status": True})
             else:
                 outcome = CallDisposition.IVR_ABANDONED.value
         call.event("ivr_summary", flow=flow[:64], menu=self.menu.name, choices=state.choices, outcome=outcome, queue=state.queue, lang=call.lang, ended=ended)
-        call.record("call_ended", cause=ended)
+        call.record("call_ended", cause=ended, source="ivr")
         call.flush()
         self.metrics.calls.labels(outcome).inc()

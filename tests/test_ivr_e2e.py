@@ -116,7 +116,8 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
     assert silent.verbs[:5] == ["ANSWER", "SET VARIABLE", "STREAM FILE", "STREAM FILE", "WAIT FOR DIGIT"]
     assert silent.execs == [("Queue", "hotline-general,,,,600,,hotline-agent-answered")]
     call = the_call(database, uniqueids["silent"])
-    assert (call.disposition, call.queue, call.caller_number, call.dnid) == (CallDisposition.QUEUED, "general", "+8613812345678", "12319")
+    assert (call.disposition, call.queue, call.caller_number, call.dnid) == (CallDisposition.ANSWERED, "general", "+8613812345678", "12319")
+    assert (call.agent_interface, call.wait_seconds) == ("Local/agent1@agents/n", 0)  # read from what Queue() left
 
     status = records["status"]
     assert status.command("SAY DIGITS").args[0] == case and status.verbs[-1] == "HANGUP"
@@ -178,7 +179,7 @@ def test_classic_script_with_the_database_down_journals_and_the_service_replays(
     service.replay().addCallback(written.append)
     assert written[0] >= 6 and not list((tmp_path / "journal").glob("calllog-*"))
     record = the_call(database, peer.uniqueid)
-    assert record.disposition is CallDisposition.QUEUED and record.queue == "general"
+    assert record.disposition is CallDisposition.ANSWERED and record.queue == "general"
     with database.transaction() as s:
         kinds = [e.kind for e in calls.timeline(s, peer.uniqueid)]
     assert kinds.count("start") == 1 and kinds.count("end") == 1

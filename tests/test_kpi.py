@@ -437,7 +437,8 @@ def call(uniqueid: str, started: datetime, disposition: CallDisposition, queue: 
 
 @pytest.fixture
 def calls(database):
-    """Two queues, IVR-only calls, one call still waiting, an outbound call and one just after February."""
+    """Two queues, IVR-only calls, two calls still going (in the IVR, waiting in the queue), an
+    outbound call and one just after February."""
     A, B, D = "12319", "consult", CallDisposition
     rows = [
         call("c1", at(2, 2), D.ANSWERED, A, wait=5, talk=100),
@@ -453,6 +454,7 @@ def calls(database):
         call("c11", at(2, 11), D.FAILED),
         call("c12", at(2, 12), D.ANSWERED, A, wait=1, talk=50, direction="out"),
         call("c13", FEB.end, D.ANSWERED, A, wait=1, talk=50),
+        call("c14", at(2, 27, 23), D.QUEUED, A),
     ]
     with database.transaction() as s:
         s.execute(insert(Call), rows)
@@ -465,7 +467,7 @@ def test_call_figures_per_queue_and_overall(database, calls):
     assert report.threshold_seconds == 15 and report.not_queued == 2
     assert [q.queue for q in report.queues] == ["12319", "consult"]
     a, b, o = report.queue("12319"), report.queue("consult"), report.overall
-    assert (a.offered, a.answered, a.abandoned, a.voicemail, a.callback_requested, a.in_progress, a.answered_within_threshold) == (5, 3, 1, 1, 0, 1, 2)
+    assert (a.offered, a.answered, a.abandoned, a.voicemail, a.callback_requested, a.in_progress, a.answered_within_threshold) == (5, 3, 1, 1, 0, 2, 2)
     assert (a.service_level.percent, a.answer_rate.percent, a.abandon_rate.percent) == (Decimal("40.00"), Decimal("60.00"), Decimal("20.00"))
     assert (a.average_wait.value, a.average_answer_wait.value, a.average_handle_time.value) == (Decimal("25.2"), Decimal("12.0"), Decimal("200.0"))
     assert (b.offered, b.answered, b.abandoned, b.callback_requested, b.answered_within_threshold) == (3, 2, 0, 1, 1)
@@ -473,10 +475,23 @@ def test_call_figures_per_queue_and_overall(database, calls):
     # c9 was answered with no wait or talk recorded: it counts as answered, not as within 15 s, and not in the means.
     assert (b.average_wait.total, b.average_wait.count, b.average_answer_wait.value, b.average_handle_time.value) == (43, 2, Decimal("3.0"), Decimal("60.0"))
     assert o.queue is None
-    assert (o.offered, o.answered, o.abandoned, o.voicemail, o.callback_requested, o.in_progress, o.answered_within_threshold) == (8, 5, 1, 1, 1, 1, 3)
+    assert (o.offered, o.answered, o.abandoned, o.voicemail, o.callback_requested, o.in_progress, o.answered_within_threshold) == (8, 5, 1, 1, 1, 2, 3)
     assert (o.service_level.percent, o.answer_rate.percent, o.abandon_rate.percent) == (Decimal("37.50"), Decimal("62.50"), Decimal("12.50"))
     assert (o.average_wait.total, o.average_wait.count, o.average_wait.value) == (169, 7, Decimal("24.1"))
     assert (o.average_answer_wait.value, o.average_handle_time.value) == (Decimal("9.8"), Decimal("165.0"))
+
+
+def test_refused_timed_out_and_lost_calls_are_offered_but_neither_answered_nor_abandoned(database):
+    """A caller the queue refused (full, no operators), one it timed out and one that ended
+    while the service was down asked for an operator and got none: offered, lowering the
+    answer rate, but not abandoned (they did not hang up on the queue)."""
+    D = CallDisposition
+    rows = [call("r1", at(2, 2), D.REFUSED, "12319"), call("r2", at(2, 3), D.TIMED_OUT, "12319", wait=300), call("r3", at(2, 4), D.SERVICE_DOWN, "12319"), call("r4", at(2, 5), D.ANSWERED, "12319", wait=5)]
+    with database.transaction() as s:
+        s.execute(insert(Call), rows)
+    with database.transaction() as s:
+        q = kpi.call_kpis(s, FEB).queue("12319")
+    assert q is not None and (q.offered, q.answered, q.abandoned, q.in_progress) == (4, 1, 0, 0) and q.answer_rate.percent == Decimal("25.00")
 
 
 def test_service_level_threshold_is_an_argument(database, calls):

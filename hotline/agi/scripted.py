@@ -16,8 +16,10 @@ The caller's script is a list of actions, each used by the next command it fits:
 ``silence()``              the next key-reading command runs to its end
 ``speak(12, end="#")``     RECORD FILE: talk 12 s, then '#' (or "silence", or "hangup")
 ``in_queue("TIMEOUT")``    the next EXEC Queue: "ANSWERED" (an agent talks, hangs up:
-                           result -1), "CALLER_HANGUP", "EXIT" (the callback key; sets
-                           QUEUEPOSITION) or a QUEUESTATUS value such as TIMEOUT or FULL
+                           result -1), "CALLER_HANGUP" (result -1, the caller is gone),
+                           "EXIT" (the callback key; sets QUEUEPOSITION) or a QUEUESTATUS
+                           value such as TIMEOUT or FULL; QUEUEWAIT, ANSWEREDTIME and
+                           MEMBERINTERFACE are set as app_queue sets them
 ``hang_up(after=2)``       the caller hangs up `after` seconds into the next blocking command
 
 With nothing left the caller is silent and an agent answers the queue. `hangup_at_step=N`
@@ -81,6 +83,7 @@ class InQueue:
     wait: float = 5.0
     talk: float = 60.0
     position: int | None = None
+    agent: str = "PJSIP/8001"
 
 
 @dataclass(frozen=True)
@@ -411,17 +414,37 @@ class ScriptedChannel:
             raise self._error(f"EXEC Queue({data}), but the caller's next action is {head!r}: the flow queued a caller who was about to press a key or speak (command {command.step})")
         outcome = self._consume() if isinstance(head, InQueue) else InQueue()
         assert isinstance(outcome, InQueue)
-        if outcome.status == "ANSWERED":
-            self._window(command, self.now + outcome.wait + outcome.talk, keys=False)
+        # What app_queue leaves on the channel (reference/asterisk/ami_channels.txt): the
+        # times are cleared when Queue() starts and set when the caller leaves; a refused
+        # caller (FULL, JOINEMPTY, JOINUNAVAIL) never joined and gets no QUEUEWAIT.
+        self.variables.update(ANSWEREDTIME="", DIALEDTIME="", QUEUEWAIT="")
+        wait = str(int(outcome.wait))
+        try:
+            self._window(command, self.now + outcome.wait + (outcome.talk if outcome.status == "ANSWERED" else 0), keys=False)
+        except Hangup:
+            # The caller hung up in the queue (waiting, or talking to the agent): Asterisk
+            # answers EXEC with -1, then the HANGUP line; what Queue() set is still readable.
+            waited = self.now - command.at
+            if outcome.status == "ANSWERED" and waited > outcome.wait:
+                self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME=str(int(waited - outcome.wait)), MEMBERINTERFACE=outcome.agent)
+            else:
+                self.variables.update(QUEUEWAIT=str(int(waited)), ANSWEREDTIME="0", ABANDONED="TRUE")
             return self._end(command, -1)
-        self._window(command, self.now + outcome.wait, keys=False)
+        if outcome.status == "ANSWERED":
+            self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME=str(int(outcome.talk)), MEMBERINTERFACE=outcome.agent)
+            return self._end(command, -1)
         if outcome.status == "CALLER_HANGUP":
+            # Asterisk answers EXEC with -1 (the HANGUP line follows): QUEUESTATUS unset.
             self.caller_gone_at = self.now
-            self._hangup(command)
+            self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME="0", ABANDONED="TRUE")
+            return self._end(command, -1)
         if outcome.status == "EXIT":
+            self.variables.update(QUEUEWAIT=wait)
             if outcome.position is not None:
                 self.variables["QUEUEPOSITION"] = str(outcome.position)
             return self._end(command, 0)
+        if outcome.status not in ("FULL", "JOINEMPTY", "JOINUNAVAIL"):
+            self.variables.update(QUEUEWAIT="0" if outcome.status in ("LEAVEEMPTY", "LEAVEUNAVAIL") else wait, ANSWEREDTIME="0", ABANDONED="TRUE")
         self.variables["QUEUESTATUS"] = outcome.status
         return self._end(command, 0)
 

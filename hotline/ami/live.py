@@ -34,6 +34,9 @@ AVAILABILITY = ("available", "busy", "ringing", "paused", "unavailable", "unknow
 _AVAILABILITY_OF = {0: "unknown", 1: "available", 2: "busy", 3: "busy", 4: "unavailable", 5: "unavailable", 6: "ringing", 7: "busy", 8: "busy"}
 #: Channel variables that name the recording of a call.
 RECORDING_VARIABLES = frozenset({"MIXMONITOR_FILENAME", VAR_RECORDING})
+#: How Queue() ended, set on the caller's channel (TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY …).
+QUEUESTATUS = "QUEUESTATUS"
+_WATCHED_VARIABLES = RECORDING_VARIABLES | {QUEUESTATUS}
 _UNKNOWN_IDS = frozenset({"", "<unknown>", "unknown"})
 
 # What we remember of a (queue, uniqueid) whose waiting ended, to put late events in order.
@@ -171,6 +174,9 @@ class Resynced(Change):
     callers: int
     members: int
     channels: int
+    #: Every channel Asterisk listed (uniqueids), or None when CoreShowChannels was not had:
+    #: the call log closes the records of calls that are gone (`hotline.calllog.queue_events`).
+    live_channels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +269,17 @@ class ChannelHungUp(Change):
     cause_text: str
     #: True when found gone by a resync (it ended while we were disconnected).
     resync: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatusSet(Change):
+    """How Queue() ended for a caller (VarSet QUEUESTATUS): what tells a timeout or a
+    leavewhenempty from a hangup, since Asterisk sends QueueCallerAbandon for all three; a
+    refused Queue() (FULL, JOINEMPTY) sends nothing else."""
+
+    uniqueid: str
+    linkedid: str
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +520,7 @@ class LiveModel:
                 sum(len(q.callers) for q in self.queues.values()),
                 sum(len(q.members) for q in self.queues.values()),
                 len(self.channels),
+                tuple(self.channels) if channels is not None else None,
             )
         )
         for event in buffer or ():
@@ -965,8 +983,14 @@ class LiveModel:
             self._emit(BridgeChanged(_utc(self._at(event)), bridge, ()))
 
     def _var_set(self, event: EventLike) -> None:
-        if event.get_last("Variable") not in RECORDING_VARIABLES:
+        variable = event.get_last("Variable")
+        if variable not in _WATCHED_VARIABLES:
             return  # most VarSets: decided without indexing the event
+        if variable == QUEUESTATUS:
+            value = event.get("Value")
+            if value and event.get("Uniqueid"):
+                self._emit(QueueStatusSet(_utc(self._at(event)), event.get("Uniqueid"), event.get("Linkedid"), value.upper()))
+            return
         uid = event.get("Uniqueid")
         channel = self._channel(event, uid) if uid else None
         if channel is None:

@@ -16,7 +16,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.defer import Deferred, DeferredList
@@ -24,11 +24,13 @@ from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP
 from twisted.internet.interfaces import IStreamClientEndpoint
 
 from hotline.ami import actions
-from hotline.ami.call_log import CallLogWriter, QueueCallLog
 from hotline.ami.client import AmiClient
 from hotline.ami.live import LiveModel, LiveSnapshot
 from hotline.ami.metrics import AmiMetrics
 from hotline.config import AmiConfig, AsteriskConfig
+
+if TYPE_CHECKING:  # imported where used: hotline.calllog.queue_events imports hotline.ami.live
+    from hotline.calllog.queue_events import CallLogWriter, QueueCallLog
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ def start_ami(
 ) -> AmiService:
     """Build and start the AMI side; with `config.enabled` false it builds the model and the
     metrics (hotline_ami_connected stays 0) but never connects."""
+    from hotline.calllog.queue_events import QueueCallLog
+
     model = LiveModel(reactor)
     address = f"{config.host}:{config.port}"
     client = AmiClient(
@@ -132,7 +136,7 @@ def start_ami(
         action_ids=action_ids,
         ping_interval=ping_interval,
     )
-    call_log = QueueCallLog(call_log_writer, recordings_dir=recordings_dir)
+    call_log = QueueCallLog(call_log_writer, recordings_dir=recordings_dir, clock=reactor)
     metrics = AmiMetrics(registry, model, client, clock=reactor)
     service = AmiService(client=client, model=model, call_log=call_log, metrics=metrics, enabled=config.enabled)
     client.subscribe(model.apply)

@@ -139,8 +139,10 @@ class CallbackStatus(enum.StrEnum):
 
 
 class CallDisposition(enum.StrEnum):
+    """Decided in one place, `hotline.calllog.records.decide`, from what the IVR and the queue said."""
+
     IN_PROGRESS = "in_progress"  # in the IVR
-    QUEUED = "queued"  # handed to a queue; AMI tells whether it was answered
+    QUEUED = "queued"  # waiting in a queue now (Asterisk confirmed the join)
     ANSWERED = "answered"
     ABANDONED = "abandoned"  # hung up while waiting in a queue
     IVR_ABANDONED = "ivr_abandoned"  # hung up in the menu before reaching a queue
@@ -148,6 +150,9 @@ class CallDisposition(enum.StrEnum):
     CALLBACK_REQUESTED = "callback_requested"
     SELF_SERVICE = "self_service"  # e.g. heard a ticket's status and hung up
     FAILED = "failed"
+    REFUSED = "refused"  # the queue would not take the caller (full, no operators) and no message was left
+    TIMED_OUT = "timed_out"  # waited the queue's maximum and left no message
+    SERVICE_DOWN = "service_down"  # ended while the service was down: how is unknown
 
 
 class RecordingKind(enum.StrEnum):
@@ -261,6 +266,11 @@ class Call(Base):
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_path: Mapped[str] = mapped_column(String(255), default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True), index=True)
+    #: Why the queue let the caller go: answered, abandoned, timeout, or a refusal (full, joinempty …).
+    queue_result: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    #: What each source reported (IVR, AMI, reconciliation), merged order-independently; the
+    #: columns above are derived from it (`hotline.calllog.records.decide`).
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
     events: Mapped[list[CallEvent]] = relationship(order_by="CallEvent.id", cascade="all, delete-orphan")
 

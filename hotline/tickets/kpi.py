@@ -648,7 +648,9 @@ def _call_columns(threshold_seconds: int) -> list[ColumnElement[Any]]:
     def total(condition: Condition, value: Any) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
-    finished = Call.disposition != CallDisposition.IN_PROGRESS
+    # Still in the IVR or waiting in a queue: the outcome is not known yet.
+    going = Call.disposition.in_((CallDisposition.IN_PROGRESS, CallDisposition.QUEUED))
+    finished = ~going
     answered = is_(CallDisposition.ANSWERED)
     waited = and_(finished, Call.wait_seconds.is_not(None))
     answer_waited = and_(answered, Call.wait_seconds.is_not(None))
@@ -659,7 +661,7 @@ def _call_columns(threshold_seconds: int) -> list[ColumnElement[Any]]:
         "abandoned": (is_(CallDisposition.ABANDONED), 1),
         "voicemail": (is_(CallDisposition.VOICEMAIL), 1),
         "callback_requested": (is_(CallDisposition.CALLBACK_REQUESTED), 1),
-        "in_progress": (is_(CallDisposition.IN_PROGRESS), 1),
+        "in_progress": (going, 1),
         "within": (and_(answer_waited, Call.wait_seconds <= threshold_seconds), 1),
         "wait_total": (waited, Call.wait_seconds),
         "wait_count": (waited, 1),
