@@ -98,7 +98,12 @@ def _seat(config: Config, extension: str) -> Any:
 def _ami(config: Config) -> Iterator[Callable[[Any, str], Any]]:
     """A logged-in AMI session; yields run(action, what) with every AMI failure as one line."""
     from hotline.ami.blocking import AmiUnreachable, BlockingAmi
-    from hotline.ami.client import AmiActionError, AmiDisconnected, AmiLoginFailed, AmiTimeout
+    from hotline.ami.client import (
+        AmiActionError,
+        AmiDisconnected,
+        AmiLoginFailed,
+        AmiTimeout,
+    )
 
     ami = config.ami
     if not ami.enabled:

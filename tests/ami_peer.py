@@ -601,9 +601,7 @@ class AmiPeer(Protocol):
             else:
                 write(retag(LOGIN_FAILED, action_id))
                 self.close()  # Asterisk closes after a refused login (captured)
-        elif not self.logged_in and name != "Logoff":
-            write(retag(PERMISSION_DENIED, action_id))
-        elif self.write is not None and name in ACTION_WRITE_CLASSES and not ACTION_WRITE_CLASSES[name] & self.write:
+        elif (not self.logged_in and name != "Logoff") or self._lacks_class(name):
             write(retag(PERMISSION_DENIED, action_id))
         elif name in self.refuse:
             write(error(action_id, self.refuse[name]))
@@ -650,6 +648,10 @@ class AmiPeer(Protocol):
             write(ack(action_id, "Dual Redirect successful" if "ExtraChannel" in fields else "Redirect successful"))
         else:
             write(error(action_id, "Invalid/unknown command"))
+
+    def _lacks_class(self, name: str) -> bool:
+        """manager.c's check: the user's write classes share none with the action's."""
+        return self.write is not None and name in ACTION_WRITE_CLASSES and not ACTION_WRITE_CLASSES[name] & self.write
 
     def _originate(self, fields: dict[str, str], action_id: str) -> None:
         if "Channel" not in fields:

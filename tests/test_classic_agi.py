@@ -586,8 +586,8 @@ def test_first_command_goes_out_before_the_heavy_imports(database_url: str, tmp_
     stdout is ANSWER, written while none of the slow modules is loaded; the IVR is built
     meanwhile and serves the menu (a key, a ticket number asked for), the call's record is
     written, and ANSWER is on the wire once."""
-    from tests.test_ivr_e2e import CALLER, the_call, write_config
     from hotline.storage.db import Database
+    from tests.test_ivr_e2e import CALLER, the_call, write_config
 
     config = write_config(tmp_path, database_url)
     probe = tmp_path / "modules.txt"

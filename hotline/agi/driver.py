@@ -46,7 +46,7 @@ class CallTask:
     Deferred the flow awaits. What `Deferred.fromCoroutine` does, for the two kinds of
     awaitable a flow has, without a Deferred per command."""
 
-    __slots__ = ("_coroutine", "_running", "_woken", "_error", "_log_errors", "finished", "result", "exception")
+    __slots__ = ("_coroutine", "_error", "_log_errors", "_running", "_woken", "exception", "finished", "result")
 
     def __init__(self, coroutine: Coroutine[Any, Any, Any], *, log_errors: bool = True) -> None:
         self._coroutine = coroutine
@@ -86,7 +86,7 @@ class CallTask:
                         continue
                     return
                 self._error = TypeError(f"an IVR flow awaited {awaited!r}: only channel commands and Deferreds can be awaited here")
-        except BaseException as exc:  # noqa: BLE001 - the flow's own guard let something through
+        except BaseException as exc:  # the flow's own guard let something through
             self.finished, self.exception = True, exc
             if self._log_errors:
                 log.exception("call task ended with an exception")

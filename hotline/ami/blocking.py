@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
@@ -22,7 +22,12 @@ from twisted.python.failure import Failure
 
 from hotline.ami import actions
 from hotline.ami.actions import Action
-from hotline.ami.client import DEFAULT_ACTION_TIMEOUT, AmiDisconnected, AmiError, AmiProtocol
+from hotline.ami.client import (
+    DEFAULT_ACTION_TIMEOUT,
+    AmiDisconnected,
+    AmiError,
+    AmiProtocol,
+)
 
 T = TypeVar("T")
 
@@ -63,12 +68,12 @@ class BlockingAmi:
         self.protocol = AmiProtocol(self._clock, lambda: f"cli-{next(counter)}", default_timeout=timeout)
         self._sock: socket.socket | None = None
 
-    def __enter__(self) -> BlockingAmi:
+    def __enter__(self) -> Self:
         try:
             self._sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
         except OSError as exc:
             raise AmiUnreachable(f"cannot reach Asterisk's AMI at {self.address}: {exc.strerror or exc}") from None
-        self.protocol.makeConnection(_SocketTransport(self._sock))  # type: ignore[arg-type]
+        self.protocol.makeConnection(_SocketTransport(self._sock))
         try:
             self._wait(self.protocol.login(self._username, self._secret, timeout=self.timeout))
         except BaseException:
@@ -76,7 +81,7 @@ class BlockingAmi:
             raise
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.protocol.connected:
             try:
                 self._wait(self.protocol.send(actions.logoff(), timeout=min(self.timeout, 2.0)))
@@ -105,7 +110,7 @@ class BlockingAmi:
             self._sock.settimeout(max(0.01, min(1.0, self.timeout)))
             try:
                 data = self._sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 data = None
             except OSError:
                 data = b""
