@@ -5,6 +5,8 @@ with a reason, or files and reads tickets from the shell. The commands call what
 will call: AMI QueueAdd/QueuePause/QueueRemove (`hotline.ami.actions`, through the service's
 own AMI protocol) and `hotline.tickets.services`. Registered through
 hotline.cli.COMMAND_PROVIDERS; every expected failure is one `hotline: …` line and exit 1.
+Imports beyond the argument parser wait for the command that needs them: every `hotline`
+invocation imports this module to build its parser.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from hotline import phone
 from hotline.cli import CommandError, load_config
 from hotline.config import Config
 from hotline.dialplan import asterisk_queue
@@ -151,6 +152,7 @@ def _ticket(args: argparse.Namespace) -> int:
 
 
 def _create(session: Any, config: Config, args: argparse.Namespace) -> int:
+    from hotline import phone
     from hotline.storage.models import TicketSource, Urgency
     from hotline.tickets import services
 
@@ -174,6 +176,7 @@ def _create(session: Any, config: Config, args: argparse.Namespace) -> int:
 
 
 def _show(session: Any, config: Config, number: str) -> int:
+    from hotline import phone
     from hotline.tickets import services
 
     try:
@@ -202,6 +205,7 @@ def _show(session: Any, config: Config, number: str) -> int:
 
 
 def _list(session: Any, config: Config, statuses: list[str], limit: int) -> int:
+    from hotline import phone
     from hotline.storage.models import TicketStatus
     from hotline.tickets import services
 
