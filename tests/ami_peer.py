@@ -1,7 +1,7 @@
 """Our AMI peer for tests: Asterisk 22's side of the manager protocol, from captured bytes.
 
 Every frame below marked *captured* is copied byte for byte from the lab transcripts
-(shared/reference/asterisk/ami_queue.txt and ami_originate.txt, Asterisk 22.10.1, no
+(tests/fixtures/asterisk/ami_queue.txt and ami_originate.txt, Asterisk 22.10.1, no
 `timestampevents`) and ami_channels.txt (CoreShowChannels, Status, a refused CoreShowChannels);
 the peer only rewrites the value of an `ActionID:` header so replies match the client's ids.
 A few replies the lab did not capture (Setvar, Getvar, Redirect, MixMonitor, unknown action)

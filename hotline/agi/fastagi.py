@@ -1,7 +1,7 @@
 """The FastAGI server: Asterisk connects (`AGI(agi://host:port/<flow>?…)`), sends the agi_*
 header block, and our handler (the IVR runner) drives the call through a `FastAgiChannel`.
 
-Rules the real Asterisk imposes (../shared/reference/asterisk/README.md), and how we keep them:
+Rules the real Asterisk imposes (tests/fixtures/asterisk/README.md), and how we keep them:
 - One command at a time. res_agi does not pipeline, and a command sent while a prompt plays
   aborts that prompt *without a reply*. Commands wait in a queue until the previous reply.
 - `HANGUP` is unsolicited. While idle it is remembered, so the next command raises `Hangup`
