@@ -281,16 +281,17 @@ def test_operations_of_one_call_run_in_order_others_in_parallel(database, tmp_pa
     assert record(database, "a.1")[0].disposition is CallDisposition.SELF_SERVICE
 
 
+def _refusing(work: Callable[[Session], Any]) -> Deferred[Any]:
+    """A session runner whose database refuses the connection."""
+    d: Deferred[Any] = Deferred()
+    d.errback(sa_exc.OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused")))
+    return d
+
+
 def test_after_the_first_failure_everything_is_journalled_in_order(database, tmp_path):
     """Once one operation was journalled, the following ones are too (the journal never
     overtakes itself) until a replay has caught up."""
-
-    def refusing(work: Callable[[Session], Any]) -> Deferred[Any]:
-        d: Deferred[Any] = Deferred()
-        d.errback(sa_exc.OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused")))
-        return d
-
-    calllog = CallLog(refusing, tmp_path / "journal", clock=Clock())
+    calllog = CallLog(_refusing, tmp_path / "journal", clock=Clock())
     out = [calllog.submit("start_call", {"uniqueid": "c.1"}), calllog.submit("add_event", {"uniqueid": "c.1", "kind": "menu", "detail": {"node": "main"}})]
     assert all(d.result.outcome is Outcome.JOURNALLED for d in out)
     calllog._run = sync_run(database)  # the database is back
@@ -567,12 +568,6 @@ def test_what_counts_as_unreachable(error, unreachable):
 
 
 # -- file work off the reactor, and the journal's counters in /metrics
-
-
-def _refusing(work: Callable[[Session], Any]) -> Deferred[Any]:
-    d: Deferred[Any] = Deferred()
-    d.errback(sa_exc.OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused")))
-    return d
 
 
 class SteppedDisk:

@@ -1,39 +1,28 @@
 """The call-log journal: call records survive a database that is briefly away.
 
 `CallLog.submit(operation, arguments)` runs one named operation (`hotline.calllog.records.OPERATIONS`,
-plus whatever the composition root adds, e.g. a voicemail ticket) through the injected
-session runner — `DatabasePool.write` in the service (batched with other calls' operations,
-with a timeout), a synchronous runner in the classic AGI script and in tests. When the
+plus what the composition root adds, e.g. a voicemail ticket) through the injected session
+runner (`DatabasePool.write` in the service, inline in the classic script and tests). When the
 database is unreachable or does not answer in time (`hotline.storage.dbpool.is_unreachable`),
-the operation is appended as one JSON line, fsync'd, to this process's journal file in
-`ivr.journal_dir`, and replayed in order when the database answers again (a retry every
-`retry_seconds` on the injected clock).
+the operation is appended as one fsync'd JSON line to this process's file in `ivr.journal_dir`
+and replayed when the database answers again (every `retry_seconds` on the injected clock).
 
-Ordering. Operations with the same `uniqueid` run one after another, in submission order.
-Once anything is journalled, everything after it is journalled too until the replay has
-caught up, so the journal never overtakes itself. File work (append and fsync, reading,
-marking done) runs through the injected `disk` runner — in the service the pool's one journal
-thread, so an fsync never stalls the reactor, and one thread keeps it in submission order —
-inline elsewhere.
+Ordering: operations of one `uniqueid` run one after another; once anything is journalled,
+everything is until the replay has caught up, so the journal never overtakes itself. File work
+runs through the injected `disk` runner (the pool's one journal thread in the service: in
+order, and never an fsync on the reactor).
 
-Batches. `CallLog.submit_batch(uniqueid, operations)` writes several operations of one call
-in one transaction and, while the database is away, as one journal line: the IVR keeps a
-call's menu steps in memory and writes them when the caller moves on (to a queue, a
-recording, the end of the call), which costs one transaction instead of one per step. Each
-operation in a batch keeps its own id, so a batch replayed in part adds nothing twice; a
-batch that fails for a reason of its own (not an unreachable database) is written again one
+`submit_batch(uniqueid, operations)` writes one call's operations in one transaction, or
+journals them as one line; a batch that fails for a reason of its own is written again one
 operation at a time, so one bad operation costs only itself.
 
-Delivery is at least once. Each replayed line is applied in its own transaction and its end
-offset is then recorded (fsync'd) in a `.done` file next to the journal, so a restart resumes
-where it stopped; a crash between a commit and that record replays one line twice. That
-costs nothing: the `hotline.calllog.records` operations are applied with the entry's id, which their
-timeline event keeps (`call_events.op_id`), so a repeat adds no second event; the others
-(a message's ticket, a callback request) find what the first run made.
-
-Several processes (every `hotline serve` node, each classic AGI script) may share the
-directory: each holds an exclusive lock on its own file; a file whose lock is free belongs to
-a process that has gone, and the next replay adopts it.
+Delivery is at least once: the replay records each group's end offset (fsync'd) in a `.done`
+file, so a restart resumes where it stopped, and a crash between a commit and that record
+replays the group. That costs nothing: every operation carries its own id, which its timeline
+event keeps (`call_events.op_id`), and the others (a message's ticket, a callback request)
+find what the first run made. Several processes may share the directory: each locks its own
+file; a file whose lock is free belongs to a process that has gone, and the next replay
+adopts it.
 """
 
 from __future__ import annotations

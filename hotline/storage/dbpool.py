@@ -16,6 +16,7 @@ few times a second (bench/RESULTS.md, "gil_contention.py").
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +32,11 @@ from twisted.python.threadpool import ThreadPool
 from hotline.storage.db import Database
 
 T = TypeVar("T")
+
+#: How long a thread may keep the GIL while another wants it (Python's default: 5 ms). The
+#: writer thread's ORM work holds it for milliseconds; a reactor woken by an AGI reply must
+#: get it back sooner than that.
+SWITCH_INTERVAL = 0.0005
 
 
 def is_unreachable(error: BaseException) -> bool:
@@ -67,6 +73,8 @@ class DatabasePool:
         self._writing: set[Deferred[Any]] = set()
 
     def start(self) -> None:
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         for threads in (self.threads, self.readers, self.files):
             threads.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.drain)
