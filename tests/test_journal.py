@@ -645,3 +645,19 @@ def test_journal_counters_are_in_the_registry(database, tmp_path):
     runner = CallRunner.from_config(config, database, service_registry, clock=clock)
     assert service_registry.get_sample_value("hotline_calllog_journal_pending_operations") == 0
     runner.close()
+
+
+def test_a_torn_line_in_our_own_journal_is_set_aside_not_replayed_for_ever(database, tmp_path):
+    """An append that failed half-way (disk full) leaves a fragment at the end of our own
+    file: the replay writes what is whole, sets the fragment aside and finishes."""
+    directory = tmp_path / "journal"
+    calllog = CallLog(_refusing, directory, clock=clock_at(MONDAY))
+    calllog.submit("start_call", {"uniqueid": "f.1"})
+    with open(calllog._own.path, "ab") as torn:
+        torn.write(b'{"id": "x", "op": "call_en')
+    calllog._run = sync_run(database)
+    written: list[int] = []
+    calllog.replay().addCallback(written.append)
+    assert written == [1] and not calllog.journalling and journal_files_in(directory) == []
+    rejected = [json.loads(line) for line in (directory / REJECTED_NAME).read_text(encoding="utf-8").splitlines()]
+    assert [r["reason"] for r in rejected] == ["incomplete last line"]

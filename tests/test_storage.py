@@ -240,7 +240,7 @@ def test_a_database_operation_that_hangs_times_out_as_unreachable_and_is_journal
         assert submitted.outcome is Outcome.JOURNALLED and calllog.pending() == 1
         with pytest.raises(DeferredTimeout) as timed_out:
             private.run_until(hung)
-        assert is_unreachable(timed_out.value)
+        assert is_unreachable(timed_out.value) and "did not answer within 0.2 s" in str(timed_out.value)
         lookup = made.lookup(lambda connection: release.wait(30))
         with pytest.raises(DeferredTimeout):
             private.run_until(lookup)

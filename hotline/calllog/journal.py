@@ -540,8 +540,10 @@ class CallLog:
                 waiting.clear()
                 waiting.extend((_submitted_at(entry, self._seconds()), _operations_in(entry)) for _, entry, _ in lines)
             if not lines:
-                if adopted and await self._disk(lambda: journal.size() > journal.done_offset()):
-                    # Its writer died in the middle of a line: keep the fragment for a person.
+                if await self._disk(lambda: journal.size() > journal.done_offset()):
+                    # Its writer died (or an append failed) in the middle of a line; appends
+                    # and this read are both file work, so it is no append in progress.
+                    # Keep the fragment for a person.
                     await self._disk(self._reject, await self._disk(lambda: journal.tail(journal.done_offset())), "incomplete last line")
                     await self._disk(journal.mark_done, await self._disk(journal.size))
                 return written, True

@@ -92,7 +92,7 @@ class DatabasePool:
         self.database.dispose()
 
     def _timed(self, d: Deferred[T]) -> Deferred[T]:
-        return d.addTimeout(self.timeout, self.reactor)
+        return d.addTimeout(self.timeout, self.reactor, onTimeoutCancel=_timed_out)
 
     def run(self, work: Callable[[Session], T]) -> Deferred[T]:
         """`work(session)` in one transaction of its own on a writer thread."""
@@ -155,6 +155,12 @@ class DatabasePool:
         for (_, d), result in zip(batch, results):
             fire = d.errback if isinstance(result, Failure) else d.callback
             self.reactor.callFromThread(_fire_unless_called, d, fire, result)
+
+
+def _timed_out(result: Any, timeout: float) -> Any:
+    if isinstance(result, Failure) and result.check(defer.CancelledError):
+        raise defer.TimeoutError(f"the database did not answer within {timeout:g} s")
+    return result
 
 
 def _fire_unless_called(d: Deferred[Any], fire: Callable[[Any], None], result: Any) -> None:
