@@ -21,7 +21,7 @@ from hotline.config import Config, FastAgiConfig
 from hotline.storage.db import Database
 from hotline.calllog.journal import CallLog, sync_run
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
-from hotline.service import IvrDatabase, ivr_database
+from ivr.service import IvrDatabase, ivr_database
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from hotline.agi.fastagi import listen
 from ivr.runner import CallRunner

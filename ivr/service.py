@@ -1,0 +1,50 @@
+"""The IVR's side of the composition root: where its database work runs and how its call
+handler is built. `hotline.service` finds this module through the `hotline.call_handlers`
+entry point, so the core never imports the IVR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hotline.config import Config
+from hotline.storage import db
+
+
+@dataclass
+class IvrDatabase:
+    """Where the IVR's database work runs (`[database] process`); children not yet started.
+    None everywhere: in the service's database threads, as before the processes existed."""
+
+    writes: Any = None
+    lookups: Any = None
+    store: Any = None
+
+    @property
+    def children(self) -> list[Any]:
+        return [p for p in (self.writes, self.lookups) if p is not None]
+
+
+def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrDatabase:
+    """The call log's writes go to a child process of their own, under SCHED_IDLE: nobody
+    waits for them, and in a thread they would hold the reactor's GIL for milliseconds.
+
+    The lookups a caller waits for: on SQLite one costs 0.1 ms on a DB-API connection, less
+    than the hop to another process, so it runs on the reactor thread, giving up on a lock
+    after 100 ms rather than hold every call up; across a network (PostgreSQL) they go to a
+    second child, on its threads."""
+    if not config.database.process:
+        return IvrDatabase()
+    from hotline.storage.dbprocess import DatabaseProcess
+
+    source = config.source if config.source != "defaults" else None
+    writes = DatabaseProcess(reactor, source, readers=1, idle=True, niceness=10)
+    if database.dialect == "sqlite":
+        from hotline.storage.prepared import DirectReader
+        from ivr.flows import DirectStore
+
+        return IvrDatabase(writes=writes, store=DirectStore(DirectReader(database.engine, sqlite_busy_ms=100)))
+    from ivr.flows import ProcessStore
+
+    lookups = DatabaseProcess(reactor, source, readers=config.database.pool_size)
+    return IvrDatabase(writes=writes, lookups=lookups, store=ProcessStore(lookups))
