@@ -4,6 +4,7 @@ entry point, so the core never imports the IVR."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,3 +49,27 @@ def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrData
 
     lookups = DatabaseProcess(reactor, source, readers=config.database.pool_size)
     return IvrDatabase(writes=writes, lookups=lookups, store=ProcessStore(lookups))
+
+
+def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, flows: Mapping[str, Any]) -> Any:
+    """The ivr role's FastAGI call handler (entry point `hotline.call_handlers`): a CallRunner
+    routing to `flows` by dialplan name, its database children started and stopped with the
+    reactor. Raises ServiceError for a menu the validator refuses."""
+    from hotline.service import ServiceError
+    from ivr.menu import MenuError
+    from ivr.runner import CallRunner
+
+    where = ivr_database(reactor, config, pool.database)
+    for process in where.children:
+        process.start()
+        # "before": ahead of the reactor's own disconnectAll ("during"), which would cut
+        # the child's socket; the reactor waits until the child has answered what it was
+        # given. The call log's close ("after") journals anything still unwritten.
+        reactor.addSystemEventTrigger("before", "shutdown", process.stop)
+    try:
+        runner = CallRunner.from_config(config, database=pool, registry=registry, reactor=reactor, process=where.writes, store=where.store)
+    except MenuError as exc:
+        raise ServiceError(f"menu refused: {exc}") from None
+    runner.flows = dict(flows)
+    reactor.addSystemEventTrigger("after", "shutdown", runner.close)
+    return runner

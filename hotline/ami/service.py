@@ -4,7 +4,8 @@
                     recordings_dir=config.asterisk.recordings_dir)
 
 The client's events feed the model; the model's changes feed the call log; the metrics read
-the model. After every login the model is re-based on QueueStatus and CoreShowChannels
+the model. Without a call log (`None`: the desk role, an ivr node without the writer's lease)
+the model is a read-only live view; `write_calls` / `stop_writing` attach and detach one. After every login the model is re-based on QueueStatus and CoreShowChannels
 (events arriving meanwhile are held and replayed on top). While Asterisk is away the rest of
 the service keeps working: the model keeps its last state marked disconnected, actions fail
 fast with AmiNotConnected, and the client retries with exponential backoff.
@@ -42,11 +43,26 @@ class AmiService:
 
     client: AmiClient
     model: LiveModel
-    call_log: QueueCallLog
+    call_log: QueueCallLog | None
     metrics: AmiMetrics
     enabled: bool = True
     resyncs: int = 0
     _resync: Deferred[bool] | None = field(default=None, repr=False)
+    _unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
+
+    def write_calls(self, writer: CallLogWriter, recordings_dir: str) -> None:
+        """From now on the model's changes become call records (this process holds the
+        writer's lease); the model is re-based on Asterisk's view first if connected."""
+        self.stop_writing()
+        self.call_log = QueueCallLog(writer, recordings_dir=recordings_dir)
+        self._unsubscribe = self.model.subscribe(self.call_log)
+        if self.client.connected:
+            self.resync()
+
+    def stop_writing(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe, self.call_log = None, None
 
     def snapshot(self) -> LiveSnapshot:
         return self.model.snapshot()
@@ -110,7 +126,7 @@ def start_ami(
     reactor: Any,
     config: AmiConfig,
     registry: CollectorRegistry,
-    call_log_writer: CallLogWriter,
+    call_log_writer: CallLogWriter | None,
     *,
     recordings_dir: str = AsteriskConfig().recordings_dir,
     endpoint: IStreamClientEndpoint | None = None,
@@ -132,11 +148,11 @@ def start_ami(
         action_ids=action_ids,
         ping_interval=ping_interval,
     )
-    call_log = QueueCallLog(call_log_writer, recordings_dir=recordings_dir)
     metrics = AmiMetrics(registry, model, client, clock=reactor)
-    service = AmiService(client=client, model=model, call_log=call_log, metrics=metrics, enabled=config.enabled)
+    service = AmiService(client=client, model=model, call_log=None, metrics=metrics, enabled=config.enabled)
     client.subscribe(model.apply)
-    model.subscribe(call_log)
+    if call_log_writer is not None:
+        service.write_calls(call_log_writer, recordings_dir)
     client.on_connection(service._connection_changed)
     metrics.start()
     if config.enabled:
