@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,7 +53,7 @@ class RoleProcess(protocol.ProcessProtocol):
 
     def __init__(self, supervisor: Supervisor, role: str) -> None:
         self.supervisor, self.role = supervisor, role
-        self.started_at = time.monotonic()
+        self.started_at: float = supervisor.reactor.seconds()
         self.address: tuple[str, int] | None = None
         self.ended: Deferred[None] = Deferred()
         self._report = b""
@@ -133,7 +132,7 @@ class Supervisor:
             self.failed = role
             self.reactor.stop()
             return
-        if time.monotonic() - child.started_at >= self.stable_seconds:
+        if self.reactor.seconds() - child.started_at >= self.stable_seconds:
             self.failures[role] = 0
         delay = backoff(self.failures[role])
         self.failures[role] += 1
@@ -231,7 +230,7 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     log.info("HTTP on http://%s:%d (/healthz, /metrics of every role)", address.host, address.port)
     reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)
     reactor.callWhenRunning(early.honour, reactor)
-    reactor.callWhenRunning(supervisor.start)
+    reactor.callWhenRunning(lambda: None if early.asked else supervisor.start())
     log.info("hotline %s supervising roles %s (%s)", __version__, ", ".join(supervisor.roles), config.source)
     reactor.run()
     if supervisor.failed is not None:

@@ -50,10 +50,11 @@ class PostgresLease(Lease):
         self._connection: Any = None
 
     def try_acquire(self) -> bool:
-        connection = self.database.engine.raw_connection()
-        connection.detach()  # never handed back to the pool: the lock lives with this session
+        pooled = self.database.engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()  # never handed back to the pool: the lock lives with this session
         try:
-            connection.driver_connection.autocommit = True
+            connection.autocommit = True
             cursor = connection.cursor()
             cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
             (held,) = cursor.fetchone()
@@ -146,6 +147,7 @@ class LeaseKeeper:
         self.reactor, self.lease, self.run_blocking = reactor, lease, run_blocking
         self.on_acquired, self.on_lost = on_acquired, on_lost
         self.held = False
+        self._refused_once = False
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = reactor
         self.interval = interval
@@ -174,6 +176,9 @@ class LeaseKeeper:
             self.held = True
             log.info("lease %r taken: this process does that work now", self.lease.name)
             self.on_acquired()
+        elif not held and not self.held and not self._refused_once:
+            self._refused_once = True
+            log.info("lease %r held by another process: this one stands by", self.lease.name)
         elif self.held and not held:
             self.held = False
             log.warning("lease %r lost: another node may take it", self.lease.name)
@@ -183,3 +188,4 @@ class LeaseKeeper:
         log.warning("lease %r: %s", self.lease.name, failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else failure.type.__name__)
         if self.held:
             self._answered(False)
+            self.run_blocking(self.lease.release)
