@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --test
+# The layer contracts (.importlinter) first: a broken one fails the script.
+.venv/bin/lint-imports --no-cache
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
