@@ -117,7 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in extra:
-            return extra[args.command](args)  # type: ignore[operator]
+            return int(extra[args.command](args))  # type: ignore[operator]
         return _dispatch(args)
     except ConfigError as exc:
         print(f"hotline: config error: {exc}", file=sys.stderr)

@@ -36,7 +36,7 @@ REPORT_FD = 3
 
 def backoff(failures: int, low: float = MIN_BACKOFF_SECONDS, high: float = MAX_BACKOFF_SECONDS) -> float:
     """The wait before restart number `failures + 1` of a role that keeps dying."""
-    return min(high, low * 2 ** min(failures, 32))
+    return min(high, low * 2.0 ** min(failures, 32))
 
 
 class SupervisorMetrics:
@@ -69,7 +69,7 @@ class RoleProcess(protocol.ProcessProtocol):
                 self.supervisor.ready(self)
 
     def processEnded(self, reason: Failure) -> None:
-        self.supervisor.exited(self, reason.value)
+        self.supervisor.exited(self, reason.value if isinstance(reason.value, BaseException) else Exception(reason))
         self.ended.callback(None)
 
 
@@ -156,7 +156,12 @@ class Supervisor:
             _signal(child, "TERM")
         if not children:
             return succeed(None)
-        kill = self.reactor.callLater(STOP_GRACE_SECONDS, lambda: [_signal(c, "KILL") for c in children if not c.ended.called])
+        def kill_stubborn() -> None:
+            for c in children:
+                if not c.ended.called:
+                    _signal(c, "KILL")
+
+        kill = self.reactor.callLater(STOP_GRACE_SECONDS, kill_stubborn)
         done = DeferredList([c.ended for c in children])
         done.addBoth(lambda result: kill.cancel() if kill.active() else None)
         return done

@@ -455,3 +455,20 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     finally:
         database.dispose()
         pg_server.dropdb(name)
+
+
+def test_a_role_that_cannot_start_stops_the_service_with_its_reason(tmp_path):
+    """The FastAGI port is taken: the ivr child says so in one line, the parent stops the
+    other roles and exits 1 naming the role, without restarting it for ever."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        cwd = node_dir(tmp_path)
+        init(cwd)
+        (cwd / "hotline.toml").write_text((cwd / "hotline.toml").read_text().replace("[fastagi]\nport = 0", f"[fastagi]\nport = {port}"))
+        node = Node(cwd)
+        code = node.proc.wait(timeout=60)
+        node.wait_for(r"role ivr could not start")
+    assert code == 1, node.log
+    assert f"hotline: cannot listen on 127.0.0.1:{port} (fastagi.bind/fastagi.port)" in node.log
+    assert node.log.rstrip().endswith("hotline: role ivr could not start (its message is above)")
+    assert "Traceback" not in node.log and "starting it again" not in node.log

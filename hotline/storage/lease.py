@@ -51,7 +51,7 @@ class PostgresLease(Lease):
 
     def try_acquire(self) -> bool:
         pooled = self.database.engine.raw_connection()
-        connection = pooled.driver_connection
+        connection: Any = pooled.driver_connection
         pooled.detach()  # never handed back to the pool: the lock lives with this session
         try:
             connection.autocommit = True

@@ -37,7 +37,7 @@ class _Fetcher:
     def each(self, path: bytes) -> Deferred[list[tuple[str, int | None, bytes]]]:
         """(role, status or None when down, body) for every role, in the supervisor's order."""
 
-        def one(role: str) -> Deferred[tuple[str, int | None, bytes]]:
+        def one(role: str) -> Any:
             waited = self.supervisor.address(role).addTimeout(READY_TIMEOUT_SECONDS, self.reactor)
 
             def fetch(address: tuple[str, int] | None) -> Any:
@@ -76,8 +76,8 @@ class AggregateHealth(resource.Resource):
             request.setResponseCode(200 if ok else 503)
             request.setHeader(b"content-type", b"application/json")
             request.setHeader(b"cache-control", b"no-store")
-            body = {"status": "ok" if ok else "unavailable", "database": "ok" if database else "unreachable", "roles": roles}
-            request.write(json.dumps(body).encode())
+            answer = {"status": "ok" if ok else "unavailable", "database": "ok" if database else "unreachable", "roles": roles}
+            request.write(json.dumps(answer).encode())
             request.finish()
 
         self.fetcher.each(b"/healthz").addCallback(done)
@@ -106,7 +106,7 @@ def merge_expositions(own: CollectorRegistry, children: list[tuple[str, str]]) -
                 merged = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
             for sample in family.samples:
                 merged.samples.append(Sample(sample.name, {**sample.labels, "role": role}, sample.value, sample.timestamp, sample.exemplar))
-    return generate_latest(_Gathered(list(families.values())))  # type: ignore[arg-type]
+    return generate_latest(_Gathered(list(families.values())))  # type: ignore[arg-type,unused-ignore]
 
 
 class AggregateMetrics(resource.Resource):
