@@ -276,6 +276,7 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     reactor.callWhenRunning(early.honour, reactor)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: log.info("role %s stopping", role))
     log.info("hotline %s serving role %s (%s)", __version__, role, config.source)
+    early.hand_over()
     reactor.run()
     return 0
 
@@ -291,6 +292,11 @@ class _EarlyStop:
 
     def _ask(self, signum: int, frame: object) -> None:
         self.asked = True
+
+    def hand_over(self) -> None:
+        """Just before reactor.run(): Twisted takes SIGINT only from Python's default handler."""
+        if signal.getsignal(signal.SIGINT) == self._ask:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def honour(self, reactor: Any) -> None:
         if self.asked:

@@ -237,6 +237,7 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     reactor.callWhenRunning(early.honour, reactor)
     reactor.callWhenRunning(lambda: None if early.asked else supervisor.start())
     log.info("hotline %s supervising roles %s (%s)", __version__, ", ".join(supervisor.roles), config.source)
+    early.hand_over()
     reactor.run()
     if supervisor.failed is not None:
         raise ServiceError(f"role {supervisor.failed} could not start (its message is above)")

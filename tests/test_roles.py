@@ -146,9 +146,9 @@ def test_features_plug_in_through_entry_points():
 class Node:
     """A `hotline serve [...]` process; its stderr is read on a thread, lines waited for."""
 
-    def __init__(self, cwd: Path, *args: str) -> None:
+    def __init__(self, cwd: Path, *args: str, session: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-        self.proc = subprocess.Popen([*HOTLINE, "serve", *args], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([*HOTLINE, "serve", *args], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=session)
         self.lines: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -255,6 +255,25 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
     assert code == 0, node.log
     assert not [role for role, pid in pids.items() if alive(pid)]
     assert "Traceback" not in node.log
+
+
+@pytest.mark.parametrize("args", [(), ("--role", "desk", "--http-port", "0")], ids=["supervisor", "role"])
+def test_ctrl_c_stops_cleanly(tmp_path, args):
+    """Ctrl-C in a terminal: SIGINT to the foreground process group. Every process stops and
+    `hotline serve` exits 0."""
+    cwd = node_dir(tmp_path)
+    init(cwd)
+    node = Node(cwd, *args, session=True)  # its own process group, as a shell's foreground job
+    base = node.base()
+    assert get(base + "/healthz")[0] == 200
+    children = [int(m) for m in re.findall(r"role \w+ started \(pid (\d+)\)", node.log)]
+    os.killpg(node.proc.pid, signal.SIGINT)
+    try:
+        code = node.proc.wait(timeout=60)
+    finally:
+        node.stop()
+    assert code == 0, node.log
+    assert "Traceback" not in node.log and not [pid for pid in children if alive(pid)]
 
 
 class StallingProxy:
