@@ -26,13 +26,13 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import STDLibLogObserver, globalLogBeginner
 
 from hotline import __version__, plugins
-from hotline.storage.lease import LeaseKeeper, lease_for
-from hotline.storage import db
 from hotline.config import Config
-from hotline.storage.dbpool import DatabasePool
-from hotline.web.site import build_root, make_site
 from hotline.metrics import Metrics, TicketSnapshot
+from hotline.storage import db
+from hotline.storage.dbpool import DatabasePool
+from hotline.storage.lease import LeaseKeeper, lease_for
 from hotline.storage.models import utcnow
+from hotline.web.site import build_root, make_site
 
 log = logging.getLogger(__name__)
 GAUGE_INTERVAL_SECONDS = 30

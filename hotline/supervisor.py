@@ -12,6 +12,7 @@ child's (hotline.web.aggregate)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -23,6 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from twisted.internet import protocol
 from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.error import ProcessExitedAlready
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
@@ -34,15 +36,27 @@ STOP_GRACE_SECONDS = 20.0
 REPORT_FD = 3
 
 
-def backoff(failures: int, low: float = MIN_BACKOFF_SECONDS, high: float = MAX_BACKOFF_SECONDS) -> float:
+def backoff(
+    failures: int, low: float = MIN_BACKOFF_SECONDS, high: float = MAX_BACKOFF_SECONDS
+) -> float:
     """The wait before restart number `failures + 1` of a role that keeps dying."""
     return min(high, low * 2.0 ** min(failures, 32))
 
 
 class SupervisorMetrics:
     def __init__(self, registry: CollectorRegistry, roles: Sequence[str]) -> None:
-        self.up = Gauge("hotline_role_up", "1 while the role's process runs and has reported ready", ["role"], registry=registry)
-        self.restarts = Counter("hotline_role_restarts_total", "Times the supervisor started a role again after it exited", ["role"], registry=registry)
+        self.up = Gauge(
+            "hotline_role_up",
+            "1 while the role's process runs and has reported ready",
+            ["role"],
+            registry=registry,
+        )
+        self.restarts = Counter(
+            "hotline_role_restarts_total",
+            "Times the supervisor started a role again after it exited",
+            ["role"],
+            registry=registry,
+        )
         for role in roles:
             self.up.labels(role)
             self.restarts.labels(role)
@@ -69,14 +83,27 @@ class RoleProcess(protocol.ProcessProtocol):
                 self.supervisor.ready(self)
 
     def processEnded(self, reason: Failure) -> None:
-        self.supervisor.exited(self, reason.value if isinstance(reason.value, BaseException) else Exception(reason))
+        self.supervisor.exited(
+            self,
+            reason.value
+            if isinstance(reason.value, BaseException)
+            else Exception(reason),
+        )
         self.ended.callback(None)
 
 
 class Supervisor:
     """Starts, watches and stops the role processes. `argv(role)` is the child's command."""
 
-    def __init__(self, reactor: Any, roles: Sequence[str], argv: Callable[[str], list[str]], registry: CollectorRegistry, *, stable_seconds: float = STABLE_SECONDS) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        roles: Sequence[str],
+        argv: Callable[[str], list[str]],
+        registry: CollectorRegistry,
+        *,
+        stable_seconds: float = STABLE_SECONDS,
+    ) -> None:
         self.reactor, self.roles, self.argv = reactor, tuple(roles), argv
         self.stable_seconds = stable_seconds
         self.metrics = SupervisorMetrics(registry, self.roles)
@@ -86,7 +113,9 @@ class Supervisor:
         self.stopping = False
         self.failed: str | None = None
         self._restarts: dict[str, Any] = {}
-        self._waiting: dict[str, list[Deferred[tuple[str, int] | None]]] = {role: [] for role in self.roles}
+        self._waiting: dict[str, list[Deferred[tuple[str, int] | None]]] = {
+            role: [] for role in self.roles
+        }
 
     def start(self) -> None:
         for role in self.roles:
@@ -108,11 +137,22 @@ class Supervisor:
         child = RoleProcess(self, role)
         self.current[role] = child
         argv = self.argv(role)
-        self.reactor.spawnProcess(child, argv[0], argv, env=os.environ.copy(), childFDs={0: 0, 1: 1, 2: 2, REPORT_FD: "r"})
-        log.info("role %s started (pid %s)", role, child.transport.pid if child.transport else "?")
+        self.reactor.spawnProcess(
+            child,
+            argv[0],
+            argv,
+            env=os.environ.copy(),
+            childFDs={0: 0, 1: 1, 2: 2, REPORT_FD: "r"},
+        )
+        log.info(
+            "role %s started (pid %s)",
+            role,
+            child.transport.pid if child.transport else "?",
+        )
 
     def ready(self, child: RoleProcess) -> None:
         self.ever_ready.add(child.role)
+        log.info("role %s ready (HTTP %s:%d)", child.role, *child.address)  # type: ignore[misc]
         self.metrics.up.labels(child.role).set(1)
         waiting, self._waiting[child.role] = self._waiting[child.role], []
         for d in waiting:
@@ -156,6 +196,7 @@ class Supervisor:
             _signal(child, "TERM")
         if not children:
             return succeed(None)
+
         def kill_stubborn() -> None:
             for c in children:
                 if not c.ended.called:
@@ -168,11 +209,9 @@ class Supervisor:
 
 
 def _signal(child: RoleProcess, name: str) -> None:
-    try:
+    with contextlib.suppress(ProcessExitedAlready, OSError):  # it is already gone
         if child.transport is not None:
             child.transport.signalProcess(name)
-    except Exception:  # noqa: BLE001 - the process is already gone
-        pass
 
 
 def _describe_exit(why: BaseException) -> str:
@@ -190,7 +229,17 @@ def child_argv(config_source: str | None) -> Callable[[str], list[str]]:
         base = [sys.executable, "-m", "hotline"]
         if config_source:
             base += ["-c", config_source]
-        return base + ["serve", "--role", role, "--http-bind", "127.0.0.1", "--http-port", "0", "--report-fd", str(REPORT_FD)]
+        return base + [
+            "serve",
+            "--role",
+            role,
+            "--http-bind",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--report-fd",
+            str(REPORT_FD),
+        ]
 
     return argv
 
@@ -214,7 +263,14 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     from twisted.internet import reactor as _reactor
 
     from hotline import __version__
-    from hotline.service import ROLES, ServiceError, _EarlyStop, _listen, check_schema, configure_logging
+    from hotline.service import (
+        ROLES,
+        ServiceError,
+        _EarlyStop,
+        _listen,
+        check_schema,
+        configure_logging,
+    )
     from hotline.storage import db
     from hotline.web.aggregate import build_aggregate_root
     from hotline.web.site import make_site
@@ -228,17 +284,33 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     finally:
         database.dispose()
     registry = CollectorRegistry()
-    supervisor = Supervisor(reactor, roles or ROLES, child_argv(config.source if config.source != "defaults" else None), registry)
+    supervisor = Supervisor(
+        reactor,
+        roles or ROLES,
+        child_argv(config.source if config.source != "defaults" else None),
+        registry,
+    )
     site = make_site(build_aggregate_root(reactor, supervisor, registry))
     port = _listen(reactor, config.http.bind, config.http.port, site, "http")
     address = port.getHost()
-    log.info("HTTP on http://%s:%d (/healthz, /metrics of every role)", address.host, address.port)
+    log.info(
+        "HTTP on http://%s:%d (/healthz, /metrics of every role)",
+        address.host,
+        address.port,
+    )
     reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)
     reactor.callWhenRunning(early.honour, reactor)
     reactor.callWhenRunning(lambda: None if early.asked else supervisor.start())
-    log.info("hotline %s supervising roles %s (%s)", __version__, ", ".join(supervisor.roles), config.source)
+    log.info(
+        "hotline %s supervising roles %s (%s)",
+        __version__,
+        ", ".join(supervisor.roles),
+        config.source,
+    )
     early.hand_over()
     reactor.run()
     if supervisor.failed is not None:
-        raise ServiceError(f"role {supervisor.failed} could not start (its message is above)")
+        raise ServiceError(
+            f"role {supervisor.failed} could not start (its message is above)"
+        )
     return 0

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
-from prometheus_client import CollectorRegistry
 
 from hotline import plugins
 from hotline.supervisor import REPORT_FD, Supervisor, backoff
@@ -55,7 +55,15 @@ class ProcessClock(Clock):
         self.spawned: list[Any] = []
         self.stopped = False
 
-    def spawnProcess(self, proto: Any, executable: str, args: list[str], env: Any = None, childFDs: Any = None, **kw: Any) -> FakeTransport:
+    def spawnProcess(
+        self,
+        proto: Any,
+        executable: str,
+        args: list[str],
+        env: Any = None,
+        childFDs: Any = None,
+        **kw: Any,
+    ) -> FakeTransport:
         transport = FakeTransport(len(self.spawned) + 100)
         proto.makeConnection(transport)
         self.spawned.append((proto, args, childFDs))
@@ -65,9 +73,16 @@ class ProcessClock(Clock):
         self.stopped = True
 
 
-def supervised(roles: tuple[str, ...] = ("ivr", "desk")) -> tuple[ProcessClock, Supervisor]:
+def supervised(
+    roles: tuple[str, ...] = ("ivr", "desk"),
+) -> tuple[ProcessClock, Supervisor]:
     clock = ProcessClock()
-    supervisor = Supervisor(clock, roles, lambda role: ["hotline", "serve", "--role", role], CollectorRegistry())
+    supervisor = Supervisor(
+        clock,
+        roles,
+        lambda role: ["hotline", "serve", "--role", role],
+        CollectorRegistry(),
+    )
     supervisor.start()
     for proto, _, _ in clock.spawned:
         proto.childDataReceived(REPORT_FD, f"ready {proto.role} 127.0.0.1 1\n".encode())
@@ -93,7 +108,9 @@ def test_a_dying_role_is_restarted_with_backoff_reset_once_it_stayed_up():
         assert supervisor.current["ivr"].role == "ivr" and "desk" in supervisor.current
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
     assert supervisor.metrics.restarts.labels("ivr")._value.get() == 8
-    clock.advance(supervisor.stable_seconds)  # this run stayed up: the next wait is short again
+    clock.advance(
+        supervisor.stable_seconds
+    )  # this run stayed up: the next wait is short again
     killed(supervisor.current["ivr"])
     (restart,) = clock.getDelayedCalls()
     assert restart.getTime() - clock.seconds() == 1
@@ -103,11 +120,15 @@ def test_a_dying_role_is_restarted_with_backoff_reset_once_it_stayed_up():
 def test_a_role_that_never_started_stops_the_service():
     """A port taken or a menu refused would fail again at every restart: stop, say which."""
     clock = ProcessClock()
-    supervisor = Supervisor(clock, ("ivr", "desk"), lambda role: [role], CollectorRegistry())
+    supervisor = Supervisor(
+        clock, ("ivr", "desk"), lambda role: [role], CollectorRegistry()
+    )
     supervisor.start()
     ivr = supervisor.current["ivr"]
     ivr.processEnded(Failure(ProcessTerminated(exitCode=1)))
-    assert clock.stopped and supervisor.failed == "ivr" and clock.getDelayedCalls() == []
+    assert (
+        clock.stopped and supervisor.failed == "ivr" and clock.getDelayedCalls() == []
+    )
 
 
 def test_stop_terms_every_child_cancels_restarts_and_kills_the_stubborn():
@@ -126,10 +147,15 @@ def test_stop_terms_every_child_cancels_restarts_and_kills_the_stubborn():
 
 def test_gathered_metrics_label_every_child_sample_with_its_role():
     own = CollectorRegistry()
-    text = "# HELP hotline_db_up up\n# TYPE hotline_db_up gauge\nhotline_db_up 1.0\n# HELP x_total c\n# TYPE x_total counter\nx_total{k=\"v\"} 2.0\n"
-    merged = merge_expositions(own, [("ivr", text), ("desk", text.replace("1.0", "0.0"))]).decode()
+    text = '# HELP hotline_db_up up\n# TYPE hotline_db_up gauge\nhotline_db_up 1.0\n# HELP x_total c\n# TYPE x_total counter\nx_total{k="v"} 2.0\n'
+    merged = merge_expositions(
+        own, [("ivr", text), ("desk", text.replace("1.0", "0.0"))]
+    ).decode()
     assert merged.count("# TYPE hotline_db_up gauge") == 1
-    assert 'hotline_db_up{role="ivr"} 1.0' in merged and 'hotline_db_up{role="desk"} 0.0' in merged
+    assert (
+        'hotline_db_up{role="ivr"} 1.0' in merged
+        and 'hotline_db_up{role="desk"} 0.0' in merged
+    )
     assert 'x_total{k="v",role="ivr"} 2.0' in merged
 
 
@@ -148,7 +174,14 @@ class Node:
 
     def __init__(self, cwd: Path, *args: str, session: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-        self.proc = subprocess.Popen([*HOTLINE, "serve", *args], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=session)
+        self.proc = subprocess.Popen(
+            [*HOTLINE, "serve", *args],
+            cwd=cwd,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=session,
+        )
         self.lines: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -163,7 +196,9 @@ class Node:
             self.lines.append("")  # EOF
             self.changed.notify_all()
 
-    def wait_for(self, pattern: str, after: int = 0, timeout: float = 60) -> re.Match[str]:
+    def wait_for(
+        self, pattern: str, after: int = 0, timeout: float = 60
+    ) -> re.Match[str]:
         """The first line from index `after` on that matches; fails at EOF or after `timeout`."""
         deadline = time.monotonic() + timeout
         seen = after
@@ -171,14 +206,18 @@ class Node:
             while True:
                 for line in self.lines[seen:]:
                     if line == "":
-                        raise AssertionError(f"process ended before {pattern!r}:\n{self.log}")
+                        raise AssertionError(
+                            f"process ended before {pattern!r}:\n{self.log}"
+                        )
                     found = re.search(pattern, line)
                     if found:
                         return found
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no {pattern!r} within {timeout} s:\n{self.log}")
+                    raise AssertionError(
+                        f"no {pattern!r} within {timeout} s:\n{self.log}"
+                    )
                 self.changed.wait(left)
 
     @property
@@ -210,12 +249,22 @@ def get(url: str) -> tuple[int, str]:
 def node_dir(path: Path, url: str | None = None, extra: str = "") -> Path:
     path.mkdir(parents=True, exist_ok=True)
     db = f'url = "{url}"' if url else 'url = "sqlite:///var/hotline.db"'
-    (path / "hotline.toml").write_text(f"[database]\n{db}\n[http]\nport = 0\n[fastagi]\nport = 0\n[asterisk]\nvoicemail_dir = \"{path / 'voicemail'}\"\n{extra}", encoding="utf-8")
+    (path / "hotline.toml").write_text(
+        f'[database]\n{db}\n[http]\nport = 0\n[fastagi]\nport = 0\n[asterisk]\nvoicemail_dir = "{path / "voicemail"}"\n{extra}',
+        encoding="utf-8",
+    )
     return path
 
 
 def init(cwd: Path) -> None:
-    result = subprocess.run([*HOTLINE, "init", "--no-input"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*HOTLINE, "init", "--no-input"],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -236,19 +285,38 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
     try:
         base = node.base()
         status, body = get(base + "/healthz")
-        assert status == 200 and set(json.loads(body)["roles"]) == {"ivr", "desk", "workers"}
-        pids = {role: int(node.wait_for(rf"role {role} started \(pid (\d+)\)")[1]) for role in ("ivr", "desk", "workers")}
+        assert status == 200 and set(json.loads(body)["roles"]) == {
+            "ivr",
+            "desk",
+            "workers",
+        }
+        pids = {
+            role: int(node.wait_for(rf"role {role} started \(pid (\d+)\)")[1])
+            for role in ("ivr", "desk", "workers")
+        }
         mark = len(node.lines)
         os.kill(pids["ivr"], signal.SIGKILL)
-        node.wait_for(r"role ivr exited \(killed by SIGKILL\); starting it again in 1 s", after=mark)
+        node.wait_for(
+            r"role ivr exited \(killed by SIGKILL\); starting it again in 1 s",
+            after=mark,
+        )
         again = int(node.wait_for(r"role ivr started \(pid (\d+)\)", after=mark)[1])
         assert again != pids["ivr"]
-        node.wait_for(r"role ivr: /healthz and /metrics on", after=mark)
+        node.wait_for(r"role ivr ready \(HTTP", after=mark)
         status, body = get(base + "/healthz")
-        assert status == 200 and json.loads(body)["roles"]["ivr"] == {"status": "ok", "database": "ok"}
+        assert status == 200 and json.loads(body)["roles"]["ivr"] == {
+            "status": "ok",
+            "database": "ok",
+        }
         status, body = get(base + "/metrics")
-        assert re.search(r'^hotline_role_restarts_total\{role="ivr"\} 1\.0$', body, re.M), body
-        assert re.search(r'^hotline_ivr_calls_total\{outcome="queued",role="ivr"\} 0\.0$', body, re.M), body
+        assert re.search(
+            r'^hotline_role_restarts_total\{role="ivr"\} 1\.0$', body, re.MULTILINE
+        ), body
+        assert re.search(
+            r'^hotline_ivr_calls_total\{outcome="queued",role="ivr"\} 0\.0$',
+            body,
+            re.MULTILINE,
+        ), body
         pids["ivr"] = again
     finally:
         code = node.stop()
@@ -257,13 +325,17 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
     assert "Traceback" not in node.log
 
 
-@pytest.mark.parametrize("args", [(), ("--role", "desk", "--http-port", "0")], ids=["supervisor", "role"])
+@pytest.mark.parametrize(
+    "args", [(), ("--role", "desk", "--http-port", "0")], ids=["supervisor", "role"]
+)
 def test_ctrl_c_stops_cleanly(tmp_path, args):
     """Ctrl-C in a terminal: SIGINT to the foreground process group. Every process stops and
     `hotline serve` exits 0."""
     cwd = node_dir(tmp_path)
     init(cwd)
-    node = Node(cwd, *args, session=True)  # its own process group, as a shell's foreground job
+    node = Node(
+        cwd, *args, session=True
+    )  # its own process group, as a shell's foreground job
     base = node.base()
     assert get(base + "/healthz")[0] == 200
     children = [int(m) for m in re.findall(r"role \w+ started \(pid (\d+)\)", node.log)]
@@ -313,12 +385,25 @@ class StallingProxy:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("args", [(), ("--role", "workers", "--http-port", "0")], ids=["supervisor", "role"])
+@pytest.mark.parametrize(
+    "args", [(), ("--role", "workers", "--http-port", "0")], ids=["supervisor", "role"]
+)
 def test_term_during_start_up_still_exits_0(tmp_path, pg_server, pg_template, args):
     """A launcher that sends SIGTERM while the service is still starting (here: while it waits
     for its database) gets a clean exit 0, not 143 from the signal's default action."""
     name = f"hotline_early_{os.getpid()}_{len(args)}"
-    pg_server._run(str(pg_server.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-T", pg_template, name)
+    pg_server._run(
+        str(pg_server.bindir / "createdb"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(pg_server.port),
+        "-U",
+        "postgres",
+        "-T",
+        pg_template,
+        name,
+    )
     started = threading.Event()
     holder: list[Node] = []
 
@@ -328,13 +413,18 @@ def test_term_during_start_up_still_exits_0(tmp_path, pg_server, pg_template, ar
 
     proxy = StallingProxy(pg_server.port, terminate)
     try:
-        cwd = node_dir(tmp_path, pg_server.url(name).replace(f":{pg_server.port}/", f":{proxy.port}/"))
+        cwd = node_dir(
+            tmp_path,
+            pg_server.url(name).replace(f":{pg_server.port}/", f":{proxy.port}/"),
+        )
         holder.append(Node(cwd, *args))
         started.set()
         code = holder[0].proc.wait(timeout=60)
         holder[0].wait_for("a stop was asked for during start-up")
         assert code == 0, holder[0].log
-        assert "Traceback" not in holder[0].log and "role ivr started" not in holder[0].log
+        assert (
+            "Traceback" not in holder[0].log and "role ivr started" not in holder[0].log
+        )
     finally:
         proxy.close()
         pg_server.dropdb(name)
@@ -343,9 +433,17 @@ def test_term_during_start_up_still_exits_0(tmp_path, pg_server, pg_template, ar
 @pytest.mark.parametrize(
     "role, has, lacks",
     [
-        ("ivr", r"^hotline_ivr_calls_total\{outcome=\"queued\"\} 0\.0$", "hotline_tickets_open"),
+        (
+            "ivr",
+            r"^hotline_ivr_calls_total\{outcome=\"queued\"\} 0\.0$",
+            "hotline_tickets_open",
+        ),
         ("desk", r"^hotline_ami_connected 0\.0$", "hotline_ivr_calls_total"),
-        ("workers", r"^hotline_tickets_open\{status=\"received\"\} 0\.0$", "hotline_ivr_calls_total"),
+        (
+            "workers",
+            r"^hotline_tickets_open\{status=\"received\"\} 0\.0$",
+            "hotline_ivr_calls_total",
+        ),
     ],
 )
 def test_one_role_alone_serves_its_own_health_and_metrics(tmp_path, role, has, lacks):
@@ -358,7 +456,7 @@ def test_one_role_alone_serves_its_own_health_and_metrics(tmp_path, role, has, l
         status, body = get(base + "/healthz")
         assert status == 200 and json.loads(body) == {"status": "ok", "database": "ok"}
         status, body = get(base + "/metrics")
-        assert re.search(has, body, re.M), body
+        assert re.search(has, body, re.MULTILINE), body
         assert lacks not in body
         assert ("FastAGI on agi://" in node.log) == (role == "ivr")
     finally:
@@ -371,7 +469,14 @@ def test_config_check_into_a_closed_pipe_exits_quietly(tmp_path):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before anything is written
     try:
-        result = subprocess.run([*HOTLINE, "config", "check", str(config)], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+        result = subprocess.run(
+            [*HOTLINE, "config", "check", str(config)],
+            check=False,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.close(write)
     assert result.stderr == "" and result.returncode == 128 + signal.SIGPIPE
@@ -393,8 +498,12 @@ def ami_server() -> Iterator[tuple[int, list[Any], Any]]:
         return peer
 
     with private_reactor() as reactor:
-        listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1")
-        thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
+        listening = reactor.listenTCP(
+            0, Factory.forProtocol(make), interface="127.0.0.1"
+        )
+        thread = threading.Thread(
+            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+        )
         thread.start()
         try:
             yield listening.getHost().port, peers, reactor
@@ -412,7 +521,9 @@ def until(condition: Callable[[], bool], timeout: float = 60) -> None:
 
 
 @pytest.mark.postgres
-def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(tmp_path, pg_server, pg_template):
+def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
+    tmp_path, pg_server, pg_template
+):
     """Two ivr and two workers processes, one PostgreSQL, one Asterisk (our AMI peer): calls
     through both FastAGI servers each leave one record, and the queue events both ivr nodes
     receive from AMI are written by the one that holds the writer's lease, once."""
@@ -423,7 +534,18 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     from tests.agi_peer import AsteriskPeer
 
     name = f"hotline_roles_{os.getpid()}"
-    pg_server._run(str(pg_server.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-T", pg_template, name)
+    pg_server._run(
+        str(pg_server.bindir / "createdb"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(pg_server.port),
+        "-U",
+        "postgres",
+        "-T",
+        pg_template,
+        name,
+    )
     url = pg_server.url(name)
     database = Database.from_url(url)
     nodes: list[Node] = []
@@ -433,17 +555,41 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
         try:
             ivrs = []
             for i in range(2):
-                ivrs.append(Node(node_dir(tmp_path / f"ivr{i}", url, ami), "--role", "ivr", "--http-port", "0"))
+                ivrs.append(
+                    Node(
+                        node_dir(tmp_path / f"ivr{i}", url, ami),
+                        "--role",
+                        "ivr",
+                        "--http-port",
+                        "0",
+                    )
+                )
                 nodes.append(ivrs[-1])
                 # The first node takes the writer's lease; the second, started after, stands by.
-                ivrs[-1].wait_for("lease 'ami-writer' taken" if i == 0 else "lease 'ami-writer' held by another process")
+                ivrs[-1].wait_for(
+                    "lease 'ami-writer' taken"
+                    if i == 0
+                    else "lease 'ami-writer' held by another process"
+                )
                 ivrs[-1].wait_for("AMI: logged in to")
-                nodes.append(Node(node_dir(tmp_path / f"workers{i}", url), "--role", "workers", "--http-port", "0"))
-            fastagi = [int(n.wait_for(r"FastAGI on agi://[\d.]+:(\d+)/")[1]) for n in ivrs]
+                nodes.append(
+                    Node(
+                        node_dir(tmp_path / f"workers{i}", url),
+                        "--role",
+                        "workers",
+                        "--http-port",
+                        "0",
+                    )
+                )
+            fastagi = [
+                int(n.wait_for(r"FastAGI on agi://[\d.]+:(\d+)/")[1]) for n in ivrs
+            ]
             for n in nodes:
                 assert get(n.base() + "/healthz")[0] == 200
             for i, uniqueid in enumerate(uniqueids):
-                record = AsteriskPeer([], callerid="13812345678", uniqueid=uniqueid).call_fastagi("127.0.0.1", fastagi[i % 2], "ivr")
+                record = AsteriskPeer(
+                    [], callerid="13812345678", uniqueid=uniqueid
+                ).call_fastagi("127.0.0.1", fastagi[i % 2], "ivr")
                 assert record.problems == [], record.problems
             # Asterisk tells every connected client about the queue call: both ivr nodes hear it.
             assert len(amis) == 2
@@ -452,8 +598,16 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
 
             def written() -> bool:
                 with database.transaction() as s:
-                    ended = s.scalar(select(func.count()).select_from(Call).where(Call.uniqueid.in_(uniqueids), Call.ended_at.is_not(None)))
-                    complete = s.scalar(select(func.count()).select_from(CallEvent).where(CallEvent.kind == "queue_complete"))
+                    ended = s.scalar(
+                        select(func.count())
+                        .select_from(Call)
+                        .where(Call.uniqueid.in_(uniqueids), Call.ended_at.is_not(None))
+                    )
+                    complete = s.scalar(
+                        select(func.count())
+                        .select_from(CallEvent)
+                        .where(CallEvent.kind == "queue_complete")
+                    )
                 return ended == len(uniqueids) and bool(complete)
 
             until(written)
@@ -465,11 +619,19 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     try:
         assert codes == [-signal.SIGKILL, 0, 0, 0], "\n".join(n.log for n in nodes)
         with database.transaction() as s:
-            per_call = dict(s.execute(select(Call.uniqueid, func.count()).where(Call.uniqueid.in_(uniqueids)).group_by(Call.uniqueid)).all())
+            per_call = dict(
+                s.execute(
+                    select(Call.uniqueid, func.count())
+                    .where(Call.uniqueid.in_(uniqueids))
+                    .group_by(Call.uniqueid)
+                ).all()
+            )
             assert per_call == dict.fromkeys(uniqueids, 1)
             call = calls.get(s, ami_peer.CALLER)
             assert call is not None
-            kinds = list(s.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id)))
+            kinds = list(
+                s.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id))
+            )
             assert kinds.count("queue_complete") == 1, kinds
     finally:
         database.dispose()
@@ -483,11 +645,28 @@ def test_a_role_that_cannot_start_stops_the_service_with_its_reason(tmp_path):
         port = taken.getsockname()[1]
         cwd = node_dir(tmp_path)
         init(cwd)
-        (cwd / "hotline.toml").write_text((cwd / "hotline.toml").read_text().replace("[fastagi]\nport = 0", f"[fastagi]\nport = {port}"))
+        (cwd / "hotline.toml").write_text(
+            (cwd / "hotline.toml")
+            .read_text()
+            .replace("[fastagi]\nport = 0", f"[fastagi]\nport = {port}")
+        )
         node = Node(cwd)
         code = node.proc.wait(timeout=60)
         node.wait_for(r"role ivr could not start")
     assert code == 1, node.log
-    assert f"hotline: cannot listen on 127.0.0.1:{port} (fastagi.bind/fastagi.port)" in node.log
-    assert node.log.rstrip().endswith("hotline: role ivr could not start (its message is above)")
+    assert (
+        f"hotline: cannot listen on 127.0.0.1:{port} (fastagi.bind/fastagi.port)"
+        in node.log
+    )
+    assert node.log.rstrip().endswith(
+        "hotline: role ivr could not start (its message is above)"
+    )
     assert "Traceback" not in node.log and "starting it again" not in node.log
+
+
+def test_http_options_without_a_role_are_refused(tmp_path):
+    """All roles under the supervisor share [http]; a per-role port alone makes no sense."""
+    cwd = node_dir(tmp_path)
+    result = subprocess.run([*HOTLINE, "serve", "--http-port", "8081"], check=False, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "hotline: --http-bind and --http-port go with --role; all roles share [http] bind/port"

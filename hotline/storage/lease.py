@@ -12,6 +12,7 @@ database pool's threads, never the reactor's."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -84,10 +85,10 @@ class PostgresLease(Lease):
     def release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(
+                Exception
+            ):  # closing a broken connection may fail too
                 connection.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-                pass
 
 
 class FileLease(Lease):
@@ -143,7 +144,15 @@ def lease_for(database: Database, name: str) -> Lease:
 class LeaseKeeper:
     """Try, keep and lose a lease on the reactor's clock."""
 
-    def __init__(self, reactor: Any, lease: Lease, run_blocking: Callable[..., Any], on_acquired: Callable[[], None], on_lost: Callable[[], None], interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        lease: Lease,
+        run_blocking: Callable[..., Any],
+        on_acquired: Callable[[], None],
+        on_lost: Callable[[], None],
+        interval: float = 5.0,
+    ) -> None:
         self.reactor, self.lease, self.run_blocking = reactor, lease, run_blocking
         self.on_acquired, self.on_lost = on_acquired, on_lost
         self.held = False
@@ -165,7 +174,9 @@ class LeaseKeeper:
         self.lease.release()
 
     def _tick(self) -> Any:
-        d = self.run_blocking(self.lease.still_held if self.held else self.lease.try_acquire)
+        d = self.run_blocking(
+            self.lease.still_held if self.held else self.lease.try_acquire
+        )
         d.addCallbacks(self._answered, self._failed)
         return d
 
@@ -178,14 +189,22 @@ class LeaseKeeper:
             self.on_acquired()
         elif not held and not self.held and not self._refused_once:
             self._refused_once = True
-            log.info("lease %r held by another process: this one stands by", self.lease.name)
+            log.info(
+                "lease %r held by another process: this one stands by", self.lease.name
+            )
         elif self.held and not held:
             self.held = False
             log.warning("lease %r lost: another node may take it", self.lease.name)
             self.on_lost()
 
     def _failed(self, failure: Any) -> None:
-        log.warning("lease %r: %s", self.lease.name, failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else failure.type.__name__)
+        log.warning(
+            "lease %r: %s",
+            self.lease.name,
+            failure.getErrorMessage().splitlines()[0]
+            if failure.getErrorMessage()
+            else failure.type.__name__,
+        )
         if self.held:
             self._answered(False)
             self.run_blocking(self.lease.release)
