@@ -42,9 +42,7 @@ def _checkout_entry_points() -> tuple[metadata.EntryPoint, ...] | None:
         return None
     parser = configparser.ConfigParser()
     parser.read(_CHECKOUT_SETUP_CFG, encoding="utf-8")
-    if parser.get(
-        "metadata", "name", fallback=""
-    ) != DISTRIBUTION or not parser.has_section("options.entry_points"):
+    if parser.get("metadata", "name", fallback="") != DISTRIBUTION or not parser.has_section("options.entry_points"):
         return None
     found = []
     for group, body in parser.items("options.entry_points", raw=True):
@@ -79,9 +77,7 @@ def _load(ep: metadata.EntryPoint) -> Any:
     try:
         return ep.load()
     except (ImportError, AttributeError) as exc:
-        raise PluginError(
-            f"entry point {ep.group}:{ep.name} = {ep.value} cannot be loaded ({exc})"
-        ) from exc
+        raise PluginError(f"entry point {ep.group}:{ep.name} = {ep.value} cannot be loaded ({exc})") from exc
 
 
 def names(group: str) -> Iterable[str]:

@@ -36,9 +36,7 @@ STOP_GRACE_SECONDS = 20.0
 REPORT_FD = 3
 
 
-def backoff(
-    failures: int, low: float = MIN_BACKOFF_SECONDS, high: float = MAX_BACKOFF_SECONDS
-) -> float:
+def backoff(failures: int, low: float = MIN_BACKOFF_SECONDS, high: float = MAX_BACKOFF_SECONDS) -> float:
     """The wait before restart number `failures + 1` of a role that keeps dying."""
     return min(high, low * 2.0 ** min(failures, 32))
 
@@ -85,9 +83,7 @@ class RoleProcess(protocol.ProcessProtocol):
     def processEnded(self, reason: Failure) -> None:
         self.supervisor.exited(
             self,
-            reason.value
-            if isinstance(reason.value, BaseException)
-            else Exception(reason),
+            reason.value if isinstance(reason.value, BaseException) else Exception(reason),
         )
         self.ended.callback(None)
 
@@ -113,9 +109,7 @@ class Supervisor:
         self.stopping = False
         self.failed: str | None = None
         self._restarts: dict[str, Any] = {}
-        self._waiting: dict[str, list[Deferred[tuple[str, int] | None]]] = {
-            role: [] for role in self.roles
-        }
+        self._waiting: dict[str, list[Deferred[tuple[str, int] | None]]] = {role: [] for role in self.roles}
 
     def start(self) -> None:
         for role in self.roles:
@@ -310,7 +304,5 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     early.hand_over()
     reactor.run()
     if supervisor.failed is not None:
-        raise ServiceError(
-            f"role {supervisor.failed} could not start (its message is above)"
-        )
+        raise ServiceError(f"role {supervisor.failed} could not start (its message is above)")
     return 0

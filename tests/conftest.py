@@ -64,9 +64,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server = request.getfixturevalue("pg_server")
     template = request.getfixturevalue("pg_template")
     name = f"hotline_test_{os.getpid()}_{next(_counter)}"
-    server._run(str(server.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-T", template, name)
+    url = server.createdb(name, template=template)
     try:
-        yield server.url(name)
+        yield url
     finally:
         server.dropdb(name)
 

@@ -108,9 +108,7 @@ def test_a_dying_role_is_restarted_with_backoff_reset_once_it_stayed_up():
         assert supervisor.current["ivr"].role == "ivr" and "desk" in supervisor.current
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
     assert supervisor.metrics.restarts.labels("ivr")._value.get() == 8
-    clock.advance(
-        supervisor.stable_seconds
-    )  # this run stayed up: the next wait is short again
+    clock.advance(supervisor.stable_seconds)  # this run stayed up: the next wait is short again
     killed(supervisor.current["ivr"])
     (restart,) = clock.getDelayedCalls()
     assert restart.getTime() - clock.seconds() == 1
@@ -120,15 +118,11 @@ def test_a_dying_role_is_restarted_with_backoff_reset_once_it_stayed_up():
 def test_a_role_that_never_started_stops_the_service():
     """A port taken or a menu refused would fail again at every restart: stop, say which."""
     clock = ProcessClock()
-    supervisor = Supervisor(
-        clock, ("ivr", "desk"), lambda role: [role], CollectorRegistry()
-    )
+    supervisor = Supervisor(clock, ("ivr", "desk"), lambda role: [role], CollectorRegistry())
     supervisor.start()
     ivr = supervisor.current["ivr"]
     ivr.processEnded(Failure(ProcessTerminated(exitCode=1)))
-    assert (
-        clock.stopped and supervisor.failed == "ivr" and clock.getDelayedCalls() == []
-    )
+    assert clock.stopped and supervisor.failed == "ivr" and clock.getDelayedCalls() == []
 
 
 def test_stop_terms_every_child_cancels_restarts_and_kills_the_stubborn():
@@ -148,14 +142,9 @@ def test_stop_terms_every_child_cancels_restarts_and_kills_the_stubborn():
 def test_gathered_metrics_label_every_child_sample_with_its_role():
     own = CollectorRegistry()
     text = '# HELP hotline_db_up up\n# TYPE hotline_db_up gauge\nhotline_db_up 1.0\n# HELP x_total c\n# TYPE x_total counter\nx_total{k="v"} 2.0\n'
-    merged = merge_expositions(
-        own, [("ivr", text), ("desk", text.replace("1.0", "0.0"))]
-    ).decode()
+    merged = merge_expositions(own, [("ivr", text), ("desk", text.replace("1.0", "0.0"))]).decode()
     assert merged.count("# TYPE hotline_db_up gauge") == 1
-    assert (
-        'hotline_db_up{role="ivr"} 1.0' in merged
-        and 'hotline_db_up{role="desk"} 0.0' in merged
-    )
+    assert 'hotline_db_up{role="ivr"} 1.0' in merged and 'hotline_db_up{role="desk"} 0.0' in merged
     assert 'x_total{k="v",role="ivr"} 2.0' in merged
 
 
@@ -196,9 +185,7 @@ class Node:
             self.lines.append("")  # EOF
             self.changed.notify_all()
 
-    def wait_for(
-        self, pattern: str, after: int = 0, timeout: float = 60
-    ) -> re.Match[str]:
+    def wait_for(self, pattern: str, after: int = 0, timeout: float = 60) -> re.Match[str]:
         """The first line from index `after` on that matches; fails at EOF or after `timeout`."""
         deadline = time.monotonic() + timeout
         seen = after
@@ -206,18 +193,14 @@ class Node:
             while True:
                 for line in self.lines[seen:]:
                     if line == "":
-                        raise AssertionError(
-                            f"process ended before {pattern!r}:\n{self.log}"
-                        )
+                        raise AssertionError(f"process ended before {pattern!r}:\n{self.log}")
                     found = re.search(pattern, line)
                     if found:
                         return found
                 seen = len(self.lines)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(
-                        f"no {pattern!r} within {timeout} s:\n{self.log}"
-                    )
+                    raise AssertionError(f"no {pattern!r} within {timeout} s:\n{self.log}")
                 self.changed.wait(left)
 
     @property
@@ -290,10 +273,7 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
             "desk",
             "workers",
         }
-        pids = {
-            role: int(node.wait_for(rf"role {role} started \(pid (\d+)\)")[1])
-            for role in ("ivr", "desk", "workers")
-        }
+        pids = {role: int(node.wait_for(rf"role {role} started \(pid (\d+)\)")[1]) for role in ("ivr", "desk", "workers")}
         mark = len(node.lines)
         os.kill(pids["ivr"], signal.SIGKILL)
         node.wait_for(
@@ -309,9 +289,7 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
             "database": "ok",
         }
         status, body = get(base + "/metrics")
-        assert re.search(
-            r'^hotline_role_restarts_total\{role="ivr"\} 1\.0$', body, re.MULTILINE
-        ), body
+        assert re.search(r'^hotline_role_restarts_total\{role="ivr"\} 1\.0$', body, re.MULTILINE), body
         assert re.search(
             r'^hotline_ivr_calls_total\{outcome="queued",role="ivr"\} 0\.0$',
             body,
@@ -325,17 +303,13 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
     assert "Traceback" not in node.log
 
 
-@pytest.mark.parametrize(
-    "args", [(), ("--role", "desk", "--http-port", "0")], ids=["supervisor", "role"]
-)
+@pytest.mark.parametrize("args", [(), ("--role", "desk", "--http-port", "0")], ids=["supervisor", "role"])
 def test_ctrl_c_stops_cleanly(tmp_path, args):
     """Ctrl-C in a terminal: SIGINT to the foreground process group. Every process stops and
     `hotline serve` exits 0."""
     cwd = node_dir(tmp_path)
     init(cwd)
-    node = Node(
-        cwd, *args, session=True
-    )  # its own process group, as a shell's foreground job
+    node = Node(cwd, *args, session=True)  # its own process group, as a shell's foreground job
     base = node.base()
     assert get(base + "/healthz")[0] == 200
     children = [int(m) for m in re.findall(r"role \w+ started \(pid (\d+)\)", node.log)]
@@ -385,25 +359,12 @@ class StallingProxy:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    "args", [(), ("--role", "workers", "--http-port", "0")], ids=["supervisor", "role"]
-)
+@pytest.mark.parametrize("args", [(), ("--role", "workers", "--http-port", "0")], ids=["supervisor", "role"])
 def test_term_during_start_up_still_exits_0(tmp_path, pg_server, pg_template, args):
     """A launcher that sends SIGTERM while the service is still starting (here: while it waits
     for its database) gets a clean exit 0, not 143 from the signal's default action."""
     name = f"hotline_early_{os.getpid()}_{len(args)}"
-    pg_server._run(
-        str(pg_server.bindir / "createdb"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(pg_server.port),
-        "-U",
-        "postgres",
-        "-T",
-        pg_template,
-        name,
-    )
+    url = pg_server.createdb(name, template=pg_template)
     started = threading.Event()
     holder: list[Node] = []
 
@@ -415,16 +376,14 @@ def test_term_during_start_up_still_exits_0(tmp_path, pg_server, pg_template, ar
     try:
         cwd = node_dir(
             tmp_path,
-            pg_server.url(name).replace(f":{pg_server.port}/", f":{proxy.port}/"),
+            url.replace(f":{pg_server.port}/", f":{proxy.port}/"),
         )
         holder.append(Node(cwd, *args))
         started.set()
         code = holder[0].proc.wait(timeout=60)
         holder[0].wait_for("a stop was asked for during start-up")
         assert code == 0, holder[0].log
-        assert (
-            "Traceback" not in holder[0].log and "role ivr started" not in holder[0].log
-        )
+        assert "Traceback" not in holder[0].log and "role ivr started" not in holder[0].log
     finally:
         proxy.close()
         pg_server.dropdb(name)
@@ -498,12 +457,8 @@ def ami_server() -> Iterator[tuple[int, list[Any], Any]]:
         return peer
 
     with private_reactor() as reactor:
-        listening = reactor.listenTCP(
-            0, Factory.forProtocol(make), interface="127.0.0.1"
-        )
-        thread = threading.Thread(
-            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
-        )
+        listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1")
+        thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
         thread.start()
         try:
             yield listening.getHost().port, peers, reactor
@@ -521,9 +476,7 @@ def until(condition: Callable[[], bool], timeout: float = 60) -> None:
 
 
 @pytest.mark.postgres
-def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
-    tmp_path, pg_server, pg_template
-):
+def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(tmp_path, pg_server, pg_template):
     """Two ivr and two workers processes, one PostgreSQL, one Asterisk (our AMI peer): calls
     through both FastAGI servers each leave one record, and the queue events both ivr nodes
     receive from AMI are written by the one that holds the writer's lease, once."""
@@ -534,19 +487,7 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     from tests.agi_peer import AsteriskPeer
 
     name = f"hotline_roles_{os.getpid()}"
-    pg_server._run(
-        str(pg_server.bindir / "createdb"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(pg_server.port),
-        "-U",
-        "postgres",
-        "-T",
-        pg_template,
-        name,
-    )
-    url = pg_server.url(name)
+    url = pg_server.createdb(name, template=pg_template)
     database = Database.from_url(url)
     nodes: list[Node] = []
     uniqueids = [ami_peer.CALLER] + [f"roles-{i}.1" for i in range(1, 6)]
@@ -566,11 +507,7 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
                 )
                 nodes.append(ivrs[-1])
                 # The first node takes the writer's lease; the second, started after, stands by.
-                ivrs[-1].wait_for(
-                    "lease 'ami-writer' taken"
-                    if i == 0
-                    else "lease 'ami-writer' held by another process"
-                )
+                ivrs[-1].wait_for("lease 'ami-writer' taken" if i == 0 else "lease 'ami-writer' held by another process")
                 ivrs[-1].wait_for("AMI: logged in to")
                 nodes.append(
                     Node(
@@ -581,15 +518,11 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
                         "0",
                     )
                 )
-            fastagi = [
-                int(n.wait_for(r"FastAGI on agi://[\d.]+:(\d+)/")[1]) for n in ivrs
-            ]
+            fastagi = [int(n.wait_for(r"FastAGI on agi://[\d.]+:(\d+)/")[1]) for n in ivrs]
             for n in nodes:
                 assert get(n.base() + "/healthz")[0] == 200
             for i, uniqueid in enumerate(uniqueids):
-                record = AsteriskPeer(
-                    [], callerid="13812345678", uniqueid=uniqueid
-                ).call_fastagi("127.0.0.1", fastagi[i % 2], "ivr")
+                record = AsteriskPeer([], callerid="13812345678", uniqueid=uniqueid).call_fastagi("127.0.0.1", fastagi[i % 2], "ivr")
                 assert record.problems == [], record.problems
             # Asterisk tells every connected client about the queue call: both ivr nodes hear it.
             assert len(amis) == 2
@@ -598,16 +531,8 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
 
             def written() -> bool:
                 with database.transaction() as s:
-                    ended = s.scalar(
-                        select(func.count())
-                        .select_from(Call)
-                        .where(Call.uniqueid.in_(uniqueids), Call.ended_at.is_not(None))
-                    )
-                    complete = s.scalar(
-                        select(func.count())
-                        .select_from(CallEvent)
-                        .where(CallEvent.kind == "queue_complete")
-                    )
+                    ended = s.scalar(select(func.count()).select_from(Call).where(Call.uniqueid.in_(uniqueids), Call.ended_at.is_not(None)))
+                    complete = s.scalar(select(func.count()).select_from(CallEvent).where(CallEvent.kind == "queue_complete"))
                 return ended == len(uniqueids) and bool(complete)
 
             until(written)
@@ -619,19 +544,11 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     try:
         assert codes == [-signal.SIGKILL, 0, 0, 0], "\n".join(n.log for n in nodes)
         with database.transaction() as s:
-            per_call = dict(
-                s.execute(
-                    select(Call.uniqueid, func.count())
-                    .where(Call.uniqueid.in_(uniqueids))
-                    .group_by(Call.uniqueid)
-                ).all()
-            )
+            per_call = dict(s.execute(select(Call.uniqueid, func.count()).where(Call.uniqueid.in_(uniqueids)).group_by(Call.uniqueid)).all())
             assert per_call == dict.fromkeys(uniqueids, 1)
             call = calls.get(s, ami_peer.CALLER)
             assert call is not None
-            kinds = list(
-                s.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id))
-            )
+            kinds = list(s.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id)))
             assert kinds.count("queue_complete") == 1, kinds
     finally:
         database.dispose()
@@ -645,22 +562,13 @@ def test_a_role_that_cannot_start_stops_the_service_with_its_reason(tmp_path):
         port = taken.getsockname()[1]
         cwd = node_dir(tmp_path)
         init(cwd)
-        (cwd / "hotline.toml").write_text(
-            (cwd / "hotline.toml")
-            .read_text()
-            .replace("[fastagi]\nport = 0", f"[fastagi]\nport = {port}")
-        )
+        (cwd / "hotline.toml").write_text((cwd / "hotline.toml").read_text().replace("[fastagi]\nport = 0", f"[fastagi]\nport = {port}"))
         node = Node(cwd)
         code = node.proc.wait(timeout=60)
         node.wait_for(r"role ivr could not start")
     assert code == 1, node.log
-    assert (
-        f"hotline: cannot listen on 127.0.0.1:{port} (fastagi.bind/fastagi.port)"
-        in node.log
-    )
-    assert node.log.rstrip().endswith(
-        "hotline: role ivr could not start (its message is above)"
-    )
+    assert f"hotline: cannot listen on 127.0.0.1:{port} (fastagi.bind/fastagi.port)" in node.log
+    assert node.log.rstrip().endswith("hotline: role ivr could not start (its message is above)")
     assert "Traceback" not in node.log and "starting it again" not in node.log
 
 

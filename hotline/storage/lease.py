@@ -85,9 +85,7 @@ class PostgresLease(Lease):
     def release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            with contextlib.suppress(
-                Exception
-            ):  # closing a broken connection may fail too
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 connection.close()
 
 
@@ -174,9 +172,7 @@ class LeaseKeeper:
         self.lease.release()
 
     def _tick(self) -> Any:
-        d = self.run_blocking(
-            self.lease.still_held if self.held else self.lease.try_acquire
-        )
+        d = self.run_blocking(self.lease.still_held if self.held else self.lease.try_acquire)
         d.addCallbacks(self._answered, self._failed)
         return d
 
@@ -189,9 +185,7 @@ class LeaseKeeper:
             self.on_acquired()
         elif not held and not self.held and not self._refused_once:
             self._refused_once = True
-            log.info(
-                "lease %r held by another process: this one stands by", self.lease.name
-            )
+            log.info("lease %r held by another process: this one stands by", self.lease.name)
         elif self.held and not held:
             self.held = False
             log.warning("lease %r lost: another node may take it", self.lease.name)
@@ -201,9 +195,7 @@ class LeaseKeeper:
         log.warning(
             "lease %r: %s",
             self.lease.name,
-            failure.getErrorMessage().splitlines()[0]
-            if failure.getErrorMessage()
-            else failure.type.__name__,
+            failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else failure.type.__name__,
         )
         if self.held:
             self._answered(False)

@@ -38,29 +38,19 @@ class _Fetcher:
         """(role, status or None when down, body) for every role, in the supervisor's order."""
 
         def one(role: str) -> Any:
-            waited = self.supervisor.address(role).addTimeout(
-                READY_TIMEOUT_SECONDS, self.reactor
-            )
+            waited = self.supervisor.address(role).addTimeout(READY_TIMEOUT_SECONDS, self.reactor)
 
             def fetch(address: tuple[str, int] | None) -> Any:
                 if address is None:
                     return (role, None, b"")
                 url = f"http://{address[0]}:{address[1]}".encode() + path
                 d = self.agent.request(b"GET", url)
-                d.addCallback(
-                    lambda response: readBody(response).addCallback(
-                        lambda body: (role, response.code, body)
-                    )
-                )
+                d.addCallback(lambda response: readBody(response).addCallback(lambda body: (role, response.code, body)))
                 return d.addTimeout(FETCH_TIMEOUT_SECONDS, self.reactor)
 
-            return waited.addCallback(fetch).addErrback(
-                lambda failure: (role, None, b"")
-            )
+            return waited.addCallback(fetch).addErrback(lambda failure: (role, None, b""))
 
-        d = DeferredList(
-            [one(role) for role in self.supervisor.roles], consumeErrors=True
-        )
+        d = DeferredList([one(role) for role in self.supervisor.roles], consumeErrors=True)
         return d.addCallback(lambda results: [value for ok, value in results if ok])
 
 
@@ -78,9 +68,7 @@ class AggregateHealth(resource.Resource):
             roles: dict[str, Any] = {}
             for role, status, body in results:
                 try:
-                    roles[role] = (
-                        json.loads(body) if status is not None else {"status": "down"}
-                    )
+                    roles[role] = json.loads(body) if status is not None else {"status": "down"}
                 except ValueError:
                     roles[role] = {"status": "unavailable"}
             ok = all(status == 200 for _, status, _ in results)
@@ -119,9 +107,7 @@ def merge_expositions(own: CollectorRegistry, children: list[tuple[str, str]]) -
         for family in text_string_to_metric_families(text):
             merged = families.get(family.name)
             if merged is None:
-                merged = families[family.name] = Metric(
-                    family.name, family.documentation, family.type, family.unit
-                )
+                merged = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
             for sample in family.samples:
                 merged.samples.append(
                     Sample(
@@ -144,14 +130,8 @@ class AggregateMetrics(resource.Resource):
 
     def render_GET(self, request: Request) -> Any:
         def done(results: list[tuple[str, int | None, bytes]]) -> None:
-            children = [
-                (role, body.decode("utf-8", "replace"))
-                for role, status, body in results
-                if status == 200
-            ]
-            request.setHeader(
-                b"content-type", b"text/plain; version=0.0.4; charset=utf-8"
-            )
+            children = [(role, body.decode("utf-8", "replace")) for role, status, body in results if status == 200]
+            request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
             request.write(merge_expositions(self.registry, children))
             request.finish()
 
@@ -159,9 +139,7 @@ class AggregateMetrics(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def build_aggregate_root(
-    reactor: Any, supervisor: Any, registry: CollectorRegistry
-) -> RootResource:
+def build_aggregate_root(reactor: Any, supervisor: Any, registry: CollectorRegistry) -> RootResource:
     fetcher = _Fetcher(reactor, supervisor)
     root = RootResource()
     root.putChild(b"healthz", AggregateHealth(fetcher))
