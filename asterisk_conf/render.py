@@ -29,7 +29,8 @@ import jinja2
 
 from asterisk_conf import secrets as secretsmod
 from asterisk_conf.addresses import host_port as _host_port
-from hotline import __version__, dialplan, prompts as promptsmod
+from hotline import __version__, dialplan
+from hotline import prompts as promptsmod
 from hotline.config import Config
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -197,6 +198,8 @@ def _validate(config: Config) -> tuple[_Problems, list[str]]:
         "a user name of letters, digits, '.', '_' or '-' other than 'general' (manager.conf's settings section)",
         config.ami.username,
     )
+    if a.english_number:
+        problems.need(a.english_number != a.hotline_number, "asterisk.english_number", "a number other than asterisk.hotline_number", a.english_number)
     if len(set(a.agi_hosts)) != len(a.agi_hosts):
         warnings.append("asterisk.agi_hosts lists a host twice; it is tried twice")
     names = [q.name for q in config.queues]
@@ -293,12 +296,14 @@ def _view(config: Config, secrets: secretsmod.Secrets, callback_offer: bool) -> 
         "queue": VAR_QUEUE,
         "recording_id": "HOTLINE_RECORDING_ID",
         "message_file": "HOTLINE_MESSAGE_FILE",
+        "language": "HOTLINE_LANGUAGE",
     }
     return {
         "source": config.source,
         "version": Safe(__version__),
         "language": Safe(lang),
         "number": Safe(a.hotline_number),
+        "english_number": Safe(a.english_number),
         "ctx": {
             "inbound": Safe(dialplan.CONTEXT_INBOUND),
             "queue_exit": Safe(dialplan.CONTEXT_QUEUE_EXIT),
@@ -311,7 +316,9 @@ def _view(config: Config, secrets: secretsmod.Secrets, callback_offer: bool) -> 
         },
         "var": {name: Safe(value) for name, value in variables.items()},
         "ref": {name: Safe("${" + value + "}") for name, value in variables.items()},
-        "ivr_urls": [Safe(f"{base}/{dialplan.FLOW_IVR}?{linkedid}") for base in agi],
+        # state: the IVR skips ANSWER on an answered channel; lang: empty unless a number of
+        # its own set the language (ivr.flows.run_ivr, ivr.runner.CallRunner.session).
+        "ivr_urls": [Safe(f"{base}/{dialplan.FLOW_IVR}?{linkedid}&state=${{CHANNEL(state)}}&lang=${{{variables['language']}}}") for base in agi],
         "callback_urls": [Safe(f"{base}/{dialplan.FLOW_QUEUE_CALLBACK}?queue=${{{VAR_QUEUE}}}&{linkedid}") for base in agi],
         "callback_key": Safe(dialplan.QUEUE_CALLBACK_KEY),
         "general": Safe(dialplan.GENERAL_QUEUE),

@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hotline.ami.call_log import QueueCallLog  # noqa: E402
+from hotline.calllog.queue_events import QueueCallLog  # noqa: E402
 from hotline.ami.codec import AmiDecoder, Event  # noqa: E402
 from hotline.ami.live import LiveModel  # noqa: E402
 from tests import ami_peer  # noqa: E402

@@ -112,8 +112,12 @@ SILENT_FLOW = (
     "WAIT FOR DIGIT 500",
     "GET VARIABLE QUEUE_WAITING_COUNT(hotline-general)",
     'SET VARIABLE HOTLINE_QUEUE "general"',
-    'SET VARIABLE HOTLINE_OUTCOME "queued"',
+    'SET VARIABLE HOTLINE_OUTCOME "queueing"',
     'EXEC Queue "hotline-general,,,,600,,hotline-agent-answered"',
+    # What Queue() left: who answered after how long (the call record's answer).
+    "GET VARIABLE ANSWEREDTIME",
+    "GET VARIABLE QUEUEWAIT",
+    "GET VARIABLE MEMBERINTERFACE",
 )
 
 # ============================================================================================
@@ -359,6 +363,8 @@ class Caller:
             if app.lower() in ("queue", "dial"):
                 hold = pace.hold and not self.held
                 self.held = self.held or hold
+                if app.lower() == "queue":  # what app_queue leaves after an agent's answer
+                    self.variables.update(QUEUEWAIT="0", ANSWEREDTIME="5", MEMBERINTERFACE="Local/agent1@agents/n")
                 return label, Reply(b"200 result=-1\n", hold=hold)
             return label, Reply(b"200 result=0\n" if app.lower() in KNOWN_APPS else b"200 result=-2\n")
         if verb == "HANGUP":
@@ -880,8 +886,10 @@ def child_bare(port: int, options: dict[str, Any]) -> int:
             key = await channel.wait_for_digit(500)
         await channel.get_variable("QUEUE_WAITING_COUNT(hotline-general)")
         await channel.set_variable("HOTLINE_QUEUE", "general")
-        await channel.set_variable("HOTLINE_OUTCOME", "queued")
+        await channel.set_variable("HOTLINE_OUTCOME", "queueing")
         await channel.exec("Queue", "hotline-general,,,,600,,hotline-agent-answered")
+        for variable in ("ANSWEREDTIME", "QUEUEWAIT", "MEMBERINTERFACE"):
+            await channel.get_variable(variable)
 
     listen(reactor, FastAgiConfig(bind=HOST, port=port), flow)
     reactor.callWhenRunning(lambda: print("ready", flush=True))

@@ -100,11 +100,21 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _seconds(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise _Invalid(f"a number of seconds from {low:g} to {high:g}")
+        return float(value)
+
+    return check
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        if value not in options:
-            raise _Invalid("one of " + ", ".join(repr(o) for o in options))
-        return value
+        for option in options:
+            if value == option:
+                return option
+        raise _Invalid("one of " + ", ".join(repr(o) for o in options))
 
     return check
 
@@ -112,21 +122,25 @@ def _choice(*options: str) -> Callable[[Any], str]:
 def _host(value: Any) -> str:
     """A listening address: an IP literal, or 'localhost'. Names other than that are refused,
     so that a typo can never silently bind a public interface."""
+    expected = "an IP address such as '127.0.0.1' or '::1', or 'localhost'"
+    if not isinstance(value, str):
+        raise _Invalid(expected)
     if value == "localhost":
         return value
     try:
         ipaddress.ip_address(value)
-    except (ValueError, TypeError):
-        raise _Invalid("an IP address such as '127.0.0.1' or '::1', or 'localhost'") from None
+    except ValueError:
+        raise _Invalid(expected) from None
     return value
 
 
 def _timezone(value: Any) -> str:
+    name = _string(value)
     try:
-        ZoneInfo(_string(value))
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise _Invalid("an IANA time zone name such as 'Asia/Shanghai'") from None
-    return value
+    return name
 
 
 def _database_url(value: Any) -> str:
@@ -198,6 +212,10 @@ def _digits(value: Any) -> str:
     if not isinstance(value, str) or not value.isdigit() or len(value) > 20:
         raise _Invalid("a string of digits")
     return value
+
+
+def _optional_digits(value: Any) -> str:
+    return "" if value == "" else _digits(value)
 
 
 def _hours(value: Any) -> tuple[str, ...]:
@@ -294,6 +312,9 @@ class AsteriskConfig:
 
     #: The number citizens dial (and the trunk delivers as DNID).
     hotline_number: str = _check(_digits, default="12319")
+    #: A second number whose callers hear English from the first word (no language offer);
+    #: empty: none.
+    english_number: str = _check(_optional_digits, default="")
     #: FastAGI servers the dialplan tries in order; defaults to this node's listener.
     agi_hosts: tuple[str, ...] = _check(_host_port, default=("127.0.0.1:4573",))
     #: Asterisk's address for SIP (PJSIP transport).
@@ -350,6 +371,10 @@ class IvrConfig:
     #: Call records that could not reach the database wait here until it is back; relative to
     #: service.data_dir, so one writable directory holds everything the service writes.
     journal_dir: str = _check(_non_empty_string, default="journal")
+    #: `hotline prompts check` fails when a caller who presses no key would wait longer than
+    #: this for a person (after hours: for the message's beep), with the real recordings.
+    #: GB/T 33358 asks for an answer within 15 s.
+    zero_key_seconds: float = _check(_seconds(1, 15), default=10.0)
 
 
 DEFAULT_QUEUES = (
@@ -375,7 +400,6 @@ class TicketsConfig:
     sequence_digits: int = _check(_integer(3, 6), default=4)
     default_time_limit: str = _check(_time_limit, default="5 working_days")
     urgent_time_limit: str = _check(_time_limit, default="4 hours")
-    due_soon_hours: int = _check(_integer(1, 24 * 30), default=24)
 
 
 @dataclass(frozen=True)

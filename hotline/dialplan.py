@@ -31,7 +31,6 @@ QUEUE_PREFIX = "hotline-"
 
 #: Channel variables the flows set for the dialplan and the call log.
 VAR_QUEUE = "HOTLINE_QUEUE"  # the skill a caller was queued for (read by the callback flow)
-VAR_TICKET = "HOTLINE_TICKET"
 VAR_OUTCOME = "HOTLINE_OUTCOME"
 VAR_RECORDING = "HOTLINE_RECORDING"
 

@@ -6,7 +6,7 @@ phone number or uniqueid).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client import CollectorRegistry, Gauge, Info
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,6 @@ class Metrics:
         self.db_up = Gauge("hotline_db_up", "1 when the last database probe succeeded", registry=self.registry)
         self.tickets_open = Gauge("hotline_tickets_open", "Open tickets by status", ["status"], registry=self.registry)
         self.tickets_overdue = Gauge("hotline_tickets_overdue", "Dispatched tickets past their deadline", registry=self.registry)
-        self.http_requests = Counter("hotline_http_requests_total", "HTTP requests by route and status class", ["route", "code"], registry=self.registry)
 
     def refresh_tickets(self, snapshot: TicketSnapshot) -> None:
         for status in TicketStatus:

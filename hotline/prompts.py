@@ -14,6 +14,7 @@ language setting (we switch language per call, on a key). ``ext`` is whatever As
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import shutil
@@ -77,7 +78,9 @@ def estimate_seconds(text: str, lang: str) -> float:
     syllables = len(_CJK.findall(text))
     words = len(_LATIN_WORD.findall(text))
     digits = len(_DIGIT.findall(text))
-    digit_seconds = _SYLLABLE_SECONDS if lang == "zh" else _WORD_SECONDS
+    # Digits are read in the voice of the text, not of the set: language_offer in the zh set
+    # is English ("English, press 9."), and its 9 is an English word.
+    digit_seconds = _SYLLABLE_SECONDS if syllables else _WORD_SECONDS
     total = syllables * _SYLLABLE_SECONDS + words * _WORD_SECONDS + digits * digit_seconds + len(_PAUSE.findall(text)) * _PAUSE_SECONDS
     return round(max(total, _MIN_SECONDS), 2)
 
@@ -174,6 +177,23 @@ def wav_seconds(path: Path) -> float | None:
             return audio.getnframes() / float(audio.getframerate())
     except (wave.Error, EOFError, OSError):
         return None
+
+
+def measured_catalogue(directory: Path, prompts: Mapping[str, Prompt] | None = None) -> tuple[dict[str, Prompt], list[tuple[str, str]]]:
+    """The catalogue with each prompt's seconds read from its WAV header under `directory`,
+    and the (lang, name) pairs that kept the catalogue's figure (no file, or not a WAV)."""
+    prompts = prompts if prompts is not None else catalogue()
+    measured: dict[str, Prompt] = {}
+    estimated: list[tuple[str, str]] = []
+    for name, prompt in prompts.items():
+        seconds = {}
+        for lang in LANGUAGES:
+            found = wav_seconds(sound_file(directory, lang, name))
+            if found is None:
+                estimated.append((lang, name))
+            seconds[lang] = found if found is not None else prompt.seconds(lang)
+        measured[name] = dataclasses.replace(prompt, seconds_zh=seconds["zh"], seconds_en=seconds["en"])
+    return measured, estimated
 
 
 class SynthesisError(Exception):

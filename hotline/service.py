@@ -97,7 +97,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         if role == "ivr":
             _start_ivr(reactor, service)
         if role == "desk":
-            service.ami = _start_ami(reactor, service, writer=None)
+            service.ami = _start_ami(reactor, service)
         if role != "workers":
             # The ticket gauges are the workers'; elsewhere they would only show zeros.
             metrics.registry.unregister(metrics.tickets_open)
@@ -171,6 +171,7 @@ def _start_ivr(reactor: Any, service: Service) -> None:
     AMI: a live model in every ivr process, the call records from its events written only by
     the one process that holds the writer's lease (docs/architecture.md)."""
     from hotline.agi.fastagi import listen
+    from hotline.calllog.queue_events import QueueCallLog
 
     config = service.config
     flows = plugins.load(plugins.FLOWS)
@@ -187,23 +188,24 @@ def _start_ivr(reactor: Any, service: Service) -> None:
         raise ServiceError(f"cannot listen on {config.fastagi.bind}:{config.fastagi.port} (fastagi.bind/fastagi.port): {exc.socketError}") from None
     host, port = service.fastagi_address
     log.info("FastAGI on agi://%s:%d/ (flows: %s)", host, port, ", ".join(sorted(flows)))
-    ami = service.ami = _start_ami(reactor, service, writer=None)
+    ami = service.ami = _start_ami(reactor, service)
     if config.ami.enabled:
         calllog = service.runner.calllog
         service.lease = LeaseKeeper(
             reactor,
             lease_for(service.pool.database, AMI_WRITER_LEASE),
             service.pool.call,
-            on_acquired=lambda: ami.write_calls(calllog, config.asterisk.recordings_dir),
+            on_acquired=lambda: ami.write_calls(QueueCallLog(calllog, recordings_dir=config.asterisk.recordings_dir, clock=reactor)),
             on_lost=ami.stop_writing,
         )
         service.lease.start()
 
 
-def _start_ami(reactor: Any, service: Service, writer: Any) -> Any:
+def _start_ami(reactor: Any, service: Service) -> Any:
+    """The AMI client and a read-only live model; the ivr role attaches the call log later."""
     from hotline.ami.service import start_ami
 
-    return start_ami(reactor, service.config.ami, service.metrics.registry, writer, recordings_dir=service.config.asterisk.recordings_dir)
+    return start_ami(reactor, service.config.ami, service.metrics.registry, None)
 
 
 MESSAGE_SWEEP_SECONDS = 60

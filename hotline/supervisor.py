@@ -223,17 +223,7 @@ def child_argv(config_source: str | None) -> Callable[[str], list[str]]:
         base = [sys.executable, "-m", "hotline"]
         if config_source:
             base += ["-c", config_source]
-        return base + [
-            "serve",
-            "--role",
-            role,
-            "--http-bind",
-            "127.0.0.1",
-            "--http-port",
-            "0",
-            "--report-fd",
-            str(REPORT_FD),
-        ]
+        return [*base, "serve", "--role", role, "--http-bind", "127.0.0.1", "--http-port", "0", "--report-fd", str(REPORT_FD)]
 
     return argv
 
@@ -244,10 +234,8 @@ def become_supervised_child() -> None:
     os.setpgrp()
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the parent stops us itself
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
     if os.getppid() == 1:
         raise SystemExit("hotline: the supervisor is gone")
 

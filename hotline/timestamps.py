@@ -6,15 +6,15 @@ is refused, because guessing its zone would misplace a deadline or a KPI period 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc(at: datetime | str | None) -> datetime:
     """`at` as an aware UTC datetime; None means now."""
     if at is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: pass an aware datetime")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)

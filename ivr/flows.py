@@ -43,7 +43,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -65,6 +65,8 @@ from hotline.dialplan import (
     queue_application_data,
 )
 from hotline.calllog.journal import CallLog, SessionRun
+from hotline.calllog.records import REFUSALS
+from hotline.storage.models import CallDisposition
 from hotline.storage.prepared import DirectReader
 from hotline.prompts import Prompt, sound_name
 from hotline.tickets.worktime import WorkingCalendar
@@ -73,6 +75,7 @@ from ivr.menu import (
     DTMF,
     CallerTicketNode,
     HangupNode,
+    HoursNode,
     LanguageNode,
     Menu,
     MenuNode,
@@ -90,12 +93,21 @@ T = TypeVar("T")
 QUEUESTATUS = "QUEUESTATUS"
 QUEUEPOSITION = "QUEUEPOSITION"
 LANGUAGE_FUNCTION = "CHANNEL(language)"
+#: The FastAGI URL parameter with the channel's state (``${CHANNEL(state)}``), and the
+#: state of an answered channel.
+PARAM_STATE = "state"
+STATE_UP = "Up"
+#: What Queue() leaves on the channel (reference/asterisk: set even when the caller hung up).
+QUEUEWAIT = "QUEUEWAIT"
+ANSWEREDTIME = "ANSWEREDTIME"
+MEMBERINTERFACE = "MEMBERINTERFACE"
+#: VAR_OUTCOME while Queue() runs: the flow ran (the dialplan must not start it again) and
+#: handed the caller to Queue(); whether Asterisk kept them is recorded when it says so.
+QUEUEING = "queueing"
 #: QUEUESTATUS values after which the caller was not served: they go to the overflow.
 OVERFLOW_STATUSES = {"TIMEOUT": "timeout", "FULL": "full", "JOINEMPTY": "empty", "LEAVEEMPTY": "empty", "JOINUNAVAIL": "empty", "LEAVEUNAVAIL": "empty"}
 #: Prompts the flows play outside any menu node (checked against the catalogue by the tests).
 FLOW_PROMPTS = ("callback_recorded", "callback_no_number", "goodbye", "system_busy", "ticket_number_is", "ticket_not_found")
-#: A recording shorter than this is no message (the caller hung up at the beep).
-MIN_MESSAGE_SECONDS = 1.0
 #: Samples per second of RECORD FILE's endpos (8 kHz telephony audio).
 SAMPLE_RATE = 8000
 #: A menu walk longer than this is a loop the validator could not see: the guard takes over.
@@ -195,6 +207,9 @@ class CallState:
     queue: str | None = None
     #: True once Queue() has returned: the guard must not queue the caller a second time.
     left_queue: bool = False
+    #: True once the caller reached a queue node (asked for, or was sent to, an operator):
+    #: hearing a status before that is no longer self-service.
+    wants_operator: bool = False
     #: Why the last queue sent the caller on (closed, full, timeout …) and which queue.
     overflow: tuple[str, str] | None = None
     prefetch: Any = None
@@ -214,6 +229,8 @@ class CallSession:
     calendar: WorkingCalendar
     hours: Mapping[str, BusinessHours]
     lang: str = "zh"
+    #: The dialplan said the language (a number of its own): no language offer.
+    language_known: bool = False
     store_timeout: float = 2.0
     #: Called with (node, key) for each menu choice; key "none" when the caller pressed nothing.
     on_choice: Callable[[str, str], None] = lambda node, key: None
@@ -309,11 +326,18 @@ Flow = Callable[[CallSession], Awaitable[None]]
 
 
 async def run_ivr(call: CallSession) -> None:
-    """Answer, start the repeat-caller lookup, and walk the menu from its start node."""
+    """Answer, start the repeat-caller lookup, and walk the menu from its start node.
+
+    Each command here is a round trip before the caller hears a word, so none is sent that
+    changes nothing: no ANSWER when the dialplan says the channel is up already (it passes
+    ``state=${CHANNEL(state)}``), no CHANNEL(language) when the channel has the call's
+    language (``agi_language``)."""
     channel = call.channel
-    await channel.answer()
+    if call.info.params.get(PARAM_STATE) != STATE_UP:
+        await channel.answer()
     call.record("mark_answered")
-    await channel.set_variable(LANGUAGE_FUNCTION, call.lang)
+    if call.info.language != call.lang:
+        await channel.set_variable(LANGUAGE_FUNCTION, call.lang)
     if any(isinstance(n, CallerTicketNode) for n in call.menu.nodes.values()):
         number = call.caller_number()
         if number:
@@ -354,7 +378,7 @@ class MenuWalk:
         key, tries = carried, 0
         while True:
             if key is None:
-                key = await self.call.play(node.prompts, DTMF)
+                key = await self.call.play(node.playlist(self.call.language_known), DTMF)
                 if key is None and node.timeout_seconds > 0:
                     key = await self.channel.wait_for_digit(int(node.timeout_seconds * 1000)) or None
             if key is None:
@@ -366,6 +390,9 @@ class MenuWalk:
                 return target, None
             if tries >= node.retries:
                 self.choose(node, key, node.invalid)
+                if node.retries and node.transfer_prompt:
+                    # The caller tried and failed: say where they go now, never silently.
+                    await self.call.play((node.transfer_prompt,))
                 return node.invalid, None
             tries += 1
             self.call.state.choices.append(f"{node.name}:{key}")
@@ -384,6 +411,13 @@ class MenuWalk:
         state.caller_ticket = view
         self.call.event("caller_ticket", found=view is not None, status=view.status if view else None)
         return (node.found if view else node.otherwise), carried
+
+    async def _hours(self, node: HoursNode, carried: str | None) -> tuple[str, str | None]:
+        is_open = self.call.hours[node.queue].is_open(self.call.now(), self.call.calendar)
+        if not is_open:
+            self.call.event("queue_closed", queue=node.queue, node=node.name)
+            self.call.state.overflow = (node.queue, "closed")  # a message left now says so
+        return (node.open if is_open else node.closed), carried
 
     async def _ticket_status(self, node: TicketStatusNode, carried: str | None) -> tuple[str, None]:
         state = self.call.state
@@ -425,6 +459,7 @@ class MenuWalk:
     async def _queue(self, node: QueueNode, carried: str | None) -> tuple[str, None] | None:
         queue = self.call.config.queue(node.queue)
         state = self.call.state
+        state.wants_operator = True
         if not self.call.hours[queue.name].is_open(self.call.now(), self.call.calendar):
             self.call.event("queue_closed", queue=queue.name)
             await self.call.play((node.closed_prompt,))
@@ -433,6 +468,7 @@ class MenuWalk:
         waiting = await waiting_count(self.channel, queue.name) if queue.max_callers else None
         if waiting is not None and waiting >= queue.max_callers:
             self.call.event("queue_full", queue=queue.name, waiting=waiting, max_callers=queue.max_callers)
+            self.call.record("queue_refused", queue=queue.name, reason="full")
             await self.call.play((node.busy_prompt,))
             state.overflow = (queue.name, "full")
             return node.overflow, None
@@ -456,19 +492,28 @@ class MenuWalk:
         call.flush()
         try:
             result = await self.channel.record_file(base, "wav", "#", node.max_seconds * 1000, True, node.silence_seconds or None)
-        except Hangup:
-            # Most callers hang up instead of pressing #: what they said is still a message.
-            self.leave_message(path, None, queue, reason)
+        except Hangup as hangup:
+            # Most callers hang up instead of pressing #: what they said is still a message,
+            # as long as they said something (RECORD FILE's `(hangup) endpos=` tells).
+            seconds = hangup.endpos / SAMPLE_RATE if hangup.endpos is not None else None
+            if seconds is not None and seconds < node.min_seconds:
+                self.no_message(path, seconds, "hangup")
+            else:
+                self.leave_message(path, None if seconds is None else round(seconds, 2), queue, reason)
             raise
         seconds = result.endpos / SAMPLE_RATE
-        if seconds >= MIN_MESSAGE_SECONDS:
+        if seconds >= node.min_seconds and seconds > 0:
             self.leave_message(path, round(seconds, 2), queue, reason)
             await call.play((node.thanks,))
         else:
-            call.event("voicemail_empty", path=path, seconds=seconds)
+            self.no_message(path, seconds, "silence")
             await call.play(("goodbye",))
         await self.channel.hangup()
         return None
+
+    def no_message(self, path: str, seconds: float, ended: str) -> None:
+        """Nothing (or a moment) recorded: on the call record as "no message", no ticket."""
+        self.call.event("no_message", path=path, seconds=round(seconds, 2), ended=ended)
 
     def leave_message(self, path: str, seconds: float | None, queue: str, reason: str) -> None:
         self.call.state.outcome = "voicemail"
@@ -501,25 +546,74 @@ async def waiting_count(channel: Channel, queue: str) -> int | None:
 
 async def join_queue(call: CallSession, queue: str, max_wait_seconds: int, position: int | None = None) -> str | None:
     """EXEC Queue. None when the caller was served or left by a key (nothing more to do);
-    otherwise why they were not served ("timeout", "full", "empty")."""
+    otherwise why they were not served ("timeout", "full", "empty").
+
+    The join is recorded when Asterisk confirms it, from what Queue() leaves on the channel
+    (QUEUESTATUS, QUEUEWAIT, ANSWEREDTIME, MEMBERINTERFACE): not before Queue() runs, and
+    never for a refused caller. The AMI side reports the same facts as they happen;
+    `hotline.calllog.records` keeps one of each. A caller who hung up in the queue ends the
+    flow with Hangup, as any hangup does."""
     channel, state = call.channel, call.state
     await channel.set_variable(VAR_QUEUE, queue)
-    await channel.set_variable(VAR_OUTCOME, "queued")
-    state.outcome, state.queue = "queued", queue
-    call.record("queue_joined", queue=queue, position=position)
+    # For the dialplan: the flow ran and handed the caller to Queue() (not yet "queued").
+    await channel.set_variable(VAR_OUTCOME, QUEUEING)
+    state.queue = queue
+    call.event("queue_enter", queue=queue, position=position)
     call.flush()
-    result = await channel.exec("Queue", queue_application_data(queue, max_wait_seconds))
+    started = call.now()
+    try:
+        result = await channel.exec("Queue", queue_application_data(queue, max_wait_seconds))
+    except Hangup:
+        call.event("queue_exit", queue=queue, result=None, status="HANGUP")
+        raise
     state.left_queue = True
     if result == -1:
-        # An agent took the call and it has ended (or the caller hung up in the queue).
-        call.event("queue_exit", queue=queue, result=result)
+        await _queue_ended(call, queue, started, position)
         return None
     status = (await channel.get_variable(QUEUESTATUS) or "").upper()
     call.event("queue_exit", queue=queue, result=result, status=status)
     reason = OVERFLOW_STATUSES.get(status)
-    if reason is None:
-        return None
+    if status.lower() in REFUSALS:
+        state.outcome = CallDisposition.REFUSED.value
+        call.record("queue_refused", queue=queue, reason=status.lower())
+        await channel.set_variable(VAR_OUTCOME, CallDisposition.REFUSED.value)
+        return reason
+    state.outcome = CallDisposition.QUEUED.value
+    call.record("queue_joined", queue=queue, position=position, at=started, source="ivr")
+    if status == "TIMEOUT":
+        call.record("queue_timed_out", queue=queue, wait_seconds=_seconds(await channel.get_variable(QUEUEWAIT)))
     return reason
+
+
+async def _queue_ended(call: CallSession, queue: str, started: datetime, position: int | None) -> None:
+    """Queue() returned -1: an agent answered (and one side hung up), or the caller hung up
+    while waiting. ANSWEREDTIME and QUEUEWAIT (readable on a dead channel) tell which."""
+    channel, state = call.channel, call.state
+    try:
+        talked = _seconds(await channel.get_variable(ANSWEREDTIME))
+        waited = _seconds(await channel.get_variable(QUEUEWAIT))
+        agent = (await channel.get_variable(MEMBERINTERFACE) or "") if talked else ""
+    except Hangup:
+        talked = waited = None  # the channel is gone: the AMI side says what happened
+        agent = ""
+    call.event("queue_exit", queue=queue, result=-1, answered_seconds=talked, wait_seconds=waited)
+    if waited is None:
+        raise Hangup("the caller hung up as Queue() started")  # never joined
+    state.outcome = CallDisposition.QUEUED.value
+    call.record("queue_joined", queue=queue, position=position, at=started, source="ivr")
+    if talked:
+        call.record("queue_answered", queue=queue, agent=agent, wait_seconds=waited, at=started + timedelta(seconds=waited), source="ivr")
+        return None
+    call.record("queue_abandoned", queue=queue, position=position, wait_seconds=waited, source="ivr")
+    raise Hangup("the caller hung up in the queue")
+
+
+def _seconds(value: str | None) -> int | None:
+    """A whole-seconds channel variable Queue() sets; None when unset or empty."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 async def send_to_general_queue(call: CallSession) -> None:

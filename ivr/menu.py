@@ -12,6 +12,7 @@ Node types (the file format is documented with both shipped menus in docs/ivr.md
 ``prompt``        play prompts, then go on (a key pressed meanwhile is kept for the next menu)
 ``menu``          play prompts and take one key: options per key, a default when no key comes
 ``caller_ticket`` branch on whether the caller's number has an open ticket (repeat callers)
+``hours``         branch on whether a queue is open now (after hours: say so first)
 ``ticket_status`` key in a ticket number (or use the caller's / the last one) and hear its status
 ``queue``         join a queue, checking its hours and length; closed or full → overflow
 ``voicemail``     record a message that becomes a ticket draft with the recording attached
@@ -106,7 +107,9 @@ class PromptNode(Node):
 
 @dataclass(frozen=True)
 class MenuNode(Node):
-    """One key chooses; no key → `default`; a key with no option → `invalid` after `retries`."""
+    """One key chooses; no key → `default`. A key with no option: `invalid_prompt` and the
+    menu again, `retries` times; then `transfer_prompt` (if any) and `invalid`.
+    `language_offer` plays after the prompts to a caller whose language is not known."""
 
     prompts: tuple[str, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
@@ -115,6 +118,8 @@ class MenuNode(Node):
     invalid: str = ""
     retries: int = 0
     invalid_prompt: str = "invalid_key"
+    transfer_prompt: str = ""
+    language_offer: str = ""
     kind: ClassVar[str] = "menu"
 
     def keyed(self) -> Mapping[str, str]:
@@ -127,7 +132,12 @@ class MenuNode(Node):
         return (self.default,)
 
     def prompt_names(self) -> tuple[str, ...]:
-        return (*self.prompts, self.invalid_prompt) if self.retries else self.prompts
+        extra = tuple(p for p in (self.transfer_prompt, self.language_offer) if p)
+        return (*self.prompts, self.invalid_prompt, *extra) if self.retries else (*self.prompts, *extra)
+
+    def playlist(self, language_known: bool) -> tuple[str, ...]:
+        """What the menu plays: its prompts, and the language offer unless it is known."""
+        return self.prompts if language_known or not self.language_offer else (*self.prompts, self.language_offer)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,24 @@ class CallerTicketNode(Node):
 
     def silent(self) -> tuple[str, ...]:
         return (self.found, self.otherwise)
+
+
+@dataclass(frozen=True)
+class HoursNode(Node):
+    """`open` while `queue` is open (its hours and the working calendar), `closed` otherwise:
+    after hours the caller hears so first, with what they can still do, instead of a menu
+    that ends in 人工服务请稍候 and then "we are closed"."""
+
+    queue: str = ""
+    open: str = ""
+    closed: str = ""
+    kind: ClassVar[str] = "hours"
+
+    def automatic(self) -> Mapping[str, str]:
+        return {"open": self.open, "closed": self.closed}
+
+    def silent(self) -> tuple[str, ...]:
+        return (self.open, self.closed)
 
 
 LOOKUPS = ("keyed", "caller", "last")
@@ -197,12 +225,14 @@ class QueueNode(Node):
 
 @dataclass(frozen=True)
 class VoicemailNode(Node):
-    """RECORD FILE after the prompts; the message becomes a ticket draft. Ends the call."""
+    """RECORD FILE after the prompts; the message becomes a ticket draft. Ends the call.
+    A recording shorter than `min_seconds` (a hang-up at the beep) is no message: no ticket."""
 
     prompts: tuple[str, ...] = ("leave_message",)
     thanks: str = "message_recorded"
     max_seconds: int = 120
     silence_seconds: int = 5
+    min_seconds: float = 1.0
     kind: ClassVar[str] = "voicemail"
 
     def prompt_names(self) -> tuple[str, ...]:
@@ -234,7 +264,22 @@ class HangupNode(Node):
         return self.prompts
 
 
-NODE_TYPES: dict[str, type[Node]] = {t.kind: t for t in (PromptNode, MenuNode, CallerTicketNode, TicketStatusNode, QueueNode, VoicemailNode, LanguageNode, HangupNode)}
+NODE_TYPES: dict[str, type[Node]] = {t.kind: t for t in (PromptNode, MenuNode, CallerTicketNode, HoursNode, TicketStatusNode, QueueNode, VoicemailNode, LanguageNode, HangupNode)}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A kind of caller, for the paths of a caller who presses nothing.
+
+    `language_known`: the dialplan told the language (a number of its own), so no language
+    offer plays. `repeat`: has an open ticket (None: either). `open`: the queues are open
+    (False: after hours, when a queue node says it is closed and sends the caller on to its
+    overflow; None: either, at an `hours` branch)."""
+
+    lang: str = "zh"
+    language_known: bool = False
+    repeat: bool | None = None
+    open: bool | None = True
 
 
 @dataclass(frozen=True)
@@ -245,6 +290,8 @@ class SilentPath:
     seconds: float
     #: Seconds spent in each node on the way (prompts and waits).
     steps: tuple[tuple[str, float], ...]
+    #: The language the caller hears at the end (a language node may switch it).
+    lang: str = "zh"
 
     @property
     def end(self) -> str:
@@ -274,10 +321,12 @@ class Menu:
     def queues_used(self) -> set[str]:
         return {n.queue for n in self.nodes.values() if isinstance(n, QueueNode)}
 
-    def silent_paths(self, catalogue: Mapping[str, Prompt], lang: str = "zh") -> list[SilentPath]:
+    def silent_paths(self, catalogue: Mapping[str, Prompt], lang: str = "zh", caller: Caller | None = None) -> list[SilentPath]:
         """Every path a silent caller can take from the start (branches on what the database
-        says), with its estimated time to the end node."""
-        return list(_silent_paths(self, self.start, lang, catalogue))
+        says), with its estimated time to the end node: the queue, or after hours the start
+        of the message. `caller` narrows the branches (default: any caller of `lang`
+        whose language is not known, while the queues are open)."""
+        return list(_silent_paths(self, self.start, catalogue, caller or Caller(lang=lang)))
 
 
 # -- loading
@@ -441,6 +490,11 @@ class _Validator:
             raise self.fail(name, f"{key}: unknown prompt {prompt!r} (not in the prompt catalogue, hotline/data/prompts.toml)")
         return prompt
 
+    def declared_queue(self, name: str, queue: Any) -> str:
+        if queue not in self.queues:
+            raise self.fail(name, f"queue {queue!r} is not declared in the config's [[queues]] (declared: {', '.join(sorted(self.queues))}; config: {self.config.source})")
+        return str(queue)
+
     def target(self, name: str, key: str, spec: dict[str, Any], fallback: str | None = None) -> str:
         value = spec.get(key, fallback)
         if not isinstance(value, str) or not value:
@@ -455,7 +509,7 @@ class _Validator:
         return PromptNode(name=name, prompts=self.prompts(name, "prompts", spec["prompts"], empty_ok=False), next=self.target(name, "next", spec), interruptible=interruptible)
 
     def _menu(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
-        self.keys(name, spec, {"prompts", "options", "timeout_seconds", "default", "invalid", "retries", "invalid_prompt"}, {"prompts", "options"})
+        self.keys(name, spec, {"prompts", "options", "timeout_seconds", "default", "invalid", "retries", "invalid_prompt", "transfer_prompt", "language_offer"}, {"prompts", "options"})
         options = spec["options"]
         if not isinstance(options, dict) or not options:
             raise self.fail(name, 'options must be a table of key = "node", e.g. { "1" = "status", "0" = "operators" }')
@@ -473,11 +527,17 @@ class _Validator:
             invalid=self.target(name, "invalid", spec, defaults["general"]),
             retries=self.integer(name, "retries", spec.get("retries", 0), 0, 3),
             invalid_prompt=self.prompt(name, "invalid_prompt", spec.get("invalid_prompt", "invalid_key")),
+            transfer_prompt=self.prompt(name, "transfer_prompt", spec["transfer_prompt"]) if "transfer_prompt" in spec else "",
+            language_offer=self.prompt(name, "language_offer", spec["language_offer"]) if "language_offer" in spec else "",
         )
 
     def _caller_ticket(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
         self.keys(name, spec, {"found", "otherwise"}, {"found", "otherwise"})
         return CallerTicketNode(name=name, found=self.target(name, "found", spec), otherwise=self.target(name, "otherwise", spec))
+
+    def _hours(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
+        self.keys(name, spec, {"queue", "open", "closed"}, {"queue", "open", "closed"})
+        return HoursNode(name=name, queue=self.declared_queue(name, spec["queue"]), open=self.target(name, "open", spec), closed=self.target(name, "closed", spec))
 
     def _ticket_status(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
         self.keys(name, spec, {"lookup", "prompt", "attempts", "timeout_seconds", "next", "not_found", "no_input", "unavailable"}, {"next"})
@@ -498,9 +558,7 @@ class _Validator:
 
     def _queue(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
         self.keys(name, spec, {"queue", "prompts", "overflow", "closed_prompt", "busy_prompt"}, {"queue"})
-        queue = spec["queue"]
-        if queue not in self.queues:
-            raise self.fail(name, f"queue {queue!r} is not declared in the config's [[queues]] (declared: {', '.join(sorted(self.queues))}; config: {self.config.source})")
+        queue = self.declared_queue(name, spec["queue"])
         overflow = spec.get("overflow", defaults["overflow"])
         if not overflow:
             raise self.fail(name, "no overflow: set overflow here or in [menu] (where a caller goes when the queue is closed or full)")
@@ -514,13 +572,14 @@ class _Validator:
         )
 
     def _voicemail(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
-        self.keys(name, spec, {"prompts", "thanks", "max_seconds", "silence_seconds"})
+        self.keys(name, spec, {"prompts", "thanks", "max_seconds", "silence_seconds", "min_seconds"})
         return VoicemailNode(
             name=name,
             prompts=self.prompts(name, "prompts", spec.get("prompts", ["leave_message"])),
             thanks=self.prompt(name, "thanks", spec.get("thanks", "message_recorded")),
             max_seconds=self.integer(name, "max_seconds", spec.get("max_seconds", 120), 10, 600),
             silence_seconds=self.integer(name, "silence_seconds", spec.get("silence_seconds", 5), 0, 30),
+            min_seconds=self.number(name, "min_seconds", spec.get("min_seconds", 1.0), 0.0, 10.0),
         )
 
     def _language(self, name: str, spec: dict[str, Any], defaults: dict[str, str]) -> Node:
@@ -551,8 +610,10 @@ class _Validator:
         for name in nodes:
             if name not in reached and name != menu.general:
                 raise self.fail(name, f"nothing leads here from the start node {menu.start!r} (a typo in a target?)")
-        lang = self.config.service.language
-        for path in menu.silent_paths(self.catalogue, lang):
+        # In both languages: the configuration's default may be either, and a number of its own
+        # may give callers the other one. The language offer counts (worst case).
+        paths = [path for lang in LANGUAGES for path in menu.silent_paths(self.catalogue, lang)]
+        for path in paths:
             end = nodes[path.end]
             if not isinstance(end, QueueNode) or end.queue != GENERAL_QUEUE:
                 raise self.fail(path.end, f"a caller who presses nothing ends here ({' → '.join(path.nodes)}), not in the {GENERAL_QUEUE!r} queue: every default path must reach an operator")
@@ -561,7 +622,7 @@ class _Validator:
                 steps = ", ".join(f"{n} {s:.1f} s" for n, s in path.steps if s)
                 raise self.fail(
                     slowest[0],
-                    f"a caller who presses nothing reaches the {GENERAL_QUEUE!r} queue after about {path.seconds:.1f} s "
+                    f"a caller who presses nothing reaches the {GENERAL_QUEUE!r} queue after about {path.seconds:.1f} s in {path.lang} "
                     f"(answer {menu.answer_seconds:.1f} s, {steps}), over the menu's limit of {menu.max_seconds_to_queue:g} s "
                     f"(max_seconds_to_queue); this node takes longest: shorten its prompts or its wait",
                 )
@@ -606,22 +667,35 @@ def _reachable(menu: Menu) -> set[str]:
     return seen
 
 
-def _node_seconds(node: Node, lang: str, catalogue: Mapping[str, Prompt]) -> float:
+def _node_seconds(node: Node, lang: str, catalogue: Mapping[str, Prompt], caller: Caller) -> float:
     def play(names: tuple[str, ...]) -> float:
         return sum(catalogue[n].seconds(lang) for n in names)
 
     if isinstance(node, PromptNode):
         return play(node.prompts)
     if isinstance(node, MenuNode):
-        return play(node.prompts) + node.timeout_seconds
+        return play(node.playlist(caller.language_known)) + node.timeout_seconds
     if isinstance(node, TicketStatusNode):
         return play((node.prompt,)) + node.timeout_seconds if node.lookup == "keyed" else 0.0
     if isinstance(node, QueueNode):
-        return play(node.prompts)
+        return play((node.closed_prompt,)) if caller.open is False else play(node.prompts)
+    if isinstance(node, VoicemailNode):
+        return play(node.prompts)  # to the beep: from then on the caller is heard
     return 0.0
 
 
-def _silent_paths(menu: Menu, start: str, lang: str, catalogue: Mapping[str, Prompt]) -> Iterator[SilentPath]:
+def _silent_targets(node: Node, caller: Caller) -> tuple[str, ...]:
+    """Where a silent caller of this kind goes from `node`."""
+    if isinstance(node, CallerTicketNode) and caller.repeat is not None:
+        return (node.found if caller.repeat else node.otherwise,)
+    if isinstance(node, HoursNode) and caller.open is not None:
+        return (node.open if caller.open else node.closed,)
+    if isinstance(node, QueueNode) and caller.open is False:
+        return (node.overflow,)  # closed: the closed prompt, then the overflow
+    return node.silent()
+
+
+def _silent_paths(menu: Menu, start: str, catalogue: Mapping[str, Prompt], caller: Caller) -> Iterator[SilentPath]:
     """Depth-first over silent edges. Terminates because automatic edges (a superset of
     silent ones) were checked acyclic first."""
 
@@ -629,15 +703,15 @@ def _silent_paths(menu: Menu, start: str, lang: str, catalogue: Mapping[str, Pro
         node = menu.nodes[name]
         if isinstance(node, LanguageNode):
             lang = _switch(lang, node.lang)
-        nodes, steps = nodes + (name,), steps + ((name, _node_seconds(node, lang, catalogue)),)
-        following = node.silent()
+        nodes, steps = nodes + (name,), steps + ((name, _node_seconds(node, lang, catalogue, caller)),)
+        following = _silent_targets(node, caller)
         if not following:
-            yield SilentPath(nodes=nodes, seconds=round(menu.answer_seconds + sum(s for _, s in steps), 2), steps=steps)
+            yield SilentPath(nodes=nodes, seconds=round(menu.answer_seconds + sum(s for _, s in steps), 2), steps=steps, lang=lang)
             return
         for target in dict.fromkeys(following):
             yield from walk(target, lang, nodes, steps)
 
-    yield from walk(start, lang, (), ())
+    yield from walk(start, caller.lang, (), ())
 
 
 def _switch(current: str, wanted: str) -> str:

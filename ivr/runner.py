@@ -36,6 +36,7 @@ from hotline.storage.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
 from hotline.agi.channel import Channel, ChannelError, Hangup
+from hotline.agi.codec import ProtocolError
 from ivr.flows import FLOWS, CallSession, Flow, IvrStore, ProcessStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 
@@ -46,6 +47,7 @@ OUTCOMES = tuple(
     d.value
     for d in (
         CallDisposition.QUEUED,
+        CallDisposition.REFUSED,
         CallDisposition.VOICEMAIL,
         CallDisposition.SELF_SERVICE,
         CallDisposition.CALLBACK_REQUESTED,
@@ -176,7 +178,10 @@ class CallRunner:
         self._owned = []
 
     def session(self, channel: Channel) -> CallSession:
-        lang = channel.info.params.get("lang") or self.config.service.language
+        # ?lang=… from the dialplan (a number of its own) is a known language: no offer.
+        # Without it the call starts in the configuration's default and the menu offers the other.
+        asked = channel.info.params.get("lang", "")
+        known = asked in LANGUAGES
         return CallSession(
             channel=channel,
             config=self.config,
@@ -187,7 +192,8 @@ class CallRunner:
             clock=self.clock,
             calendar=self.calendar,
             hours=self.hours,
-            lang=lang if lang in LANGUAGES else self.config.service.language,
+            lang=asked if known else self.config.service.language,
+            language_known=known,
             store_timeout=self.store_timeout,
             write_soon=self.write_soon,
             on_choice=lambda node, key: self.metrics.menu_choices.labels(node, key).inc(),
@@ -207,6 +213,10 @@ class CallRunner:
             await flow(call)
         except Hangup:
             ended = "hangup"
+        except ProtocolError:
+            # The peer does not speak AGI (the FastAGI server warned with its address and
+            # counted it): nobody to queue, no flow error.
+            ended = "protocol_error"
         except Exception as exc:  # noqa: BLE001 - the one top-level guard: log, count, queue the caller
             ended = await self._guard(call, info.flow, exc)
         finally:
@@ -245,19 +255,23 @@ class CallRunner:
         self._finish(call, flow, "unknown_flow")
 
     def _finish(self, call: CallSession, flow: str, ended: str) -> None:
-        """The outcome (self-service if the caller heard a status and hung up; abandoned in
-        the IVR if nothing else applies), a summary event, and the record closed."""
+        """The outcome (self-service if the caller heard a status and hung up without asking
+        for an operator), a summary event, and the record closed. The record's disposition
+        is decided by `hotline.calllog.records` from everything reported, not here."""
         state = call.state
         if isinstance(state.prefetch, Deferred):
             state.prefetch.addErrback(lambda failure: None)  # a lookup nobody waited for (hangup in the welcome)
+        if ended == "protocol_error" and not call.opened:
+            call.unwritten.clear()  # not a call: no record, no outcome counted
+            return
         outcome = state.outcome
         if outcome is None:
-            if state.heard_status:
+            if state.heard_status and not state.wants_operator:
                 outcome = CallDisposition.SELF_SERVICE.value
                 call.record("set_outcome", outcome=outcome, detail={"heard_status": True})
             else:
                 outcome = CallDisposition.IVR_ABANDONED.value
         call.event("ivr_summary", flow=flow[:64], menu=self.menu.name, choices=state.choices, outcome=outcome, queue=state.queue, lang=call.lang, ended=ended)
-        call.record("call_ended", cause=ended)
+        call.record("call_ended", cause=ended, source="ivr")
         call.flush()
         self.metrics.calls.labels(outcome).inc()

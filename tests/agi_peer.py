@@ -1067,6 +1067,17 @@ class _Session:
             return b"200 result=-2\n"
         blocking = name in _BLOCKING_APPS and not self.dead
         action = self._caller_action(reads_dtmf=name in _DTMF_APPS, queue=name in ("queue", "dial")) if blocking else None
+        if name == "queue":
+            # app_queue clears these when Queue() starts and sets them when the caller leaves
+            # (values of the lab's calls in reference/asterisk/ami_queue.txt, ami_channels.txt).
+            self.channel_variables.update(ANSWEREDTIME="", DIALEDTIME="", QUEUEWAIT="")
+            status = action.status.upper() if isinstance(action, QueueOutcome) else "ANSWERED"
+            if isinstance(action, HangUp):
+                self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="8", ANSWEREDTIME="0")
+            elif status == "ANSWERED":
+                self.channel_variables.update(QUEUEWAIT="0", ANSWEREDTIME="5", MEMBERINTERFACE="Local/agent1@agents/n")
+            elif status in ("TIMEOUT", "LEAVEEMPTY", "LEAVEUNAVAIL"):
+                self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="6" if status == "TIMEOUT" else "0", ANSWEREDTIME="0")
         if isinstance(action, HangUp):
             self._minus_one(action, f"EXEC {app}", b"200 result=-1\n")
             return None

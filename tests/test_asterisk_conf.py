@@ -307,6 +307,25 @@ def test_failover_tries_agi_hosts_in_order_then_the_general_queue(tmp_path):
     assert queue.args.startswith("hotline-general,")
 
 
+def test_ivr_is_told_the_channel_state_and_a_known_language(tmp_path, full):
+    """The inbound chain answers, then passes state=${CHANNEL(state)} (the IVR sends no ANSWER
+    of its own on an Up channel) and lang=${HOTLINE_LANGUAGE}, empty on the main number (the
+    configured default, with the language offer) and "en" on asterisk.english_number, a
+    second number whose callers hear English from the first word."""
+    text = FULL.replace("[asterisk]\n", '[asterisk]\nenglish_number = "12320"\n', 1)
+    plan = read_dialplan(rendered(tmp_path, text)["hotline-extensions.conf"])
+    inbound = plan[dialplan.CONTEXT_INBOUND]
+    main = inbound["12319"]
+    agi = [s for s in main if s.app == "AGI"]
+    assert agi and all(s.args.endswith("&state=${CHANNEL(state)}&lang=${HOTLINE_LANGUAGE}") for s in agi)
+    assert max(s.priority for s in main if s.app == "Answer") < min(s.priority for s in agi)
+    language = [s for s in main if "CHANNEL(language)" in s.args]
+    assert [s.args for s in language] == ["CHANNEL(language)=zh", '$["${HOTLINE_LANGUAGE}" != ""]?Set(CHANNEL(language)=${HOTLINE_LANGUAGE})']
+    english = inbound["12320"]
+    assert [(s.app, s.args) for s in english] == [("Set", "HOTLINE_LANGUAGE=en"), ("Goto", "12319,1")]
+    assert "12320" not in read_dialplan(full["hotline-extensions.conf"])[dialplan.CONTEXT_INBOUND]
+
+
 def test_queue_callback_key_leads_to_the_callback_flow(full):
     """queues.conf `context` has the callback key, which runs the queue_callback flow for the
     skill (QUEUENAME without our prefix, else HOTLINE_QUEUE, else general) and goes back to
@@ -572,6 +591,7 @@ def test_templates_cannot_print_an_unchecked_value():
         ('[asterisk]\ntrunk_username = "0532"\n', "asterisk.trunk_host"),
         ('[ami]\nusername = "x]\\n[y"\n', "ami.username"),
         ('[ami]\nusername = "general"\n', "ami.username"),
+        ('[asterisk]\nenglish_number = "12319"\n', "asterisk.english_number"),
         ('[[queues]]\nname = "general"\n[[queues]]\nname = "h"\n', "queues[1].name"),
         ('[[queues]]\nname = "general"\n[[queues]]\nname = "a-b"\n[[queues]]\nname = "ab"\n', "queues[2].name"),
         ('[[queues]]\nname = "emergency"\n', "queues: expected a queue named 'general'"),

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from hotline.storage.db import head_revision
+
 HOTLINE = [sys.executable, "-m", "hotline"]
 
 
@@ -84,7 +86,7 @@ def test_init_is_idempotent_and_never_prints_the_password(tmp_path):
     assert password not in first.stdout + first.stderr
     second = run("init", "--no-input", cwd=tmp_path)
     assert second.returncode == 0 and "admin account exists" in second.stdout
-    assert run("db", "current", cwd=tmp_path).stdout.strip() == "0001"
+    assert run("db", "current", cwd=tmp_path).stdout.strip() == head_revision()
 
 
 def test_user_add_checks_its_input(tmp_path):

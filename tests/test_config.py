@@ -43,6 +43,8 @@ def test_relative_sqlite_path_is_relative_to_the_file(tmp_path):
         ('[http]\nport = "8080"', "http.port", "an integer from 0 to 65535", "'8080' (str)"),
         ("[http]\nport = 70000", "http.port", "an integer from 0 to 65535", "70000 (int)"),
         ('[http]\nbind = "example.com"', "http.bind", "an IP address", "'example.com'"),
+        ("[http]\nbind = 2130706433", "http.bind", "an IP address", "2130706433 (int)"),
+        ("[tickets]\ndue_soon_hours = 24", "tickets.due_soon_hours", "no such key", "24 (int)"),
         ("[http]\nprot = 1", "http.prot", "no such key (known: bind, port)", "1 (int)"),
         ("[htp]\nport = 1", "htp", "a section (known: service", "{'port': 1}"),
         ('[service]\ntimezone = "Mars/Olympus"', "service.timezone", "an IANA time zone name", "'Mars/Olympus'"),
@@ -95,7 +97,7 @@ def test_environment_overrides_secrets(tmp_path):
 
 def test_bad_environment_value_names_the_variable_not_the_secret():
     """A malformed override names its variable; a password is never echoed back."""
-    with pytest.raises(ConfigError, match="environment HOTLINE_DATABASE_URL: database.url"):
+    with pytest.raises(ConfigError, match=r"environment HOTLINE_DATABASE_URL: database\.url"):
         config.load(None, environ={"HOTLINE_DATABASE_URL": "ftp://nope"})
 
 
@@ -106,7 +108,7 @@ def test_password_file(tmp_path):
     f.write_text('[ami]\nenabled = true\npassword_file = "ami.secret"\n', encoding="utf-8")
     assert config.load(f, environ={}).ami.password == "pw-from-file"
     f.write_text('[ami]\nenabled = true\npassword_file = "missing.secret"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="ami.password_file: expected a readable file"):
+    with pytest.raises(ConfigError, match=r"ami\.password_file: expected a readable file"):
         config.load(f, environ={})
 
 

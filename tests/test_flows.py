@@ -29,9 +29,9 @@ from hotline.prompts import catalogue, parse_sound_name
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from hotline.tickets.workflow import Action
 from hotline.agi.channel import CallInfo, CommandRejected
-from ivr.flows import FLOWS
+from ivr.flows import FLOWS, QUEUEING
 from ivr.runner import CallRunner
-from hotline.agi.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, in_queue, press, silence, speak
+from hotline.agi.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, hang_up, in_queue, press, silence, speak
 
 CST = ZoneInfo("Asia/Shanghai")
 #: A Monday that is a working day, mid-morning.
@@ -136,17 +136,18 @@ def cases(database: Database) -> dict[str, str]:
 
 def test_silent_caller_is_queued_within_ten_seconds(line, database):
     """A caller who presses nothing hears the welcome and options and is in the general
-    queue ≤ 10 s after answer, measured on the virtual clock; the record says queued."""
+    queue ≤ 10 s after answer, measured on the virtual clock; the record says answered (the
+    scripted queue's agent takes the call)."""
     channel = line.call()
     assert channel.seconds_to_queue() <= 10.0
     assert queued_to(channel) == ["general"]
     assert prompts_played(channel) == ["welcome", "main_menu", "language_offer"]
     call, events = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.QUEUED and call.queue == "general"
+    assert call.disposition is CallDisposition.ANSWERED and call.queue == "general"
     assert call.caller_number == "+8613812345678" and call.dnid == "12319" and call.ended_at is not None
     assert kinds(events)[:2] == ["start", "answer"] and kinds(events)[-1] == "end"
     assert ("key", {"node": "main", "key": None, "target": "operators"}) in events
-    assert channel.variables[VAR_OUTCOME] == "queued" and channel.variables[VAR_QUEUE] == "general"
+    assert channel.variables[VAR_OUTCOME] == QUEUEING and channel.variables[VAR_QUEUE] == "general"
     channel.assert_script_done()
 
 
@@ -171,14 +172,32 @@ def test_key_during_welcome_reaches_the_operators_at_once(line, database):
 
 
 @pytest.mark.parametrize("key", ["3", "7", "*", "#"])
-def test_any_other_key_goes_to_the_operators(line, database, key):
-    """An invalid key is a shortcut too: straight to the general queue, no retry."""
+def test_invalid_key_is_said_and_the_menu_offered_again(line, database, key):
+    """A key the menu has no option for is not a silent transfer: 按键无效, the menu again
+    (with the language offer), and a caller who then presses nothing is queued."""
     channel = line.call(press(key, after=4.0))
+    assert prompts_played(channel) == ["welcome", "main_menu", "invalid_key", "main_menu", "language_offer"]
     assert queued_to(channel) == ["general"]
-    assert "invalid_key" not in prompts_played(channel)
     call, events = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.QUEUED
-    assert ("key", {"node": "main", "key": key, "target": "operators"}) in events
+    assert call.disposition is CallDisposition.ANSWERED
+    assert ("key", {"node": "main", "key": key, "target": None, "retry": 1}) in events
+    assert ("key", {"node": "main", "key": None, "target": "operators"}) in events
+
+
+def test_invalid_keys_past_the_retries_are_transferred_with_an_announcement(line, database):
+    """A second invalid key (the default menu allows one retry): 为您转接人工服务, then the
+    general queue — the caller hears where they go."""
+    channel = line.call(press("7", after=4.0), press("#", after=3.0))
+    assert prompts_played(channel) == ["welcome", "main_menu", "invalid_key", "main_menu", "invalid_transfer"]
+    assert queued_to(channel) == ["general"]
+    _, events = record(database, channel.info.uniqueid)
+    assert ("key", {"node": "main", "key": "#", "target": "operators"}) in events
+
+
+def test_valid_key_after_an_invalid_one_is_taken(line, database):
+    """The menu offered again takes a valid key: 7, then 2 → the emergency queue."""
+    channel = line.call(press("7", after=4.0), press("2", after=1.0))
+    assert queued_to(channel) == ["emergency"]
 
 
 def test_key_2_goes_to_the_emergency_queue(line, database):
@@ -188,7 +207,7 @@ def test_key_2_goes_to_the_emergency_queue(line, database):
     assert prompts_played(channel)[-1] == "emergency_transfer"
     assert channel.queue_entries()[0].args[1] == "hotline-emergency,,,,,,hotline-agent-answered"
     call, _ = record(database, channel.info.uniqueid)
-    assert call.queue == "emergency" and call.disposition is CallDisposition.QUEUED
+    assert call.queue == "emergency" and call.disposition is CallDisposition.ANSWERED
 
 
 def test_status_by_number_then_goodbye_is_self_service(line, database, cases):
@@ -211,7 +230,20 @@ def test_status_then_operator_on_request(line, database, cases):
     channel = line.call(press("1", after=3.0), press(cases["open"] + "#"), press("0", after=0.5))
     assert queued_to(channel) == ["general"]
     call, _ = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.QUEUED
+    assert call.disposition is CallDisposition.ANSWERED
+
+
+def test_status_then_operator_then_hangup_before_the_queue_is_not_self_service(line, database, cases):
+    """Issue 11.3: a caller who heard a status, asked for an operator (0) and hung up before
+    Queue() kept them was not served by the IVR: abandoned in the IVR (docs/ivr.md), not
+    self-service."""
+    script = (press("1", after=3.0), press(cases["open"] + "#"), press("0", after=0.5))
+    full = line.call(*script)
+    queue_step = full.queue_entries()[0].step
+    channel = line.call(*script, hangup_at_step=queue_step)
+    call, events = record(database, channel.info.uniqueid)
+    assert "status_dispatched" in prompts_played(channel) and events[-2][1]["outcome"] == "ivr_abandoned"
+    assert (call.disposition, call.queued_at) == (CallDisposition.IVR_ABANDONED, None)
 
 
 def test_status_heard_again_on_1(line, database, cases):
@@ -263,7 +295,7 @@ def test_withheld_number_is_no_repeat_caller(line, database, cases):
     channel = line.call(callerid="anonymous")
     assert "main_menu" in prompts_played(channel)
     call, _ = record(database, channel.info.uniqueid)
-    assert call.caller_number == "" and call.disposition is CallDisposition.QUEUED
+    assert call.caller_number == "" and call.disposition is CallDisposition.ANSWERED
 
 
 def test_english_on_9_and_back(line, database):
@@ -304,7 +336,7 @@ def test_closed_queue_takes_a_message_that_becomes_a_ticket_draft(tmp_path, data
     line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
     channel = line.call(speak(14))
     assert not channel.queue_entries()
-    assert prompts_played(channel)[-3:] == ["queue_closed", "leave_message", "message_recorded"]
+    assert prompts_played(channel) == ["closed_menu", "language_offer", "message_recorded"]
     record_command = next(c for c in channel.commands if c.verb == "record_file")
     assert record_command.args[0] == f"{tmp_path}/voicemail/{channel.info.uniqueid}"
     ticket, recording = _ticket_of(database, channel.info.uniqueid)
@@ -323,7 +355,7 @@ def test_public_holiday_is_closed(tmp_path, database):
     config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
     line, runner = make_line(config, database, clock_at(datetime(2026, 10, 1, 10, 0, tzinfo=CST)))
     channel = line.call(speak(5))
-    assert not channel.queue_entries() and "queue_closed" in prompts_played(channel)
+    assert not channel.queue_entries() and prompts_played(channel)[0] == "closed_menu"
     assert record(database, channel.info.uniqueid)[0].disposition is CallDisposition.VOICEMAIL
     runner.close()
 
@@ -343,26 +375,51 @@ def test_queue_position_is_logged(line, database):
     """The record keeps the place the caller took: waiting count + 1."""
     channel = line.call(variables={"QUEUE_WAITING_COUNT(hotline-general)": "3"})
     _, events = record(database, channel.info.uniqueid)
-    assert ("queue_join", {"queue": "general", "position": 4}) in events
+    assert ("queue_join", {"queue": "general", "position": 4, "source": "ivr"}) in events
 
 
 @pytest.mark.parametrize("status, reason", [("TIMEOUT", "timeout"), ("FULL", "full"), ("JOINEMPTY", "empty"), ("LEAVEEMPTY", "empty")])
 def test_queue_status_after_queue_leads_to_a_message(line, database, status, reason):
     """Queue() ending with TIMEOUT, FULL, JOINEMPTY or LEAVEEMPTY sends the caller to leave a
-    message; the record keeps the queue and ends as voicemail."""
+    message; the record keeps the queue and why it let the caller go, and ends as voicemail.
+    Only a caller Asterisk kept (TIMEOUT) has a queued time: a refusal is no join."""
     channel = line.call(in_queue(status, wait=300 if status == "TIMEOUT" else 0), speak(8))
     assert queued_to(channel) == ["general"] and "record_file" in channel.verbs()
     call, events = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.VOICEMAIL and call.queue == "general" and call.queued_at is not None
+    assert call.disposition is CallDisposition.VOICEMAIL and call.queue == "general" and call.queue_result == status.lower()
+    assert (call.queued_at is not None) == (status == "TIMEOUT") and (call.wait_seconds == 300) == (status == "TIMEOUT")
     assert ("queue_exit", {"queue": "general", "result": 0, "status": status}) in events
     assert [d["reason"] for k, d in events if k == "voicemail"] == [reason]
+    assert ("queue_join" in kinds(events)) == (status == "TIMEOUT")
+
+
+@pytest.mark.parametrize("status", ["FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"])
+def test_a_refused_caller_who_hangs_up_is_refused_not_queued(line, database, status):
+    """Issue 11.1: a Queue() that would not keep the caller is recorded as a refusal with its
+    reason and no queued time; the dialplan sees HOTLINE_OUTCOME=refused, never "queued"."""
+    channel = line.call(in_queue(status, wait=0), hang_up(after=0.2))
+    call, events = record(database, channel.info.uniqueid)
+    assert (call.disposition, call.queue, call.queue_result, call.queued_at) == (CallDisposition.REFUSED, "general", status.lower(), None)
+    assert channel.variables[VAR_OUTCOME] == "refused" and "queue_join" not in kinds(events)
+    assert [d["source"] for k, d in events if k == "queue_refused"] == ["ivr"]
+
+
+def test_hangup_during_the_queue_announcement_is_not_queued(line, database):
+    """Issue 11.1: a caller who hangs up while the emergency announcement plays, before
+    Queue() runs, was never in a queue: no join, no queued time, abandoned in the IVR."""
+    channel = line.call(press("2", after=3.0), hang_up(after=1.0))
+    assert not channel.queue_entries()
+    call, events = record(database, channel.info.uniqueid)
+    assert (call.disposition, call.queued_at) == (CallDisposition.IVR_ABANDONED, None) and "queue_join" not in kinds(events)
+    assert VAR_OUTCOME not in channel.variables
 
 
 def test_hangup_while_recording_still_leaves_the_message(line, database):
-    """Most callers hang up instead of pressing #: the message still becomes a ticket."""
+    """Most callers hang up instead of pressing #: the message still becomes a ticket, with
+    its length from RECORD FILE's `(hangup) endpos=` (it had none)."""
     channel = line.call(in_queue("TIMEOUT", wait=300), speak(20, end="hangup"))
     ticket, recording = _ticket_of(database, channel.info.uniqueid)
-    assert ticket.source is TicketSource.VOICEMAIL and recording.duration_seconds is None
+    assert ticket.source is TicketSource.VOICEMAIL and recording.duration_seconds == 20
     call, _ = record(database, channel.info.uniqueid)
     assert call.disposition is CallDisposition.VOICEMAIL and call.ended_at is not None
 
@@ -374,14 +431,18 @@ def test_silence_after_the_beep_is_no_message(line, database):
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 0
     call, events = record(database, channel.info.uniqueid)
-    assert "voicemail_empty" in kinds(events) and call.ticket_id is None
+    assert "no_message" in kinds(events) and call.ticket_id is None
 
 
 def test_agent_answered_queue_ends_the_flow_without_hangup(line, database):
-    """Queue() returning -1 (an agent took the call, which has ended): nothing more is sent,
-    the dialplan finishes the call."""
+    """Queue() returning -1 (an agent took the call, which has ended): the flow reads what
+    Queue() left (ANSWEREDTIME, QUEUEWAIT, MEMBERINTERFACE), sends nothing else, and the
+    dialplan finishes the call. The record says who answered after how long."""
     channel = line.call(in_queue("ANSWERED", wait=12, talk=200))
-    assert channel.verbs()[-1] == "exec" and not channel.flow_hung_up
+    queue_at = channel.verbs().index("exec")
+    assert set(channel.verbs()[queue_at + 1 :]) == {"get_variable"} and not channel.flow_hung_up
+    call, _ = record(database, channel.info.uniqueid)
+    assert (call.disposition, call.agent_interface, call.wait_seconds) == (CallDisposition.ANSWERED, "PJSIP/8001", 12)
 
 
 # -- a hangup at every step
@@ -411,8 +472,13 @@ def _expected_outcome(full: ScriptedChannel, step: int) -> str:
     status_heard = first(lambda c: c.verb == "stream_file" and "/status_" in c.args[0])
     if recording is not None and step >= recording:
         return "voicemail"  # a hangup during RECORD FILE still leaves the message
+    queue_ran = first(lambda c: c.verb == "exec")
+    if queue_ran is not None and step > queue_ran:
+        # What Queue() left is read on a dead channel too: the scripted agent answered
+        # (-1), or the queue timed out and no message was left yet.
+        return "answered" if full.commands[queue_ran - 1].result == -1 else "timed_out"
     if queue_decided is not None and step >= queue_decided:
-        return "queued"
+        return "ivr_abandoned"  # hung up before Queue() kept them: never in a queue
     if status_heard is not None and step > status_heard:
         return "self_service"
     return "ivr_abandoned"
@@ -421,9 +487,9 @@ def _expected_outcome(full: ScriptedChannel, step: int) -> str:
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_hangup_at_every_step_leaves_a_complete_record(line, database, cases, name):
     """For each path, a caller hanging up at command 1, 2, … n leaves a record with its end
-    time, one end event and the outcome that applies (abandoned in the IVR before any
-    queue, queued once Queue() ran, voicemail once recording started, self-service after a
-    status)."""
+    time, one end event and the outcome that applies (abandoned in the IVR before Queue()
+    kept them, answered after the scripted queue's agent took the call, voicemail once
+    recording started, self-service after a status)."""
     full = line.call(*SCRIPTS[name](cases), callerid=NEW_CALLER)
     steps = len(full.commands)
     assert steps >= 5
@@ -436,11 +502,14 @@ def test_hangup_at_every_step_leaves_a_complete_record(line, database, cases, na
         assert not channel.flow_hung_up or channel.caller_gone_at is None
 
 
-def test_hangup_in_the_queue_stays_queued(line, database):
-    """A caller who hangs up while waiting: queued (the AMI later says abandoned)."""
+def test_hangup_in_the_queue_is_abandoned(line, database):
+    """Issue 11.2: a caller who hangs up while waiting (Queue() returns -1, QUEUEWAIT set,
+    ANSWEREDTIME 0) is abandoned after 40 s, and the IVR says the session ended by hangup,
+    not "completed"; one join, one end."""
     channel = line.call(in_queue("CALLER_HANGUP", wait=40))
     call, events = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.QUEUED and events[-2][1]["ended"] == "hangup"
+    assert (call.disposition, call.wait_seconds, call.queue_result) == (CallDisposition.ABANDONED, 40, "abandoned")
+    assert events[-2][1]["ended"] == "hangup" and kinds(events).count("queue_join") == kinds(events).count("end") == 1
 
 
 def test_hangup_at_a_moment_during_the_welcome(line, database):
@@ -481,7 +550,7 @@ def test_guard_sends_the_caller_to_the_general_queue(config, database, clock):
     assert registry.get_sample_value("hotline_ivr_flow_errors_total", {"flow": "ivr"}) == 1
     assert registry.get_sample_value("hotline_ivr_calls_total", {"outcome": "queued"}) == 1
     call, events = record(database, "1.1")
-    assert call.disposition is CallDisposition.QUEUED and ("error", {"flow": "ivr", "error": "CommandRejected", "message": "510 for 'STREAM FILE': Invalid or unknown command"}) in events
+    assert call.disposition is CallDisposition.ANSWERED and ("error", {"flow": "ivr", "error": "CommandRejected", "message": "510 for 'STREAM FILE': Invalid or unknown command"}) in events
     runner.close()
 
 
@@ -582,7 +651,7 @@ def test_skills_category_submenu_routes_to_skill_queues(skills_line, database, k
     channel = skills_line.call(press("3", after=2.0), press(key, after=1.0))
     assert queued_to(channel) == [queue]
     call, events = record(database, channel.info.uniqueid)
-    assert call.queue == queue and call.disposition is CallDisposition.QUEUED
+    assert call.queue == queue and call.disposition is CallDisposition.ANSWERED
     assert [(d["node"], d["key"]) for k, d in events if k == "key"] == [("main", "3"), ("categories", key)]
 
 
@@ -660,8 +729,100 @@ def test_batches_go_to_the_database_after_the_command_that_made_them_due(config,
     verbs = [c.verb for c in channel.commands]
     first_prompt, queue = verbs.index("stream_file"), verbs.index("exec")
     assert [count for count, _ in batches] == [first_prompt + 1, queue + 1, len(verbs)]
-    assert batches[0][1][:2] == ["start_call", "mark_answered"] and batches[1][1][-1] == "queue_joined"
+    assert batches[0][1][:2] == ["start_call", "mark_answered"] and batches[1][1][-1] == "add_event"
+    assert "queue_joined" not in batches[1][1] and {"queue_joined", "queue_answered"} <= set(batches[-1][1])
     assert batches[-1][1][-1] == "call_ended"
     call, events = record(database, channel.info.uniqueid)
-    assert call.disposition is CallDisposition.QUEUED and call.ended_at is not None
+    assert call.disposition is CallDisposition.ANSWERED and call.ended_at is not None
     assert kinds(events)[:2] == ["start", "answer"] and kinds(events)[-1] == "end"
+
+
+# -- after hours, the language, the answer, short messages
+
+
+def test_after_hours_the_closed_message_comes_first(tmp_path, database):
+    """After hours the caller hears that the hotline is closed and what they can do before
+    anything else: no welcome, no 人工服务请稍候, no Queue(); pressing nothing, the beep for
+    a message within 10 s of answer."""
+    config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
+    line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
+    channel = line.call(speak(6))
+    played = prompts_played(channel)
+    assert played[0] == "closed_menu" and "main_menu" not in played and "queue_closed" not in played
+    record_command = next(c for c in channel.commands if c.verb == "record_file")
+    assert record_command.at - channel.answered_at <= 10.0
+    _, events = record(database, channel.info.uniqueid)
+    assert ("queue_closed", {"queue": "general", "node": "hours"}) in events
+    runner.close()
+
+
+def test_after_hours_a_case_status_is_still_self_service(tmp_path, database, cases):
+    """After hours, 1 still tells a case's status (the closed message says so)."""
+    config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
+    line, runner = make_line(config, database, clock_at(MONDAY.replace(hour=20)))
+    channel = line.call(press("1", after=2.0), press(cases["open"] + "#"), silence())
+    assert [c.args[0] for c in channel.commands if c.verb == "say_digits"] == [cases["open"]]
+    assert record(database, channel.info.uniqueid)[0].disposition is CallDisposition.SELF_SERVICE
+    runner.close()
+
+
+def test_known_language_never_hears_the_offer(line, database):
+    """?lang=en from the dialplan (the English number): English from the first word, no
+    language offer, CHANNEL(language) set once; the caller is queued sooner."""
+    channel = line.call(params={"lang": "en"})
+    assert prompts_played(channel) == ["welcome", "main_menu"]
+    assert all("/en/" in c.args[0] for c in channel.commands if c.verb == "stream_file")
+    assert [c.args for c in channel.commands if c.verb == "set_variable" and c.args[0] == "CHANNEL(language)"] == [("CHANNEL(language)", "en")]
+    assert channel.seconds_to_queue() <= 10.0
+
+
+def test_empty_lang_parameter_is_the_configured_default(tmp_path, database, clock):
+    """The rendered dialplan passes lang= empty on the main number: the configuration's
+    default language (here English), with the offer of the other one."""
+    config = make_config(tmp_path, service={"language": "en"})
+    line, runner = make_line(config, database, clock)
+    channel = line.call(params={"lang": ""})
+    assert prompts_played(channel) == ["welcome", "main_menu", "language_offer"]
+    assert all("/en/" in c.args[0] for c in channel.commands if c.verb == "stream_file")
+    assert channel.seconds_to_queue() <= 10.0
+    runner.close()
+
+
+def test_channel_already_in_the_language_gets_no_set_variable(line, database):
+    """agi_language already the call's language (the dialplan set it): no SET VARIABLE
+    CHANNEL(language) round trip before the first prompt."""
+    channel = line.call(params={"lang": "zh"}, language="zh")
+    assert not [c for c in channel.commands if c.verb == "set_variable" and c.args[0] == "CHANNEL(language)"]
+    assert channel.verbs()[:2] == ["answer", "stream_file"]
+
+
+def test_no_answer_when_the_dialplan_answered(line, database):
+    """state=Up (the dialplan's CHANNEL(state) after its Answer()): the flow sends no ANSWER;
+    the record still says answered."""
+    channel = line.call(params={"state": "Up"}, answered=True)
+    assert "answer" not in channel.verbs() and channel.verbs()[0] == "set_variable"
+    _, events = record(database, channel.info.uniqueid)
+    assert kinds(events)[:2] == ["start", "answer"]
+
+
+def test_answer_when_the_channel_is_not_up(line, database):
+    """No state, or another one (Ring): the flow answers first."""
+    for params in ({}, {"state": "Ring"}):
+        channel = line.call(params=params)
+        assert channel.verbs()[0] == "answer"
+
+
+@pytest.mark.parametrize("talk", [0.0, 0.5])
+def test_hangup_at_the_beep_is_no_message(line, database, talk):
+    """A caller who hangs up at the beep (endpos 0) or a moment after (under the node's
+    min_seconds, 1 s): no ticket, "no message" on the call record."""
+    channel = line.call(in_queue("TIMEOUT", wait=300), speak(talk, end="hangup"))
+    with database.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+    call, events = record(database, channel.info.uniqueid)
+    assert call.ticket_id is None and call.ended_at is not None
+    assert [d for k, d in events if k == "no_message"] == [{"path": f"{call_voicemail(channel)}", "seconds": talk, "ended": "hangup"}]
+
+
+def call_voicemail(channel: ScriptedChannel) -> str:
+    return next(c for c in channel.commands if c.verb == "record_file").args[0] + ".wav"

@@ -5,6 +5,7 @@ as Asterisk runs it. Each call leaves its record; the peer finds no protocol mis
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ivr.service import IvrDatabase, ivr_database
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from hotline.agi.fastagi import listen
 from ivr.runner import CallRunner
-from tests.agi_peer import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, Silence
+from tests.agi_peer import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, RawReply, Silence, raw_exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"
@@ -111,10 +112,12 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
         assert record.server_closed, name
 
     silent = records["silent"]
-    assert silent.verbs[:5] == ["ANSWER", "SET VARIABLE", "STREAM FILE", "STREAM FILE", "STREAM FILE"]
+    # ?lang=zh: the language is known, so no language offer after the menu.
+    assert silent.verbs[:5] == ["ANSWER", "SET VARIABLE", "STREAM FILE", "STREAM FILE", "WAIT FOR DIGIT"]
     assert silent.execs == [("Queue", "hotline-general,,,,600,,hotline-agent-answered")]
     call = the_call(database, uniqueids["silent"])
-    assert (call.disposition, call.queue, call.caller_number, call.dnid) == (CallDisposition.QUEUED, "general", "+8613812345678", "12319")
+    assert (call.disposition, call.queue, call.caller_number, call.dnid) == (CallDisposition.ANSWERED, "general", "+8613812345678", "12319")
+    assert (call.agent_interface, call.wait_seconds) == ("Local/agent1@agents/n", 0)  # read from what Queue() left
 
     status = records["status"]
     assert status.command("SAY DIGITS").args[0] == case and status.verbs[-1] == "HANGUP"
@@ -176,8 +179,92 @@ def test_classic_script_with_the_database_down_journals_and_the_service_replays(
     service.replay().addCallback(written.append)
     assert written[0] >= 6 and not list((tmp_path / "journal").glob("calllog-*"))
     record = the_call(database, peer.uniqueid)
-    assert record.disposition is CallDisposition.QUEUED and record.queue == "general"
+    assert record.disposition is CallDisposition.ANSWERED and record.queue == "general"
     with database.transaction() as s:
         kinds = [e.kind for e in calls.timeline(s, peer.uniqueid)]
     assert kinds.count("start") == 1 and kinds.count("end") == 1
     assert os.listdir(tmp_path / "journal") == []
+
+
+def _serve(config: Config, database: Database, registry: CollectorRegistry, calls: dict[str, tuple[AsteriskPeer, str]], *, raw: bytes | None = None, recorded: bool = True) -> dict[str, Any]:
+    """Play `calls` (and one raw, non-AGI exchange) against the FastAGI server running the
+    CallRunner on its database threads; the CallRecords by name, once every record is written."""
+    with PrivateReactor() as private:
+        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor)
+        port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
+        number = port.getHost().port
+        try:
+            pending = [private.in_thread(peer.call_fastagi, "127.0.0.1", number, script) for peer, script in calls.values()]
+            if raw is not None:
+                pending.append(private.in_thread(raw_exchange, "127.0.0.1", number, raw))
+            results = private.run_until(gatherResults(pending, consumeErrors=True), 60)
+            records = dict(zip(calls, results))
+            if recorded:
+                private.run_until_true(lambda: all((found := the_call(database, peer.uniqueid)) is not None and found.ended_at is not None for peer, _ in calls.values()), timeout=30)
+        finally:
+            private.run_until(port.stopListening(), 5)
+            runner.close()
+    return records
+
+
+def test_no_answer_on_the_wire_when_the_dialplan_answered(database_url, database, tmp_path):
+    """The rendered dialplan answers and passes state=${CHANNEL(state)}: with state=Up no
+    ANSWER goes on the wire (one round trip less before the welcome); a channel that is not
+    up (no Answer() in the dialplan) still gets ANSWER first."""
+    config = load(write_config(tmp_path, database_url))
+    calls = {
+        "answered": (AsteriskPeer([], callerid=CALLER, language="zh", answered=True), "ivr?linkedid=L1&state=Up&lang="),
+        "ringing": (AsteriskPeer([], callerid=CALLER, language="zh", answered=False), "ivr?state=Ring&lang="),
+    }
+    records = _serve(config, database, CollectorRegistry(), calls)
+    assert "ANSWER" not in records["answered"].verbs and records["answered"].verbs[0] == "STREAM FILE"
+    assert records["ringing"].verbs[0] == "ANSWER"
+    for name, record in records.items():
+        assert record.problems == [], (name, record.problems)
+        assert record.execs == [("Queue", "hotline-general,,,,600,,hotline-agent-answered")]
+
+
+def test_message_length_from_a_hangup_during_recording(database_url, database, tmp_path):
+    """RECORD FILE ended by the caller's hangup answers `200 result=-1 (hangup) endpos=N`:
+    a caller who spoke 12 s leaves a message of 12 s (it had no length); one who hung up at
+    the beep (endpos=0) leaves no message and no ticket, only "no message" on the record."""
+    config = load(write_config(tmp_path, database_url))
+    calls = {
+        "spoke": (AsteriskPeer([QueueOutcome("TIMEOUT"), Silence(), Silence(), HangUp(position_ms=12000)], callerid=CALLER), "ivr"),
+        "beep": (AsteriskPeer([QueueOutcome("TIMEOUT"), Silence(), Silence(), HangUp(position_ms=0)], callerid="13900002222"), "ivr"),
+    }
+    records = _serve(config, database, CollectorRegistry(), calls)
+    for name, record in records.items():
+        assert record.recordings and record.hangup_by == "caller", name
+    spoke = the_call(database, calls["spoke"][0].uniqueid)
+    with database.transaction() as s:
+        recording = s.scalars(select(Recording).where(Recording.ticket_id == spoke.ticket_id)).one()
+        assert recording.duration_seconds == 12.0
+    beep = the_call(database, calls["beep"][0].uniqueid)
+    assert beep.ticket_id is None and beep.ended_at is not None
+    with database.transaction() as s:
+        assert [t.caller_number for t in s.scalars(select(Ticket))] == ["+8613812345678"]
+        assert [e.detail["seconds"] for e in calls_timeline(s, beep.uniqueid) if e.kind == "no_message"] == [0.0]
+
+
+def calls_timeline(session: Any, uniqueid: str) -> Any:
+    return calls.timeline(session, uniqueid)
+
+
+def test_a_peer_that_is_not_agi_is_a_warning_not_a_failed_call(database_url, database, tmp_path, caplog):
+    """Something that is not Asterisk: a header and then garbage for a reply, or an HTTP
+    request. One warning each with the peer's address, hotline_agi_protocol_errors_total,
+    no flow error, no ERROR log, no failed call on record."""
+    config = load(write_config(tmp_path, database_url))
+    registry = CollectorRegistry()
+    garbage = AsteriskPeer([RawReply(b"SSH-2.0-OpenSSH_9.2\n")], callerid=CALLER)
+    with caplog.at_level(logging.INFO):
+        _serve(config, database, registry, {"garbage": (garbage, "ivr")}, raw=b"GET / HTTP/1.1\r\nHost: hotline\r\n\r\n", recorded=False)
+    assert registry.get_sample_value("hotline_agi_protocol_errors_total") == 2
+    assert registry.get_sample_value("hotline_ivr_flow_errors_total", {"flow": "ivr"}) in (None, 0)
+    assert registry.get_sample_value("hotline_agi_errors_total", {"kind": "handler"}) == 0
+    assert registry.get_sample_value("hotline_ivr_calls_total", {"outcome": "failed"}) == 0
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "protocol error" in r.getMessage()]
+    assert len(warnings) == 2 and all("127.0.0.1:" in r.getMessage() for r in warnings)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert the_call(database, garbage.uniqueid) is None

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Integer, String, case as sql_case, cast, insert, literal, null, select
+from sqlalchemy import Integer, String, cast, insert, literal, null, select
+from sqlalchemy import case as sql_case
 
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
 from hotline.tickets import kpi
 from hotline.tickets.kpi import Mean, Period, Ratio, TicketKpis, month_period, month_series
-from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketSource, TicketStatus
 
 CST = ZoneInfo("Asia/Shanghai")
 FEB = month_period(2026, 2)
@@ -183,9 +184,9 @@ def test_ratio_rounds_half_up_and_is_none_when_empty():
 
 def test_month_periods_follow_the_time_zone():
     """A Shanghai month starts at 16:00 UTC the day before; December rolls into January; series run across years."""
-    assert FEB.start == datetime(2026, 1, 31, 16, tzinfo=timezone.utc) and FEB.end == datetime(2026, 2, 28, 16, tzinfo=timezone.utc)
+    assert FEB.start == datetime(2026, 1, 31, 16, tzinfo=UTC) and FEB.end == datetime(2026, 2, 28, 16, tzinfo=UTC)
     dec = month_period(2025, 12, "UTC")
-    assert (dec.start, dec.end, dec.label) == (datetime(2025, 12, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc), "2025-12")
+    assert (dec.start, dec.end, dec.label) == (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "2025-12")
     assert [p.label for p in month_series(2025, 11, 4)] == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert month_series(2025, 11, 4)[3] == FEB
     with pytest.raises(ValueError):
@@ -351,7 +352,7 @@ def test_open_overdue_case_is_in_the_on_time_denominator(database, ref):
 
 def test_closed_exactly_at_end_belongs_to_next_period(database, ref):
     """Periods are half-open: a case closed (or a ticket received) exactly at the end is in the next month."""
-    end = FEB.end.astimezone(timezone.utc)  # 2026-02-28 16:00 UTC = 1 March 00:00 in Shanghai
+    end = FEB.end.astimezone(UTC)  # 2026-02-28 16:00 UTC = 1 March 00:00 in Shanghai
     insert_tickets(database, [
         case("EDGE", at(2, 20), at(3, 5), department_id=ref["d1"], status=TicketStatus.CLOSED, handled_at=at(2, 27), handled_on_time=True, closed_at=end, closed_on_time=True),
         ticket("LATE", end),
@@ -436,7 +437,8 @@ def call(uniqueid: str, started: datetime, disposition: CallDisposition, queue: 
 
 @pytest.fixture
 def calls(database):
-    """Two queues, IVR-only calls, one call still waiting, an outbound call and one just after February."""
+    """Two queues, IVR-only calls, two calls still going (in the IVR, waiting in the queue), an
+    outbound call and one just after February."""
     A, B, D = "12319", "consult", CallDisposition
     rows = [
         call("c1", at(2, 2), D.ANSWERED, A, wait=5, talk=100),
@@ -452,6 +454,7 @@ def calls(database):
         call("c11", at(2, 11), D.FAILED),
         call("c12", at(2, 12), D.ANSWERED, A, wait=1, talk=50, direction="out"),
         call("c13", FEB.end, D.ANSWERED, A, wait=1, talk=50),
+        call("c14", at(2, 27, 23), D.QUEUED, A),
     ]
     with database.transaction() as s:
         s.execute(insert(Call), rows)
@@ -464,7 +467,7 @@ def test_call_figures_per_queue_and_overall(database, calls):
     assert report.threshold_seconds == 15 and report.not_queued == 2
     assert [q.queue for q in report.queues] == ["12319", "consult"]
     a, b, o = report.queue("12319"), report.queue("consult"), report.overall
-    assert (a.offered, a.answered, a.abandoned, a.voicemail, a.callback_requested, a.in_progress, a.answered_within_threshold) == (5, 3, 1, 1, 0, 1, 2)
+    assert (a.offered, a.answered, a.abandoned, a.voicemail, a.callback_requested, a.in_progress, a.answered_within_threshold) == (5, 3, 1, 1, 0, 2, 2)
     assert (a.service_level.percent, a.answer_rate.percent, a.abandon_rate.percent) == (Decimal("40.00"), Decimal("60.00"), Decimal("20.00"))
     assert (a.average_wait.value, a.average_answer_wait.value, a.average_handle_time.value) == (Decimal("25.2"), Decimal("12.0"), Decimal("200.0"))
     assert (b.offered, b.answered, b.abandoned, b.callback_requested, b.answered_within_threshold) == (3, 2, 0, 1, 1)
@@ -472,10 +475,23 @@ def test_call_figures_per_queue_and_overall(database, calls):
     # c9 was answered with no wait or talk recorded: it counts as answered, not as within 15 s, and not in the means.
     assert (b.average_wait.total, b.average_wait.count, b.average_answer_wait.value, b.average_handle_time.value) == (43, 2, Decimal("3.0"), Decimal("60.0"))
     assert o.queue is None
-    assert (o.offered, o.answered, o.abandoned, o.voicemail, o.callback_requested, o.in_progress, o.answered_within_threshold) == (8, 5, 1, 1, 1, 1, 3)
+    assert (o.offered, o.answered, o.abandoned, o.voicemail, o.callback_requested, o.in_progress, o.answered_within_threshold) == (8, 5, 1, 1, 1, 2, 3)
     assert (o.service_level.percent, o.answer_rate.percent, o.abandon_rate.percent) == (Decimal("37.50"), Decimal("62.50"), Decimal("12.50"))
     assert (o.average_wait.total, o.average_wait.count, o.average_wait.value) == (169, 7, Decimal("24.1"))
     assert (o.average_answer_wait.value, o.average_handle_time.value) == (Decimal("9.8"), Decimal("165.0"))
+
+
+def test_refused_timed_out_and_lost_calls_are_offered_but_neither_answered_nor_abandoned(database):
+    """A caller the queue refused (full, no operators), one it timed out and one that ended
+    while the service was down asked for an operator and got none: offered, lowering the
+    answer rate, but not abandoned (they did not hang up on the queue)."""
+    D = CallDisposition
+    rows = [call("r1", at(2, 2), D.REFUSED, "12319"), call("r2", at(2, 3), D.TIMED_OUT, "12319", wait=300), call("r3", at(2, 4), D.SERVICE_DOWN, "12319"), call("r4", at(2, 5), D.ANSWERED, "12319", wait=5)]
+    with database.transaction() as s:
+        s.execute(insert(Call), rows)
+    with database.transaction() as s:
+        q = kpi.call_kpis(s, FEB).queue("12319")
+    assert q is not None and (q.offered, q.answered, q.abandoned, q.in_progress) == (4, 1, 0, 0) and q.answer_rate.percent == Decimal("25.00")
 
 
 def test_service_level_threshold_is_an_argument(database, calls):
@@ -483,6 +499,5 @@ def test_service_level_threshold_is_an_argument(database, calls):
     with database.transaction() as s:
         report = kpi.call_kpis(s, FEB, threshold_seconds=20)
     assert report.queue("12319").answered_within_threshold == 3 and report.queue("12319").service_level.percent == Decimal("60.00")
-    with pytest.raises(ValueError):
-        with database.transaction() as s:
-            kpi.call_kpis(s, FEB, threshold_seconds=-1)
+    with pytest.raises(ValueError), database.transaction() as s:
+        kpi.call_kpis(s, FEB, threshold_seconds=-1)

@@ -12,7 +12,9 @@ import pytest
 from hotline import config as configmod
 from hotline.prompts import catalogue
 from ivr.menu import (
+    Caller,
     CallerTicketNode,
+    HoursNode,
     LanguageNode,
     MenuError,
     MenuNode,
@@ -82,7 +84,9 @@ def test_default_menu_loads_and_keeps_the_promise():
     assert menu.name == "default" and menu.source.endswith("ivr/menus/default.toml")
     main = menu.node("main")
     assert isinstance(main, MenuNode) and dict(main.options) == {"1": "status", "2": "emergency", "0": "operators", "9": "language"}
-    assert main.invalid == "operators" and main.retries == 0
+    assert main.invalid == "operators" and main.retries == 1 and main.transfer_prompt == "invalid_transfer"
+    assert main.language_offer == "language_offer" and "language_offer" not in main.prompts
+    assert isinstance(menu.node("hours"), HoursNode) and menu.start == "hours"
     assert isinstance(menu.node("check_caller"), CallerTicketNode)
     assert isinstance(menu.node("language"), LanguageNode)
     assert isinstance(menu.node("emergency"), QueueNode) and menu.node("emergency").queue == "emergency"
@@ -160,7 +164,7 @@ def test_slow_path_message_lists_the_time_spent():
     """The too-slow error shows the estimate step by step, so the administrator sees what to cut."""
     with pytest.raises(MenuError) as caught:
         parse_menu(broken('default = "operators"', 'default = "operators"\ntimeout_seconds = 8'), CONFIG, source="city.toml")
-    assert re.search(r"after about 1\d\.\d s \(answer 0\.5 s, welcome 2\.5 s, main 1\d\.\d s\)", str(caught.value))
+    assert re.search(r"after about 1\d\.\d s in zh \(answer 0\.5 s, welcome 2\.5 s, main 1\d\.\d s\)", str(caught.value))
 
 
 def test_queue_without_overflow_is_refused():
@@ -214,10 +218,53 @@ def test_missing_menu_names_the_setting(tmp_path: Path):
     assert "hotline.toml: ivr.menu: 'nonesuch' is neither a shipped menu (default, skills)" in str(caught.value)
 
 
-def test_english_start_language_budgets_english_prompts():
-    """The silent-caller budget is checked in the service's language: the default menu's
-    English prompts are too long for 10 s, and the validator says so."""
-    config = configmod.from_mapping({"service": {"language": "en"}})
+def test_english_default_language_is_accepted():
+    """service.language = "en" is a valid configuration: the default menu fits 10 s in
+    English too (it was refused: the English prompts were too long)."""
+    menu = load_menu(configmod.from_mapping({"service": {"language": "en"}}))
+    assert all(p.seconds <= 10 for p in menu.silent_paths(catalogue(), "en"))
+
+
+def test_menus_are_budgeted_in_both_languages():
+    """Whatever the configuration's default, a menu whose English path is too slow is
+    refused, naming the language (a number of its own may give callers English)."""
+    slow = dict(catalogue())
+    welcome = slow["welcome"]
+    slow["welcome"] = type(welcome)(welcome.name, welcome.zh, welcome.en, welcome.seconds_zh, 9.0)
     with pytest.raises(MenuError) as caught:
-        load_menu(config)
-    assert "over the menu's limit" in str(caught.value)
+        load_menu(CONFIG, slow)
+    assert "s in en" in str(caught.value) and "over the menu's limit" in str(caught.value)
+
+
+def test_known_language_skips_the_offer_on_the_path():
+    """The language offer counts only for a caller whose language the dialplan did not tell."""
+    menu = load_menu(CONFIG)
+    offered = menu.silent_paths(catalogue(), caller=Caller(lang="zh", repeat=False))
+    known = menu.silent_paths(catalogue(), caller=Caller(lang="zh", language_known=True, repeat=False))
+    assert [p.nodes for p in offered] == [p.nodes for p in known] == [("hours", "welcome", "check_caller", "main", "operators")]
+    assert offered[0].seconds - known[0].seconds == pytest.approx(catalogue()["language_offer"].seconds("zh"))
+
+
+def test_after_hours_path_ends_at_the_message():
+    """After hours the default menu says so first and takes a message: the silent path goes
+    hours → closed → night_message, without the welcome or 人工服务请稍候."""
+    menu = load_menu(CONFIG)
+    paths = menu.silent_paths(catalogue(), caller=Caller(lang="zh", open=False))
+    assert [p.nodes for p in paths] == [("hours", "closed", "night_message")]
+    assert paths[0].seconds <= 10
+
+
+@pytest.mark.parametrize(
+    "old, new, node, fragment",
+    [
+        ('[nodes.welcome]\ntype = "prompt"', '[nodes.welcome]\ntype = "hours"\nqueue = "nightly"\nopen = "main"\nclosed = "message"\n[nodes.unused]\ntype = "prompt"', "welcome", "queue 'nightly' is not declared"),
+        ('default = "operators"', 'default = "operators"\ntransfer_prompt = "no_such"', "main", "transfer_prompt: unknown prompt 'no_such'"),
+        ('default = "operators"', 'default = "operators"\nlanguage_offer = "no_such"', "main", "language_offer: unknown prompt 'no_such'"),
+        ('[nodes.message]\ntype = "voicemail"', '[nodes.message]\ntype = "voicemail"\nmin_seconds = 20', "message", "min_seconds must be a number from 0 to 10"),
+    ],
+)
+def test_new_keys_are_checked(old, new, node, fragment):
+    """hours, transfer_prompt, language_offer and min_seconds are validated like the rest."""
+    with pytest.raises(MenuError) as caught:
+        parse_menu(broken(old, new), CONFIG, source="city.toml")
+    assert caught.value.node == node and fragment in str(caught.value)

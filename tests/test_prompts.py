@@ -175,3 +175,78 @@ def test_docs_list_every_prompt():
     text = (Path(__file__).parent.parent / "docs" / "ivr.md").read_text(encoding="utf-8")
     for prompt in prompts.catalogue().values():
         assert f"| `{prompt.name}` | {prompt.zh} |" in text, prompt.name
+
+
+def write_wav(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x00\x00" * int(8000 * seconds))
+
+
+def recordings_as_catalogued(sounds: Path, **real: float) -> None:
+    """Every prompt as a WAV as long as the catalogue says, except `real` (name_lang=seconds)."""
+    for name, prompt in prompts.catalogue().items():
+        for lang in prompts.LANGUAGES:
+            write_wav(prompts.sound_file(sounds, lang, name), real.get(f"{name}_{lang}", prompt.seconds(lang)))
+
+
+AFTER_HOURS = '[[queues]]\nname = "general"\nhours = ["workdays 08:30-17:30"]\n[[queues]]\nname = "emergency"\n'
+
+
+def test_zero_key_paths_use_the_recordings_lengths(tmp_path):
+    """The zero-key path of each kind of caller and language is timed from the WAV headers,
+    not the catalogue: a language offer that plays 2.5 s instead of 1.38 s puts the default
+    language's callers over 10 s, and `prompts check` fails naming them (it said nothing)."""
+    from ivr.commands import zero_key_paths
+
+    sounds = tmp_path / "sounds"
+    recordings_as_catalogued(sounds, language_offer_zh=2.5)
+    config = configmod.parse(AFTER_HOURS, source="hotline.toml", environ={})
+    measured, estimated = prompts.measured_catalogue(sounds)
+    assert estimated == [] and measured["language_offer"].seconds("zh") == 2.5
+    found = {(p.lang, p.kind): p for p in zero_key_paths(config, load_menu(config), measured)}
+    assert set(found) == {(lang, kind) for lang in ("zh", "en") for kind in ("new caller", "repeat caller", "after hours")}
+    assert found["zh", "new caller"].seconds > 10 and not found["zh", "new caller"].language_known
+    assert found["en", "new caller"].language_known and found["en", "new caller"].seconds < 10
+    assert found["zh", "after hours"].path.nodes == ("hours", "closed", "night_message")
+    (tmp_path / "hotline.toml").write_text(AFTER_HOURS, encoding="utf-8")
+    checked = run("-c", "hotline.toml", "prompts", "check", str(sounds), cwd=tmp_path)
+    assert checked.returncode == 1, checked.stdout
+    assert "OVER" in checked.stdout and "zh (default, language offered), new caller" in checked.stdout
+    assert "budget 10 s (ivr.zero_key_seconds)" in checked.stdout
+
+
+def test_default_menu_fits_the_budget_with_its_placeholder_recordings(tmp_path):
+    """With every prompt recorded (espeak-ng placeholders), every kind of caller in both
+    languages reaches a person — after hours, the message's beep — within 10 s."""
+    sounds = tmp_path / "sounds"
+    prompts.synthesize(sounds)
+    (tmp_path / "hotline.toml").write_text(AFTER_HOURS, encoding="utf-8")
+    checked = run("-c", "hotline.toml", "prompts", "check", str(sounds), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout.count("  ok ") == 6 and "OVER" not in checked.stdout
+
+
+def test_missing_recordings_are_timed_from_the_catalogue_and_named(tmp_path):
+    """A prompt with no file keeps the catalogue's duration, and the check says which."""
+    sounds = tmp_path / "sounds"
+    recordings_as_catalogued(sounds)
+    (sounds / "en" / "welcome.wav").unlink()
+    checked = run("prompts", "check", str(sounds), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert "catalogue durations used where no WAV file was found: en/welcome" in checked.stdout
+
+
+def test_zero_key_budget_is_a_validated_config_key(tmp_path):
+    """ivr.zero_key_seconds moves the budget (a slow recording passes under 12 s), and a
+    value beyond GB/T 33358's 15 s is refused naming the key."""
+    sounds = tmp_path / "sounds"
+    recordings_as_catalogued(sounds, language_offer_zh=2.0)
+    (tmp_path / "hotline.toml").write_text("[ivr]\nzero_key_seconds = 12\n", encoding="utf-8")
+    assert run("-c", "hotline.toml", "prompts", "check", str(sounds), cwd=tmp_path).returncode == 0
+    with pytest.raises(configmod.ConfigError) as caught:
+        configmod.parse("[ivr]\nzero_key_seconds = 30\n", source="hotline.toml", environ={})
+    assert "ivr.zero_key_seconds" in str(caught.value) and "from 1 to 15" in str(caught.value)

@@ -299,9 +299,8 @@ def test_minor_without_own_limits_inherits_its_major(loaded):
 
 def test_category_defaults_of_unknown_id_raises(loaded):
     """Asking for the defaults of a class that does not exist is an error, not empty defaults."""
-    with loaded.transaction() as session:
-        with pytest.raises(LookupError, match="999999"):
-            category_defaults(session, 999999)
+    with loaded.transaction() as session, pytest.raises(LookupError, match="999999"):
+        category_defaults(session, 999999)
 
 
 def test_assigned_codes_are_marked(loaded):
@@ -375,9 +374,8 @@ def test_every_problem_of_a_file_is_reported_at_once(database, tmp_path):
     with database.transaction() as session:
         load_departments(session, write_json(tmp_path, "departments.json", CITY_DEPARTMENTS))
     path = write_json(tmp_path, "taxonomy.json", _city(mutate))
-    with database.transaction() as session:
-        with pytest.raises(TaxonomyError) as caught:
-            load_taxonomy(session, path)
+    with database.transaction() as session, pytest.raises(TaxonomyError) as caught:
+        load_taxonomy(session, path)
     assert len(caught.value.problems) == 2
     assert "0101 上水井盖" in caught.value.problems[0] and "X0102 暴露垃圾" in caught.value.problems[1]
     with database.transaction() as session:
@@ -410,9 +408,8 @@ def test_malformed_taxonomy_file_is_refused(loaded, tmp_path, text, expected):
 def test_missing_file_is_refused(database, tmp_path):
     """A path that does not exist is a TaxonomyError naming it, not a bare OSError."""
     path = tmp_path / "nowhere.json"
-    with database.transaction() as session:
-        with pytest.raises(TaxonomyError, match="nowhere.json: cannot read"):
-            load_departments(session, path)
+    with database.transaction() as session, pytest.raises(TaxonomyError, match=r"nowhere\.json: cannot read"):
+        load_departments(session, path)
 
 
 def test_taxonomy_before_departments_is_refused(database):

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from hotline.tickets import services as tickets
 from hotline.storage.models import (
     Assignment,
     Category,
@@ -26,6 +25,7 @@ from hotline.storage.models import (
     TicketStatus,
     Urgency,
 )
+from hotline.tickets import services as tickets
 from hotline.tickets.services import SYSTEM, Actor, TicketPolicy
 from hotline.tickets.workflow import RULES, Action, IllegalTransition, InvalidValue, MissingField, StaleTicket, WorkflowError
 from hotline.tickets.worktime import WorkingCalendar
@@ -102,9 +102,8 @@ def test_illegal_move_raises_and_changes_nothing(database, ref):
         tickets.apply(s, POLICY, t, Action.REGISTER, actor=OPERATOR)
         tickets.apply(s, POLICY, t, Action.DISPATCH, actor=OPERATOR)
         number, version = t.number, t.version
-    with pytest.raises(IllegalTransition, match="cannot close"):
-        with database.transaction() as s:
-            tickets.apply(s, POLICY, number, Action.CLOSE, actor=OPERATOR)
+    with pytest.raises(IllegalTransition, match="cannot close"), database.transaction() as s:
+        tickets.apply(s, POLICY, number, Action.CLOSE, actor=OPERATOR)
     with database.transaction() as s:
         t = tickets.get(s, number)
         assert t.status is TicketStatus.DISPATCHED and t.version == version and t.closed_at is None
@@ -212,9 +211,8 @@ def test_stale_version_is_refused(database, ref):
         number = t.number
     with database.transaction() as s:
         tickets.apply(s, POLICY, number, Action.REGISTER, actor=OPERATOR, expected_version=1)
-    with pytest.raises(StaleTicket, match="reload"):
-        with database.transaction() as s:
-            tickets.apply(s, POLICY, number, Action.NOTE, actor=OPERATOR, reason="x", expected_version=1)
+    with pytest.raises(StaleTicket, match="reload"), database.transaction() as s:
+        tickets.apply(s, POLICY, number, Action.NOTE, actor=OPERATOR, reason="x", expected_version=1)
 
 
 def test_concurrent_edits_one_wins(database, ref):
@@ -249,7 +247,7 @@ def test_due_soon_overdue_and_caller_queries(database, ref):
     with database.transaction() as s:
         made = []
         for i, hours in enumerate([1, 3, 30]):
-            t = _open(s, caller_number="0532-8888 000%d" % i, category_id=ref["garbage"])
+            t = _open(s, caller_number=f"0532-8888 000{i}", category_id=ref["garbage"])
             tickets.apply(s, POLICY, t, Action.REGISTER, actor=OPERATOR)
             tickets.apply(s, POLICY, t, Action.DISPATCH, actor=OPERATOR, at=at(2026, 3, 2, 9, 0), time_limit=f"{hours} hours")
             made.append(t.number)

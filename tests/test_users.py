@@ -60,6 +60,5 @@ def test_roles(database):
 )
 def test_bad_accounts_are_refused(database, username, password, message):
     """Bad usernames and weak passwords are refused with a reason."""
-    with database.transaction() as s:
-        with pytest.raises(users.UserError, match=message):
-            users.create_user(s, username, password, ["operator"])
+    with database.transaction() as s, pytest.raises(users.UserError, match=message):
+        users.create_user(s, username, password, ["operator"])

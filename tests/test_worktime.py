@@ -13,7 +13,7 @@ Expected deadlines are worked out by hand from the State Council holiday notices
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from hotline.tickets.worktime import OfficeHours, TimeLimit, TimeUnit, WorkingCalendar, YearOverride
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
 DAY = 7.5 * 3600
 
 CALENDAR = WorkingCalendar()

@@ -18,7 +18,14 @@ class ChannelError(Exception):
 
 class Hangup(ChannelError):
     """The caller hung up (HANGUP line, result=-1, SIGHUP, EOF, or 511 on a dead channel).
-    Normal control flow, not an error: flows let it propagate; the runner logs the call."""
+    Normal control flow, not an error: flows let it propagate; the runner logs the call.
+
+    `endpos`: where the interrupted command stood, when Asterisk said so (RECORD FILE answers
+    a hangup with ``200 result=-1 (hangup) endpos=<samples>``: the length of the message)."""
+
+    def __init__(self, *args: object, endpos: int | None = None) -> None:
+        super().__init__(*args)
+        self.endpos = endpos
 
 
 class CommandRejected(ChannelError):

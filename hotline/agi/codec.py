@@ -23,7 +23,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, Union
+from typing import ParamSpec
 from urllib.parse import parse_qsl
 
 from hotline.agi.channel import CallInfo, ChannelError, CommandRejected, Hangup, RecordResult, UnsafeArgument
@@ -75,7 +75,7 @@ class HangupNotice:
     """The unsolicited `HANGUP` line: the caller is gone."""
 
 
-Message = Union[CallInfo, Reply, HangupNotice]
+Message = CallInfo | Reply | HangupNotice
 
 _HEADER_KEY = re.compile(r"^agi_[A-Za-z0-9_]+$")
 #: One `agi_<key>: <value>` line of a header block, as the line-by-line path reads it: the
@@ -361,7 +361,7 @@ def check_reply(reply: Reply, command: str, *, minus_one_is_hangup: bool = True)
     if reply.code == 200:
         if minus_one_is_hangup and reply.result == "-1":
             detail = f" ({reply.data})" if reply.data else ""
-            raise Hangup(f"result=-1{detail} on {verb.split(' ', 2)[0]}: the caller hung up or the command failed")
+            raise Hangup(f"result=-1{detail} on {verb.split(' ', 2)[0]}: the caller hung up or the command failed", endpos=reply.endpos)
         return reply
     if reply.code == 511:
         raise Hangup(f"511 on {verb.split(' ', 2)[0]}: the channel is dead")

@@ -73,6 +73,7 @@ class AgiMetrics:
         self.sessions_active.set_function(lambda: self.active)
         self.sessions_total = Counter("hotline_agi_sessions_total", "FastAGI sessions whose header was read and whose flow was started", registry=registry)
         self.errors = Counter("hotline_agi_errors_total", "FastAGI problems by kind", ["kind"], registry=registry)
+        self.protocol_errors = Counter("hotline_agi_protocol_errors_total", "FastAGI peers that sent something that is not AGI (scanners, misdirected clients, broken proxies)", registry=registry)
         self.command_seconds = LoopHistogram(
             "hotline_agi_command_seconds",
             "Time from writing an AGI command to its reply (prompts and recordings included)",
@@ -414,7 +415,10 @@ class FastAgiProtocol(Protocol):
             self._finish()
 
     def _protocol_error(self, exc: ProtocolError) -> None:
+        """Not AGI: one warning with the peer's address, counted, the connection cut. The
+        flow (if a header got through) ends quietly: it is no call, and no failed one."""
         self.metrics.error("protocol")
+        self.metrics.protocol_errors.inc()
         self._counted_error = True
         uniqueid = self.channel.info.uniqueid if self.channel else "-"
         log.warning("FastAGI protocol error from %s (call %s): %s", self._peer(), uniqueid, exc)

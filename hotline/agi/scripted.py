@@ -16,8 +16,10 @@ The caller's script is a list of actions, each used by the next command it fits:
 ``silence()``              the next key-reading command runs to its end
 ``speak(12, end="#")``     RECORD FILE: talk 12 s, then '#' (or "silence", or "hangup")
 ``in_queue("TIMEOUT")``    the next EXEC Queue: "ANSWERED" (an agent talks, hangs up:
-                           result -1), "CALLER_HANGUP", "EXIT" (the callback key; sets
-                           QUEUEPOSITION) or a QUEUESTATUS value such as TIMEOUT or FULL
+                           result -1), "CALLER_HANGUP" (result -1, the caller is gone),
+                           "EXIT" (the callback key; sets QUEUEPOSITION) or a QUEUESTATUS
+                           value such as TIMEOUT or FULL; QUEUEWAIT, ANSWEREDTIME and
+                           MEMBERINTERFACE are set as app_queue sets them
 ``hang_up(after=2)``       the caller hangs up `after` seconds into the next blocking command
 
 With nothing left the caller is silent and an agent answers the queue. `hangup_at_step=N`
@@ -33,14 +35,16 @@ actions were left unused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.task import Clock
 
-from hotline.prompts import Prompt, parse_sound_name
 from hotline.agi.channel import CallInfo, Hangup, RecordResult
+from hotline.prompts import Prompt, parse_sound_name
+
+R = TypeVar("R")
 
 DTMF = "0123456789*#"
 #: Commands Asterisk still answers on a dead channel.
@@ -79,6 +83,7 @@ class InQueue:
     wait: float = 5.0
     talk: float = 60.0
     position: int | None = None
+    agent: str = "PJSIP/8001"
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,10 @@ class Command:
 
     step: int
     verb: str
-    args: tuple[Any, ...]
+    args: tuple[object, ...]
     at: float
     ended: float = 0.0
-    result: Any = None
+    result: object = None
 
 
 def catalogue_durations(sounds_dir: str, catalogue: Mapping[str, Prompt]) -> Callable[[str], float]:
@@ -205,7 +210,7 @@ class ScriptedChannel:
         if t > self.now:
             self.clock.advance(t - self.now)
 
-    def _begin(self, verb: str, *args: Any, media: bool = True) -> Command:
+    def _begin(self, verb: str, *args: object, media: bool = True) -> Command:
         command = Command(step=len(self.commands) + 1, verb=verb, args=args, at=self.now)
         self.commands.append(command)
         if self.hangup_at is not None and self.now >= self.hangup_at and self.caller_gone_at is None:
@@ -224,12 +229,12 @@ class ScriptedChannel:
             raise self._error(f"{verb} {args!r} before ANSWER (command {command.step})")
         return command
 
-    def _hangup(self, command: Command) -> None:
+    def _hangup(self, command: Command, endpos: int | None = None) -> None:
         self._told_hangup = True
         command.ended, command.result = self.now, "HANGUP"
-        raise Hangup(f"caller hung up (command {command.step} {command.verb})")
+        raise Hangup(f"caller hung up (command {command.step} {command.verb})", endpos=endpos)
 
-    def _end(self, command: Command, result: Any) -> Any:
+    def _end(self, command: Command, result: R) -> R:
         command.ended, command.result = self.now, result
         return result
 
@@ -365,7 +370,7 @@ class ScriptedChannel:
                 self._window(command, talk_end, keys=False)
                 self.caller_gone_at = self.now
                 self.recordings.append((name, fmt, int(head.seconds * 8000)))
-                self._hangup(command)
+                self._hangup(command, endpos=int(head.seconds * 8000))
             if talk_end >= limit:
                 self._window(command, limit, keys=False)
                 return self._recorded(command, name, fmt, RecordResult(None, True, int((limit - start) * 8000)))
@@ -409,17 +414,37 @@ class ScriptedChannel:
             raise self._error(f"EXEC Queue({data}), but the caller's next action is {head!r}: the flow queued a caller who was about to press a key or speak (command {command.step})")
         outcome = self._consume() if isinstance(head, InQueue) else InQueue()
         assert isinstance(outcome, InQueue)
-        if outcome.status == "ANSWERED":
-            self._window(command, self.now + outcome.wait + outcome.talk, keys=False)
+        # What app_queue leaves on the channel (reference/asterisk/ami_channels.txt): the
+        # times are cleared when Queue() starts and set when the caller leaves; a refused
+        # caller (FULL, JOINEMPTY, JOINUNAVAIL) never joined and gets no QUEUEWAIT.
+        self.variables.update(ANSWEREDTIME="", DIALEDTIME="", QUEUEWAIT="")
+        wait = str(int(outcome.wait))
+        try:
+            self._window(command, self.now + outcome.wait + (outcome.talk if outcome.status == "ANSWERED" else 0), keys=False)
+        except Hangup:
+            # The caller hung up in the queue (waiting, or talking to the agent): Asterisk
+            # answers EXEC with -1, then the HANGUP line; what Queue() set is still readable.
+            waited = self.now - command.at
+            if outcome.status == "ANSWERED" and waited > outcome.wait:
+                self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME=str(int(waited - outcome.wait)), MEMBERINTERFACE=outcome.agent)
+            else:
+                self.variables.update(QUEUEWAIT=str(int(waited)), ANSWEREDTIME="0", ABANDONED="TRUE")
             return self._end(command, -1)
-        self._window(command, self.now + outcome.wait, keys=False)
+        if outcome.status == "ANSWERED":
+            self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME=str(int(outcome.talk)), MEMBERINTERFACE=outcome.agent)
+            return self._end(command, -1)
         if outcome.status == "CALLER_HANGUP":
+            # Asterisk answers EXEC with -1 (the HANGUP line follows): QUEUESTATUS unset.
             self.caller_gone_at = self.now
-            self._hangup(command)
+            self.variables.update(QUEUEWAIT=wait, ANSWEREDTIME="0", ABANDONED="TRUE")
+            return self._end(command, -1)
         if outcome.status == "EXIT":
+            self.variables.update(QUEUEWAIT=wait)
             if outcome.position is not None:
                 self.variables["QUEUEPOSITION"] = str(outcome.position)
             return self._end(command, 0)
+        if outcome.status not in ("FULL", "JOINEMPTY", "JOINUNAVAIL"):
+            self.variables.update(QUEUEWAIT="0" if outcome.status in ("LEAVEEMPTY", "LEAVEUNAVAIL") else wait, ANSWEREDTIME="0", ABANDONED="TRUE")
         self.variables["QUEUESTATUS"] = outcome.status
         return self._end(command, 0)
 
@@ -438,7 +463,7 @@ class ScriptedChannel:
         return [c.verb for c in self.commands]
 
     def queue_entries(self) -> list[Command]:
-        return [c for c in self.commands if c.verb == "exec" and c.args[0].lower() == "queue"]
+        return [c for c in self.commands if c.verb == "exec" and str(c.args[0]).lower() == "queue"]
 
     def seconds_to_queue(self) -> float:
         """From answer to the first EXEC Queue, on the virtual clock."""
@@ -463,7 +488,7 @@ class CallerScript:
     callerid: str = "13812345678"
 
 
-def drive(coroutine: Any) -> Any:
+def drive(coroutine: Coroutine[Any, Any, R]) -> R:
     """Run a flow (or the runner) to completion on the virtual clock and return its result.
 
     Everything a scripted call awaits is already done (the channel answers at once, the
@@ -472,7 +497,7 @@ def drive(coroutine: Any) -> Any:
     from twisted.internet.defer import Deferred
     from twisted.python.failure import Failure
 
-    results: list[Any] = []
+    results: list[R | Failure] = []
     Deferred.fromCoroutine(coroutine).addBoth(results.append)
     if not results:
         raise AssertionError("the flow is still waiting for something the test never completed")
@@ -488,7 +513,7 @@ class ScriptedLine:
     flow defaults to the IVR, whose channel starts unanswered (a queue-callback leg starts
     answered, like the real second AGI session of a call)."""
 
-    def __init__(self, runner: Callable[[Any], Any], clock: Clock, durations: Callable[[str], float]) -> None:
+    def __init__(self, runner: Callable[[ScriptedChannel], Coroutine[Any, Any, object]], clock: Clock, durations: Callable[[str], float]) -> None:
         self.runner, self.clock, self.durations = runner, clock, durations
         self._count = 0
 
@@ -501,6 +526,7 @@ class ScriptedLine:
         dnid: str = "12319",
         params: Mapping[str, str] | None = None,
         answered: bool | None = None,
+        language: str = "",
         **options: Any,
     ) -> ScriptedChannel:
         self._count += 1
@@ -512,6 +538,7 @@ class ScriptedLine:
             dnid=dnid,
             extension="12319",
             context="hotline-inbound",
+            language=language,
             flow=flow,
             params=dict(params or {}),
         )

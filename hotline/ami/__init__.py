@@ -3,7 +3,8 @@ write to the call record and the metrics. See docs/ami.md.
 
 Layers, bottom up: `codec` (framing, no I/O) → `client` (Twisted protocol and reconnecting
 connection) with `actions` (typed, validated actions) → `live` (queues, agents, channels) →
-`call_log` and `metrics` (subscribers) → `service` (the wiring `hotline serve` calls).
+`metrics` and `hotline.calllog.queue_events` (subscribers) → `service` (the wiring `hotline
+serve` calls).
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ class Action(Generic[T]):
     timeout: float | None = None
     #: Header names whose values are never logged or shown (Login's Secret).
     secret: frozenset[str] = frozenset()
+    #: Takes a Response, ListResult or OriginateResult as `completion` says (hence Any).
     parse: Callable[[Any], T] = field(default=_raw, repr=False, compare=False)
 
     def describe(self) -> str:
@@ -95,13 +96,13 @@ _CHANNEL_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _check(name: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+def _check(name: str, value: object, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise ActionValueError(name, f"expected {what}, got {value!r}")
     return value
 
 
-def _text(name: str, value: Any, limit: int) -> str:
+def _text(name: str, value: object, limit: int) -> str:
     if not isinstance(value, str):
         raise ActionValueError(name, f"expected text, got {type(value).__name__}")
     if _CONTROL.search(value):
@@ -111,7 +112,7 @@ def _text(name: str, value: Any, limit: int) -> str:
     return value
 
 
-def _int(name: str, value: Any, low: int, high: int) -> str:
+def _int(name: str, value: object, low: int, high: int) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ActionValueError(name, f"expected an integer from {low} to {high}, got {value!r}")
     return str(value)
@@ -121,15 +122,15 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def queue_name(value: Any) -> str:
+def queue_name(value: object) -> str:
     return _check("Queue", value, _QUEUE, "a queue name (letters, digits, '_', '.', '-')")
 
 
-def interface_name(value: Any) -> str:
+def interface_name(value: object) -> str:
     return _check("Interface", value, _INTERFACE, "an interface such as 'PJSIP/1001' or 'Local/agent1@agents/n'")
 
 
-def channel_name(value: Any, field_name: str = "Channel") -> str:
+def channel_name(value: object, field_name: str = "Channel") -> str:
     return _check(field_name, value, _CHANNEL, "a channel such as 'PJSIP/1001-00000003'")
 
 

@@ -22,14 +22,14 @@ from typing import Any, TypeVar
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.internet.interfaces import IAddress, IProtocol, IProtocolFactory, IReactorTime, IStreamClientEndpoint, ITransport
+from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocol, IProtocolFactory, IReactorTime, IStreamClientEndpoint, ITransport
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from hotline.ami import actions
-from hotline.ami.actions import LIST, ORIGINATE, RESPONSE, Action, ListResult, originate_result
+from hotline.ami.actions import LIST, ORIGINATE, RESPONSE, Action, ListResult, OriginateResult, originate_result
 from hotline.ami.codec import (
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_MESSAGE,
@@ -103,7 +103,7 @@ class AmiLoginFailed(AmiError):
 
 
 class _Pending:
-    __slots__ = ("action", "action_id", "deferred", "response", "events", "complete", "event", "timer")
+    __slots__ = ("action", "action_id", "complete", "deferred", "event", "events", "response", "timer")
 
     def __init__(self, action: Action[Any], action_id: str, deferred: Deferred[Any]) -> None:
         self.action, self.action_id, self.deferred = action, action_id, deferred
@@ -111,7 +111,7 @@ class _Pending:
         self.events: list[Event] = []
         self.complete: Event | None = None
         self.event: Event | None = None
-        self.timer: Any = None
+        self.timer: IDelayedCall | None = None
 
 
 class AmiProtocol(Protocol):
@@ -245,7 +245,7 @@ class AmiProtocol(Protocol):
             if outcome is None:
                 return
             if isinstance(outcome, Failure):
-                if outcome.check(AmiActionError):
+                if isinstance(outcome.value, AmiActionError):
                     result.errback(AmiLoginFailed(username, outcome.value.message))
                 else:
                     result.errback(outcome)
@@ -293,10 +293,10 @@ class AmiProtocol(Protocol):
 
         def unanswered(failure: Failure) -> None:
             self._ping_outstanding = False
-            if failure.check(AmiTimeout):
+            if isinstance(failure.value, AmiTimeout):
                 log.warning("AMI: no answer to Ping within %g s; dropping the connection to reconnect", timeout)
                 self.abort()
-            elif not failure.check(AmiDisconnected, AmiNotConnected):
+            elif not isinstance(failure.value, AmiDisconnected | AmiNotConnected):
                 log.warning("AMI Ping failed: %s", failure.getErrorMessage())
 
         self.send(actions.ping(), timeout=timeout).addCallbacks(answered, unanswered)
@@ -311,14 +311,14 @@ class AmiProtocol(Protocol):
         if pending is not None:
             pending.deferred.errback(AmiTimeout(pending.action.name, action_id, seconds, pending.response is not None))
 
-    def _finish(self, pending: _Pending, result: Any) -> None:
+    def _finish(self, pending: _Pending, result: Response | ListResult | OriginateResult) -> None:
         self._pending.pop(pending.action_id, None)
         if pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         try:
             value = pending.action.parse(result)
         except Exception:  # noqa: BLE001 - a parser bug fails this action only
-            pending.deferred.errback(Failure())
+            pending.deferred.errback()  # the current exception, with its traceback
             return
         pending.deferred.callback(value)
 
@@ -613,10 +613,10 @@ class AmiClient:
 
         def refused(failure: Failure) -> Failure:
             protocol.abort()
-            if failure.check(CancelledError):
+            if isinstance(failure.value, CancelledError):
                 return failure  # stopped while logging in: nothing to report
             self.login_failures += 1
-            if failure.check(AmiLoginFailed):
+            if isinstance(failure.value, AmiLoginFailed):
                 self.last_error = f"login refused: {failure.value.message}"
                 log.error(
                     "AMI: Asterisk at %s refused login as %r (%s); check [ami] username and password "
@@ -646,7 +646,7 @@ class AmiClient:
         for listener in list(self._listeners):
             try:
                 listener(connected)
-            except Exception:  # noqa: BLE001 - one broken listener must not stop the others
+            except Exception:  # one broken listener must not stop the others
                 log.exception("AMI connection listener %r failed", listener)
 
     def _deliver(self, event: Event) -> None:
@@ -654,7 +654,7 @@ class AmiClient:
         for subscriber in self._subscribers:
             try:
                 subscriber(event)
-            except Exception:  # noqa: BLE001 - a subscriber bug must not cost the connection
+            except Exception:  # a subscriber bug must not cost the connection
                 self.subscriber_errors += 1
                 log.exception("AMI event subscriber %r failed on %s", subscriber, event.name)
 

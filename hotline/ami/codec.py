@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Union
 
 EOL = b"\r\n"
 END_OF_MESSAGE = b"\r\n\r\n"
@@ -67,7 +66,7 @@ class Message:
     most events are looked at by name only and never pay for it.
     """
 
-    __slots__ = ("_parts", "_index", "_folded")
+    __slots__ = ("_folded", "_index", "_parts")
 
     def __init__(self, parts: list[tuple[str, str, str]]) -> None:
         # (key, ": ", value) triples as str.partition leaves them; see `from_headers`.
@@ -167,11 +166,11 @@ class Event(Message):
         return self._parts[0][2]
 
 
-Frame = Union[Banner, Response, Event, AmiProtocolError]
+Frame = Banner | Response | Event | AmiProtocolError
 _separator = itemgetter(1)
 
 
-def parse_message(block: bytes) -> tuple[Message | None, AmiProtocolError | None]:
+def parse_message(block: bytes) -> tuple[Event | Response | None, AmiProtocolError | None]:
     """One message from the bytes between two empty lines (without the terminator).
 
     Returns the message (None if the block is not one) and an error describing what was
@@ -181,10 +180,10 @@ def parse_message(block: bytes) -> tuple[Message | None, AmiProtocolError | None
     lines = block.decode("utf-8", "replace").split("\r\n")
     error: AmiProtocolError | None = None
     first = lines[0]
-    if not (first.startswith("Event: ") or first.startswith("Response: ")):
+    if not first.startswith(("Event: ", "Response: ")):
         # Garbage glued in front of a message: resynchronise on the first line that opens one.
         for index, line in enumerate(lines):
-            if line.startswith("Event: ") or line.startswith("Response: "):
+            if line.startswith(("Event: ", "Response: ")):
                 error = AmiProtocolError("not_a_message", f"{index} line(s) of garbage before a message", block[:80])
                 lines = lines[index:]
                 first = line
@@ -278,7 +277,7 @@ class AmiDecoder:
             if error is not None:
                 out.append(error)
             if message is not None:
-                out.append(message)  # type: ignore[arg-type]  # parse_message returns one of the listed kinds
+                out.append(message)
         self._buffer = buffer[position:] if position < len(buffer) else b""
         if len(self._buffer) > self.max_line:
             self._check_limits(out)

@@ -20,8 +20,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from hotline.dialplan import VAR_RECORDING
 
@@ -34,12 +34,21 @@ AVAILABILITY = ("available", "busy", "ringing", "paused", "unavailable", "unknow
 _AVAILABILITY_OF = {0: "unknown", 1: "available", 2: "busy", 3: "busy", 4: "unavailable", 5: "unavailable", 6: "ringing", 7: "busy", 8: "busy"}
 #: Channel variables that name the recording of a call.
 RECORDING_VARIABLES = frozenset({"MIXMONITOR_FILENAME", VAR_RECORDING})
+#: How Queue() ended, set on the caller's channel (TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY …).
+QUEUESTATUS = "QUEUESTATUS"
+_WATCHED_VARIABLES = RECORDING_VARIABLES | {QUEUESTATUS}
 _UNKNOWN_IDS = frozenset({"", "<unknown>", "unknown"})
 
 # What we remember of a (queue, uniqueid) whose waiting ended, to put late events in order.
 _CLEAN = 1  # the caller was waiting and left: a new Join is a real re-join
 _EARLY = 2  # an outcome arrived for a caller we never saw join: its Join is late
 _LATE = 3  # that late Join arrived (and was not made a waiting caller)
+
+
+class Clock(Protocol):
+    """The part of Twisted's IReactorTime the model reads (the model imports no Twisted)."""
+
+    def seconds(self) -> float: ...
 
 
 class EventLike(Protocol):
@@ -165,6 +174,9 @@ class Resynced(Change):
     callers: int
     members: int
     channels: int
+    #: Every channel Asterisk listed (uniqueids), or None when CoreShowChannels was not had:
+    #: the call log closes the records of calls that are gone (`hotline.calllog.queue_events`).
+    live_channels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +272,17 @@ class ChannelHungUp(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class QueueStatusSet(Change):
+    """How Queue() ended for a caller (VarSet QUEUESTATUS): what tells a timeout or a
+    leavewhenempty from a hangup, since Asterisk sends QueueCallerAbandon for all three; a
+    refused Queue() (FULL, JOINEMPTY) sends nothing else."""
+
+    uniqueid: str
+    linkedid: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeChanged(Change):
     bridge: str
     channels: tuple[str, ...]
@@ -304,7 +327,7 @@ class _Member:
     talking_to: str | None = None
     agent_uniqueid: str | None = None
 
-    def key(self) -> tuple[Any, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self.name, self.status, self.paused, self.pause_reason, self.last_pause, self.calls_taken, self.in_call, self.last_call, self.membership, self.penalty, self.talking_to, self.agent_uniqueid)
 
 
@@ -348,10 +371,14 @@ def _id(value: str) -> str:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
-class _Bounded(OrderedDict[Any, Any]):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(OrderedDict[K, V]):
     """A mapping that forgets its oldest entries past `limit` (tombstones, late-event marks).
 
     OrderedDict, not dict: evicting a plain dict's first key is O(deleted keys) per eviction.
@@ -361,7 +388,7 @@ class _Bounded(OrderedDict[Any, Any]):
         super().__init__()
         self.limit = limit
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         if len(self) > self.limit:
             self.popitem(last=False)
@@ -370,14 +397,14 @@ class _Bounded(OrderedDict[Any, Any]):
 class LiveModel:
     """Queues → callers and members, channels and bridges, kept from AMI events."""
 
-    def __init__(self, clock: Any = None, *, memory: int = 20_000, resync_buffer: int = 200_000) -> None:
+    def __init__(self, clock: Clock | None = None, *, memory: int = 20_000, resync_buffer: int = 200_000) -> None:
         self._now: Callable[[], float] = clock.seconds if clock is not None else time.time
         self.queues: dict[str, _Queue] = {}
         self.channels: dict[str, _Channel] = {}
         self.bridges: dict[str, set[str]] = {}
-        self._left: _Bounded = _Bounded(memory)
-        self._gone: _Bounded = _Bounded(memory)
-        self._completed: _Bounded = _Bounded(memory)  # (queue, caller uniqueid) after AgentComplete
+        self._left: _Bounded[tuple[str, str], int] = _Bounded(memory)  # (queue, caller uniqueid) → _CLEAN/_EARLY/_LATE
+        self._gone: _Bounded[str, bool] = _Bounded(memory)  # uniqueids of channels that hung up
+        self._completed: _Bounded[tuple[str, str], bool] = _Bounded(memory)  # (queue, caller uniqueid) after AgentComplete
         self._agents: dict[str, tuple[str, str]] = {}  # agent channel uniqueid → (queue, interface)
         self._subscribers: list[Callable[[Change], None]] = []
         self._buffer: list[EventLike] | None = None
@@ -424,7 +451,7 @@ class LiveModel:
         for callback in self._subscribers:
             try:
                 callback(change)
-            except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the model
+            except Exception:  # a subscriber's bug must not stop the model
                 self.subscriber_errors += 1
                 log.exception("live model subscriber %r failed on %s", callback, type(change).__name__)
 
@@ -493,6 +520,7 @@ class LiveModel:
                 sum(len(q.callers) for q in self.queues.values()),
                 sum(len(q.members) for q in self.queues.values()),
                 len(self.channels),
+                tuple(self.channels) if channels is not None else None,
             )
         )
         for event in buffer or ():
@@ -955,8 +983,14 @@ class LiveModel:
             self._emit(BridgeChanged(_utc(self._at(event)), bridge, ()))
 
     def _var_set(self, event: EventLike) -> None:
-        if event.get_last("Variable") not in RECORDING_VARIABLES:
+        variable = event.get_last("Variable")
+        if variable not in _WATCHED_VARIABLES:
             return  # most VarSets: decided without indexing the event
+        if variable == QUEUESTATUS:
+            value = event.get("Value")
+            if value and event.get("Uniqueid"):
+                self._emit(QueueStatusSet(_utc(self._at(event)), event.get("Uniqueid"), event.get("Linkedid"), value.upper()))
+            return
         uid = event.get("Uniqueid")
         channel = self._channel(event, uid) if uid else None
         if channel is None:

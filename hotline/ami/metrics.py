@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from hotline.ami.client import AmiClient
@@ -29,7 +29,7 @@ REFRESH_SECONDS = 1.0
 class AmiMetrics:
     """A collector registered into the injected registry; `start()` keeps its figures fresh."""
 
-    def __init__(self, registry: CollectorRegistry, model: LiveModel, client: AmiClient | None = None, clock: Any = None) -> None:
+    def __init__(self, registry: CollectorRegistry, model: LiveModel, client: AmiClient | None = None, clock: IReactorTime | None = None) -> None:
         self.model = model
         self.client = client
         self.clock = clock

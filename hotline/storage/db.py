@@ -10,12 +10,17 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,7 +28,7 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
     # WAL lets readers (desk, KPIs) run while the IVR writes; busy_timeout turns a brief
     # writer collision into a wait instead of "database is locked".
     cursor = dbapi_connection.cursor()
@@ -38,7 +43,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 READ_ONLY = "hotline_read_only"
 
 
-def _sqlite_begin(conn: Any) -> None:
+def _sqlite_begin(conn: Connection) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes can
     # deadlock against another writer instead of waiting for it. A transaction that only
     # reads begins deferred: in WAL mode it reads a snapshot and never waits for a writer.
@@ -110,7 +115,7 @@ class Database:
 # -- migrations
 
 
-def alembic_config(url: str) -> Any:
+def alembic_config(url: str) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()

@@ -9,13 +9,14 @@ the ORM refuses to update or delete a history row (see `_forbid_history_rewrite`
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Connection,
     Date,
     DateTime,
     Enum,
@@ -31,7 +32,8 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -52,29 +54,29 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: store aware datetimes only")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012 - read once by SQLAlchemy, never changed
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
@@ -137,8 +139,10 @@ class CallbackStatus(enum.StrEnum):
 
 
 class CallDisposition(enum.StrEnum):
+    """Decided in one place, `hotline.calllog.records.decide`, from what the IVR and the queue said."""
+
     IN_PROGRESS = "in_progress"  # in the IVR
-    QUEUED = "queued"  # handed to a queue; AMI tells whether it was answered
+    QUEUED = "queued"  # waiting in a queue now (Asterisk confirmed the join)
     ANSWERED = "answered"
     ABANDONED = "abandoned"  # hung up while waiting in a queue
     IVR_ABANDONED = "ivr_abandoned"  # hung up in the menu before reaching a queue
@@ -146,6 +150,9 @@ class CallDisposition(enum.StrEnum):
     CALLBACK_REQUESTED = "callback_requested"
     SELF_SERVICE = "self_service"  # e.g. heard a ticket's status and hung up
     FAILED = "failed"
+    REFUSED = "refused"  # the queue would not take the caller (full, no operators) and no message was left
+    TIMED_OUT = "timed_out"  # waited the queue's maximum and left no message
+    SERVICE_DOWN = "service_down"  # ended while the service was down: how is unknown
 
 
 class RecordingKind(enum.StrEnum):
@@ -259,6 +266,11 @@ class Call(Base):
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_path: Mapped[str] = mapped_column(String(255), default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True), index=True)
+    #: Why the queue let the caller go: answered, abandoned, timeout, or a refusal (full, joinempty …).
+    queue_result: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    #: What each source reported (IVR, AMI, reconciliation), merged order-independently; the
+    #: columns above are derived from it (`hotline.calllog.records.decide`).
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
     events: Mapped[list[CallEvent]] = relationship(order_by="CallEvent.id", cascade="all, delete-orphan")
 
@@ -334,7 +346,7 @@ class Ticket(Base):
     category: Mapped[Category | None] = relationship()
     department: Mapped[Department | None] = relationship()
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by SQLAlchemy, never changed
     __table_args__ = (
         Index("ix_tickets_status_deadline_at", "status", "deadline_at"),
         Index("ix_tickets_caller_number_created_at", "caller_number", "created_at"),
@@ -492,11 +504,11 @@ class HistoryRewriteError(RuntimeError):
 
 @event.listens_for(TicketEvent, "before_update")
 @event.listens_for(TicketEvent, "before_delete")
-def _forbid_history_rewrite(mapper: Any, connection: Any, target: TicketEvent) -> None:
+def _forbid_history_rewrite(mapper: Mapper[TicketEvent], connection: Connection, target: TicketEvent) -> None:
     raise HistoryRewriteError(f"ticket history is append-only (event {target.id} of ticket {target.ticket_id})")
 
 
 @event.listens_for(Extension, "before_update")
 @event.listens_for(Extension, "before_delete")
-def _forbid_extension_rewrite(mapper: Any, connection: Any, target: Extension) -> None:
+def _forbid_extension_rewrite(mapper: Mapper[Extension], connection: Connection, target: Extension) -> None:
     raise HistoryRewriteError(f"extensions are append-only (extension {target.id})")

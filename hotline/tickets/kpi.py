@@ -21,20 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from hotline.storage.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus
 from hotline.tickets.workflow import FINISHED
 
 __all__ = [
     "CALL_SERVICE_LEVEL_SECONDS",
+    "SHANGHAI",
+    "TICKET_KPIS",
     "CallKpis",
     "CallReport",
     "Group",
@@ -43,8 +45,6 @@ __all__ = [
     "Mean",
     "Period",
     "Ratio",
-    "SHANGHAI",
-    "TICKET_KPIS",
     "TicketKpis",
     "TicketReport",
     "Window",
@@ -158,7 +158,7 @@ class Window:
 
     @classmethod
     def of(cls, period: Period, now: datetime | None = None) -> Window:
-        now = datetime.now(timezone.utc) if now is None else now
+        now = datetime.now(UTC) if now is None else now
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         return cls(period.start, period.end, min(period.end, now))
@@ -194,7 +194,7 @@ class KpiDefinition:
 _REGISTRY: dict[str, KpiDefinition] = {}
 #: Every ticket KPI by attribute name (as in `TicketKpis`), in report order.
 TICKET_KPIS: Mapping[str, KpiDefinition] = MappingProxyType(_REGISTRY)
-_PROBE = Window(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc), datetime(2000, 2, 1, tzinfo=timezone.utc))
+_PROBE = Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 2, 1, tzinfo=UTC), datetime(2000, 2, 1, tzinfo=UTC))
 
 
 def _kpi(name_zh: str, name_en: str, *, official: str | None = None) -> Callable[[Formula], Formula]:
@@ -206,7 +206,7 @@ def _kpi(name_zh: str, name_en: str, *, official: str | None = None) -> Callable
     return register
 
 
-def _in(column: Any, w: Window | Period) -> Condition:
+def _in(column: QueryableAttribute[datetime] | QueryableAttribute[datetime | None], w: Window | Period) -> Condition:
     return and_(column >= w.start, column < w.end)
 
 
@@ -648,7 +648,9 @@ def _call_columns(threshold_seconds: int) -> list[ColumnElement[Any]]:
     def total(condition: Condition, value: Any) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
-    finished = Call.disposition != CallDisposition.IN_PROGRESS
+    # Still in the IVR or waiting in a queue: the outcome is not known yet.
+    going = Call.disposition.in_((CallDisposition.IN_PROGRESS, CallDisposition.QUEUED))
+    finished = ~going
     answered = is_(CallDisposition.ANSWERED)
     waited = and_(finished, Call.wait_seconds.is_not(None))
     answer_waited = and_(answered, Call.wait_seconds.is_not(None))
@@ -659,7 +661,7 @@ def _call_columns(threshold_seconds: int) -> list[ColumnElement[Any]]:
         "abandoned": (is_(CallDisposition.ABANDONED), 1),
         "voicemail": (is_(CallDisposition.VOICEMAIL), 1),
         "callback_requested": (is_(CallDisposition.CALLBACK_REQUESTED), 1),
-        "in_progress": (is_(CallDisposition.IN_PROGRESS), 1),
+        "in_progress": (going, 1),
         "within": (and_(answer_waited, Call.wait_seconds <= threshold_seconds), 1),
         "wait_total": (waited, Call.wait_seconds),
         "wait_count": (waited, 1),

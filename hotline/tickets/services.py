@@ -8,10 +8,10 @@ unit of work (see `hotline.storage.db.Database.transaction`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
@@ -19,9 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from hotline.timestamps import utc
 from hotline import phone
-from hotline.storage.prepared import DirectReader
 from hotline.storage.models import (
     Assignment,
     Category,
@@ -34,6 +32,7 @@ from hotline.storage.models import (
     TicketStatus,
     Urgency,
 )
+from hotline.storage.prepared import DirectReader
 from hotline.tickets.taxonomy import category_defaults
 from hotline.tickets.workflow import (
     FINISHED,
@@ -44,6 +43,36 @@ from hotline.tickets.workflow import (
     check,
 )
 from hotline.tickets.worktime import TimeLimit, WorkingCalendar
+from hotline.timestamps import utc
+
+M = TypeVar("M")
+
+
+class _TicketSettings(Protocol):
+    @property
+    def default_time_limit(self) -> str: ...
+    @property
+    def urgent_time_limit(self) -> str: ...
+    @property
+    def sequence_digits(self) -> int: ...
+
+
+class _SatisfactionSettings(Protocol):
+    @property
+    def levels(self) -> tuple[str, ...]: ...
+    @property
+    def satisfied(self) -> tuple[str, ...]: ...
+
+
+class PolicySettings(Protocol):
+    """What `TicketPolicy.from_config` reads of `hotline.config.Config`, named here so that
+    the tickets package does not import the configuration (which imports it)."""
+
+    @property
+    def tickets(self) -> _TicketSettings: ...
+    @property
+    def satisfaction(self) -> _SatisfactionSettings: ...
+    def working_calendar(self) -> WorkingCalendar: ...
 
 
 @dataclass(frozen=True)
@@ -51,8 +80,8 @@ class TicketPolicy:
     """What the workflow needs from configuration."""
 
     calendar: WorkingCalendar
-    default_time_limit: TimeLimit = TimeLimit.parse("5 working_days")
-    urgent_time_limit: TimeLimit = TimeLimit.parse("4 hours")
+    default_time_limit: TimeLimit = TimeLimit.parse("5 working_days")  # noqa: RUF009 - a frozen value, safe to share
+    urgent_time_limit: TimeLimit = TimeLimit.parse("4 hours")  # noqa: RUF009 - a frozen value, safe to share
     sequence_digits: int = 4
     satisfaction_levels: tuple[str, ...] = ("满意", "基本满意", "不满意")
     satisfied_levels: tuple[str, ...] = ("满意", "基本满意")
@@ -62,7 +91,7 @@ class TicketPolicy:
         return self.calendar.tz
 
     @classmethod
-    def from_config(cls, config: Any) -> TicketPolicy:
+    def from_config(cls, config: PolicySettings) -> TicketPolicy:
         return cls(
             calendar=config.working_calendar(),
             default_time_limit=TimeLimit.parse(config.tickets.default_time_limit),
@@ -481,7 +510,7 @@ def _lookup_caller(caller_number: str) -> str | None:
         return None
 
 
-def _status_pair(row: Any) -> tuple[str, str] | None:
+def _status_pair(row: Sequence[str] | None) -> tuple[str, str] | None:
     # The ORM gives TicketStatus, a DB-API cursor the stored string; TicketStatus() accepts
     # both and refuses a value no ticket may have.
     return (str(row[0]), TicketStatus(row[1]).value) if row is not None else None
@@ -514,7 +543,7 @@ def _load(session: Session, ticket: Ticket | int | str) -> Ticket:
     return found
 
 
-def _require(session: Session, model: type, ident: Any, what: str) -> Any:
+def _require(session: Session, model: type[M], ident: object, what: str) -> M:
     if not isinstance(ident, int) or isinstance(ident, bool):
         raise InvalidValue(f"{what} id must be an integer, found {ident!r}")
     found = session.get(model, ident)

@@ -423,7 +423,7 @@ def load_taxonomy(session: Session, path: str | Path | None = None) -> LoadRepor
     so load the departments file first. The whole file is validated before anything is
     written; classes missing from the file are deactivated, not deleted.
     """
-    departments = {code: id_ for code, id_ in session.execute(select(Department.code, Department.id).where(Department.active.is_(True)))}
+    departments = dict(session.execute(select(Department.code, Department.id).where(Department.active.is_(True))).all())
     if not departments:
         raise TaxonomyError(path if path is not None else DEFAULT_TAXONOMY_PATH, ["the database has no active departments: load a departments file first"])
     specs = read_taxonomy(path, department_codes=departments.keys())

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.timestamps import utc
 from hotline import phone
 from hotline.calllog import records as calls
-from hotline.tickets import services as tickets
 from hotline.storage.models import CallDisposition, Recording, RecordingKind, Ticket, TicketSource
+from hotline.tickets import services as tickets
 from hotline.tickets.services import Actor, TicketPolicy
+from hotline.timestamps import utc
 
 IVR = Actor("ivr")
 
@@ -118,7 +118,7 @@ def sweep_fallback_messages(session: Session, policy: TicketPolicy, directory: P
     paths = [str(c)[:255] for c in candidates]
     known = set(session.scalars(select(Recording.path).where(Recording.path.in_(paths))))
     made = []
-    for entry, path in zip(candidates, paths):
+    for entry, path in zip(candidates, paths, strict=True):
         if path in known:
             continue
         call = calls.get(session, entry.stem)

@@ -71,8 +71,6 @@ RULES: dict[Action, Rule] = {
 
 #: Statuses a ticket leaves the process in; KPIs count these as finished (办结).
 FINISHED = frozenset({S.CLOSED, S.REJECTED, S.ANSWERED})
-#: Statuses in which a department's deadline is running.
-CLOCK_RUNNING = frozenset({S.DISPATCHED})
 
 
 class WorkflowError(Exception):

@@ -15,11 +15,12 @@ package does not know yet. This module is pure: no I/O, no database, no reactor.
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -185,7 +186,7 @@ class OfficeHours:
             if end <= start:
                 raise ValueError(f"office period {_fmt_period(start, end)}: end is not after start")
         ordered = tuple(sorted(periods))
-        for (s1, e1), (s2, e2) in zip(ordered, ordered[1:]):
+        for (s1, e1), (s2, e2) in itertools.pairwise(ordered):
             if s2 < e1:
                 raise ValueError(f"office periods {_fmt_period(s1, e1)} and {_fmt_period(s2, e2)} overlap")
         object.__setattr__(self, "periods", ordered)
@@ -429,7 +430,7 @@ class WorkingCalendar:
         """
         if limit.unit is TimeUnit.HOURS:
             self._local(start)  # refuse naive input like the other units
-            due = start.astimezone(timezone.utc) + timedelta(hours=limit.amount)
+            due = start.astimezone(UTC) + timedelta(hours=limit.amount)
             return due.astimezone(self._tz)
         if limit.unit is TimeUnit.WORKING_HOURS:
             return self.add_working_time(start, limit.amount * 3600)

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
 from hotline.calllog import records as calls
-from hotline.ami.call_log import QueueCallLog
+from hotline.calllog.queue_events import QueueCallLog
 from hotline.ami.codec import AmiDecoder, Event
 from hotline.ami.live import CallerLeft, Change, LiveModel
 from hotline.ami.service import start_ami
@@ -115,8 +115,8 @@ def test_answered_call_writes_joined_answered_completed_ended() -> None:
     line = Line()
     answered_call(line)
     assert line.writer.operations == [
-        ("queue_joined", {"uniqueid": peer.CALLER, "queue": SKILL, "position": 1, "at": _utc_iso(0)}),
-        ("queue_answered", {"uniqueid": peer.CALLER, "queue": SKILL, "agent": AGENT_ONE, "wait_seconds": 0, "at": _utc_iso(1)}),
+        ("queue_joined", {"uniqueid": peer.CALLER, "queue": SKILL, "position": 1, "at": _utc_iso(0), "source": "ami"}),
+        ("queue_answered", {"uniqueid": peer.CALLER, "queue": SKILL, "agent": AGENT_ONE, "wait_seconds": 0, "at": _utc_iso(1), "source": "ami"}),
         (
             "add_event",
             {
@@ -126,7 +126,7 @@ def test_answered_call_writes_joined_answered_completed_ended() -> None:
                 "at": _utc_iso(7),
             },
         ),
-        ("call_ended", {"uniqueid": peer.CALLER, "at": _utc_iso(7), "talk_seconds": 6, "recording_path": None, "cause": "Normal Clearing"}),
+        ("call_ended", {"uniqueid": peer.CALLER, "at": _utc_iso(7), "talk_seconds": 6, "recording_path": None, "cause": "Normal Clearing", "source": "ami"}),
     ]
 
 
@@ -138,7 +138,7 @@ def test_abandoned_call_writes_position_and_wait() -> None:
     line.feed(peer.CALL_ABANDONED)
     assert line.writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
     [abandoned] = line.writer.of("queue_abandoned")
-    assert abandoned == {"uniqueid": peer.WAITING_CALLER, "queue": SKILL, "position": 1, "wait_seconds": 4, "at": _utc_iso(4)}
+    assert abandoned == {"uniqueid": peer.WAITING_CALLER, "queue": SKILL, "position": 1, "wait_seconds": 4, "at": _utc_iso(4), "source": "ami"}
     [ended] = line.writer.of("call_ended")
     assert ended["talk_seconds"] is None and ended["recording_path"] is None
 
@@ -259,8 +259,7 @@ def start(reactor: MemoryReactorClock, peers: list[AmiPeer], writer: MemoryWrite
         reactor,
         config,
         registry,
-        writer,
-        recordings_dir=RECORDINGS,
+        QueueCallLog(writer, recordings_dir=RECORDINGS, clock=reactor),
         endpoint=endpoint,
         retry_policy=backoffPolicy(initialDelay=1.0, factor=2.0, jitter=lambda: 0.0),
     )
@@ -291,7 +290,7 @@ def test_reconnect_in_the_middle_of_an_answered_call() -> None:
     endpoint.flush()
     stale = service.snapshot()
     assert not stale.connected and [c.uniqueid for c in stale.queues[0].callers] == [peer.CALLER]
-    assert writer.names() == ["queue_joined"]
+    assert writer.names() == ["reconcile_open_calls", "queue_joined"]  # the first login reconciles too
     assert service.client.protocol_errors == 1  # the half frame
 
     reactor.advance(2)
@@ -302,16 +301,23 @@ def test_reconnect_in_the_middle_of_an_answered_call() -> None:
     assert [(m.in_call, m.state) for m in fresh.queues[0].members] == [(True, "inuse")]
     assert fresh.channel(peer.CALLER).peers == (peer.AGENT,)  # type: ignore[union-attr]
     assert [c.uniqueid for c in changes if isinstance(c, CallerLeft) and c.resync] == [peer.CALLER]
-    assert writer.names() == ["queue_joined", "add_event"] and writer.of("add_event")[0]["kind"] == "ami_gap"
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "add_event", "reconcile_open_calls"] and writer.of("add_event")[0]["kind"] == "ami_gap"
+    # Gone while we were away is judged from the moment the connection dropped; both
+    # channels are still up.
+    reconciled = writer.of("reconcile_open_calls")[-1]
+    assert reconciled["since"] == _utc_iso(2) and reconciled["live"] == sorted([peer.CALLER, peer.AGENT])
 
     reactor.advance(4)
     endpoint.peer.send(after(peer.CALL_ANSWERED, peer.MEMBER_IN_CALL))
     endpoint.flush()
-    assert writer.names() == ["queue_joined", "add_event", "queue_answered", "add_event", "call_ended"]
+    firm = [(op, args) for op, args in writer.operations if op != "reconcile_open_calls" and not args.get("if_exists")]
+    assert [op for op, _ in firm] == ["queue_joined", "add_event", "queue_answered", "add_event", "call_ended"]
+    # The agent's channel, up at the resync and never seen in a queue: closed only if on record.
+    assert [e["uniqueid"] for e in writer.of("call_ended") if e.get("if_exists")] == [peer.AGENT]
     [answered] = writer.of("queue_answered")
     assert answered["agent"] == AGENT_ONE and answered["wait_seconds"] == 0
     assert answered["at"] == _utc_iso(8 - 6)  # AgentComplete's time minus the talk time
-    [ended] = writer.of("call_ended")
+    [ended] = [e for e in writer.of("call_ended") if not e.get("if_exists")]
     assert ended["talk_seconds"] == 6 and ended["at"] == _utc_iso(8)
     assert service.snapshot().channels == ()
     text = generate_latest(registry).decode()
@@ -335,11 +341,12 @@ def test_reconnect_while_the_caller_still_waits() -> None:
     [caller] = snapshot.queues[0].callers
     assert caller.uniqueid == peer.WAITING_CALLER and caller.position == 1
     # CoreShowChannels (empty here) cannot hang up a caller that QueueStatus shows waiting.
-    assert snapshot.channel(peer.WAITING_CALLER) is not None and writer.names() == ["queue_joined"]
+    assert snapshot.channel(peer.WAITING_CALLER) is not None
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "reconcile_open_calls"] and writer.of("reconcile_open_calls")[-1]["live"] == [peer.WAITING_CALLER]
     reactor.advance(2)
     endpoint.peer.send(peer.CALL_ABANDONED)
     endpoint.flush()
-    assert writer.names() == ["queue_joined", "queue_abandoned", "call_ended"]
+    assert writer.names() == ["reconcile_open_calls", "queue_joined", "reconcile_open_calls", "queue_abandoned", "call_ended"]
     assert writer.of("queue_abandoned")[0]["wait_seconds"] == 4
 
 
@@ -348,7 +355,7 @@ def test_disabled_ami_never_connects_but_serves_metrics() -> None:
     reactor = MemoryReactorClock()
     endpoint = PeerEndpoint(reactor)
     registry = CollectorRegistry()
-    service = start_ami(reactor, AmiConfig(enabled=False), registry, MemoryWriter(), endpoint=endpoint)
+    service = start_ami(reactor, AmiConfig(enabled=False), registry, QueueCallLog(MemoryWriter(), clock=reactor), endpoint=endpoint)
     reactor.advance(120)
     assert endpoint.attempts == 0 and not service.client.connected
     assert "hotline_ami_connected 0.0" in generate_latest(registry).decode()
@@ -370,7 +377,7 @@ def test_a_call_delivered_one_byte_per_read_is_logged_the_same() -> None:
             endpoint.flush()
         assert service.client.protocol_errors == 0
         outcomes.append(writer.operations)
-    assert outcomes[0] == outcomes[1] and [op for op, _ in outcomes[0]] == ["queue_joined", "queue_abandoned", "call_ended"]
+    assert outcomes[0] == outcomes[1] and [op for op, _ in outcomes[0]] == ["reconcile_open_calls", "queue_joined", "queue_abandoned", "call_ended"]
 
 
 def test_failed_resync_keeps_the_model_and_applies_held_events(caplog: pytest.LogCaptureFixture) -> None:
@@ -394,3 +401,113 @@ def test_channels_list_refused_still_resyncs_queues() -> None:
     assert service.resyncs == 1
     [member] = service.snapshot().queues[0].members
     assert member.pause_reason == "lunch"
+
+
+# -- after kill -9: open records reconciled with Asterisk's channels (issue 11.4)
+
+
+def _hangup_of(core_show_channel: bytes) -> bytes:
+    """Composed: the Hangup event of a channel CoreShowChannels listed (the same channel
+    snapshot lines, as the captured Hangup events carry them)."""
+    return b"Event: Hangup\r\nPrivilege: call,all\r\n" + peer.header_block(core_show_channel) + b"Cause: 16\r\nCause-txt: Normal Clearing\r\n\r\n"
+
+
+def _apply(database: Database, operation: str, **arguments: Any) -> None:
+    database.run(lambda session: calls.apply(session, operation, arguments))
+
+
+def _record(database: Database, uniqueid: str) -> tuple[CallDisposition, datetime | None, list[str]]:
+    with database.transaction() as session:
+        call = calls.get(session, uniqueid)
+        assert call is not None
+        return call.disposition, call.ended_at, [e.kind for e in calls.timeline(session, uniqueid)]
+
+
+def test_records_left_open_by_a_killed_service_are_reconciled_on_start(database: Database) -> None:
+    """The service was killed with three calls on record as going. On start, CoreShowChannels
+    (the captured list: caller B still talks to an agent) decides: the call Asterisk no longer
+    has ended while the service was down, at the latest when it started again; B is followed
+    again and closed by its hangup; a call that started after the restart is not judged."""
+    restart = CAPTURE_EPOCH + 3600
+    at = lambda seconds: datetime.fromtimestamp(restart + seconds, timezone.utc).isoformat()  # noqa: E731
+    gone, newer = "1796272200.5", "1796275870.1"
+    _apply(database, "start_call", uniqueid=gone, at=at(-300))
+    _apply(database, "queue_joined", uniqueid=gone, queue=SKILL, at=at(-290), source="ami")
+    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=at(-60))
+    _apply(database, "queue_joined", uniqueid=peer.B_CALLER, queue=SKILL, at=at(-50), source="ami")
+    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", wait_seconds=0, at=at(-50), source="ami")
+    _apply(database, "start_call", uniqueid=newer, at=at(1))
+
+    reactor = MemoryReactorClock()
+    reactor.advance(restart)
+    channels = peer.CORE_SHOW_CHANNELS_B_TALKING[1:-1]
+    service, endpoint = start(reactor, [AmiPeer(channels=channels)], DatabaseWriter(database), CollectorRegistry())
+    assert service.resyncs == 1 and "CoreShowChannels" in endpoint.peer.action_names()
+    disposition, ended_at, kinds = _record(database, gone)
+    assert disposition is CallDisposition.SERVICE_DOWN and ended_at == datetime.fromtimestamp(restart, timezone.utc) and kinds.count("service_down") == 1
+    assert _record(database, peer.B_CALLER)[:2] == (CallDisposition.ANSWERED, None)
+    assert _record(database, newer)[:2] == (CallDisposition.IN_PROGRESS, None)
+
+    reactor.advance(30)
+    b_caller = next(f for f in channels if f"Uniqueid: {peer.B_CALLER}".encode() in f)
+    endpoint.peer.send(_hangup_of(b_caller), *(_hangup_of(f) for f in channels if f is not b_caller))
+    endpoint.flush()
+    disposition, ended_at, kinds = _record(database, peer.B_CALLER)
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(restart + 30, timezone.utc)) and kinds.count("end") == 1
+    with database.transaction() as session:  # the agent's and the ;1 channels' hangups made no records
+        assert all(calls.get(session, uniqueid) is None for uniqueid in peer.B_CHANNELS if uniqueid != peer.B_CALLER)
+
+
+def test_a_call_that_ends_while_the_ami_connection_is_down_is_closed_at_the_loss(database: Database) -> None:
+    """After every reconnect too: caller B was up at the first login, the connection drops,
+    and the second CoreShowChannels no longer lists it: its record ends when we lost sight
+    of it, and keeps what was known (answered)."""
+    start_at = CAPTURE_EPOCH + 7200
+    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
+    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", at=datetime.fromtimestamp(start_at - 50, timezone.utc).isoformat(), source="ami")
+    reactor = MemoryReactorClock()
+    reactor.advance(start_at)
+    peers = [AmiPeer(channels=peer.CORE_SHOW_CHANNELS_B_TALKING[1:-1]), AmiPeer(channels=())]
+    service, endpoint = start(reactor, peers, DatabaseWriter(database), CollectorRegistry())
+    assert _record(database, peer.B_CALLER)[1] is None
+    reactor.advance(5)
+    endpoint.peer.close()
+    endpoint.flush()
+    reactor.advance(2)
+    endpoint.flush()
+    assert service.resyncs == 2
+    disposition, ended_at, _ = _record(database, peer.B_CALLER)
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(start_at + 5, timezone.utc))
+
+
+def test_no_channel_list_no_reconciliation(database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """A manager user without the write class CoreShowChannels needs gets the captured
+    "Permission denied": which calls are gone cannot be told, so no record is closed (and
+    the log says why)."""
+    start_at = CAPTURE_EPOCH + 9000
+    _apply(database, "start_call", uniqueid="1796272200.7", at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
+    reactor = MemoryReactorClock()
+    reactor.advance(start_at)
+    denied = AmiPeer(refuse={"CoreShowChannels": peer.CORE_SHOW_CHANNELS_DENIED.split(b"Message: ")[1].split(b"\r\n")[0].decode()})
+    with caplog.at_level(logging.WARNING):
+        service, _ = start(reactor, [denied], DatabaseWriter(database), CollectorRegistry())
+    assert service.resyncs == 1 and "not reconciled" in caplog.text
+    assert _record(database, "1796272200.7")[:2] == (CallDisposition.IN_PROGRESS, None)
+
+
+# -- QueueCallerAbandon is not always a hangup (reference: ami_channels.txt)
+
+
+def test_a_queue_timeout_and_a_leavewhenempty_are_told_from_a_hangup(database: Database) -> None:
+    """Asterisk sends QueueCallerAbandon when Queue() times out and when leavewhenempty puts
+    the caller out, as for a caller who hangs up; QUEUESTATUS (VarSet) tells them apart. From
+    the AMI alone: C1 timed out after 6 s, E was refused (leaveempty: no queued time), and C2,
+    refused at the door, sent no queue event and gets no record from the AMI side."""
+    line = Line(DatabaseWriter(database))
+    line.feed(peer.CALL_TIMED_OUT, peer.CALL_LEFT_EMPTY, peer.CALL_REFUSED_FULL)
+    with database.transaction() as session:
+        timed_out, left_empty = calls.get(session, peer.C1_CALLER), calls.get(session, peer.E_CALLER)
+        assert timed_out is not None and left_empty is not None and calls.get(session, peer.C2_CALLER) is None
+        assert (timed_out.disposition, timed_out.queue, timed_out.queue_result, timed_out.wait_seconds) == (CallDisposition.TIMED_OUT, "capture-full", "timeout", 6)
+        assert (left_empty.disposition, left_empty.queue_result, left_empty.queued_at) == (CallDisposition.REFUSED, "leaveempty", None)
+        assert [e.kind for e in calls.timeline(session, peer.C1_CALLER)] == ["queue_join", "queue_abandon", "queue_timeout", "end"]
