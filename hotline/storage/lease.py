@@ -199,4 +199,4 @@ class LeaseKeeper:
         )
         if self.held:
             self._answered(False)
-            self.run_blocking(self.lease.release)
+            self.run_blocking(self.lease.release).addErrback(lambda failure: None)  # best effort: the session is gone anyway
