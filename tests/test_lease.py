@@ -19,7 +19,9 @@ def test_one_holder_at_a_time_and_the_next_takes_it_when_released(database_url):
         assert first.try_acquire() is True
         assert second.try_acquire() is False
         assert first.still_held() is True and second.still_held() is False
-        assert lease_for(second_db, "another-job").try_acquire() is True  # leases are by name
+        other = lease_for(second_db, "another-job")
+        assert other.try_acquire() is True  # leases are by name
+        other.release()
         first.release()
         assert second.try_acquire() is True
         assert first.try_acquire() is False
