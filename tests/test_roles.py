@@ -148,6 +148,12 @@ def test_gathered_metrics_label_every_child_sample_with_its_role():
     assert 'x_total{k="v",role="ivr"} 2.0' in merged
 
 
+def test_the_command_line_offers_the_roles_the_composition_root_builds():
+    from hotline import cli, service
+
+    assert cli.ROLE_NAMES == service.ROLES
+
+
 def test_features_plug_in_through_entry_points():
     """Flows by their dialplan name, commands and the call handler: none named in the core."""
     assert set(plugins.load(plugins.FLOWS)) == {"ivr", "queue_callback"}
