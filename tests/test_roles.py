@@ -156,7 +156,9 @@ def test_the_command_line_offers_the_roles_the_composition_root_builds():
 
 def test_features_plug_in_through_entry_points():
     """Flows by their dialplan name, commands and the call handler: none named in the core."""
-    assert set(plugins.load(plugins.FLOWS)) == {"ivr", "queue_callback"}
+    from hotline import dialplan
+
+    assert set(plugins.load(plugins.FLOWS)) == set(dialplan.FLOWS) == {"ivr", "queue_callback"}  # every name the dialplan calls
     assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf"}
     assert list(plugins.load(plugins.CALL_HANDLERS)) == ["ivr"]
 
