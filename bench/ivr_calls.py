@@ -9,7 +9,7 @@ Every party is its own process and talks over loopback only:
   from /proc/<pid> of that process alone;
 - **the load generator**: `--procs` asyncio processes playing Asterisk 22's side of FastAGI:
   the header block of `tests/agi_peer.py`, replies as res_agi writes them
-  (../shared/reference/asterisk/README.md), one command in flight, one more `HANGUP` when the
+  (tests/fixtures/asterisk/README.md), one command in flight, one more `HANGUP` when the
   server closes; Queue() answered as by an agent who talked and hung up (`200 result=-1`);
 - **baselines, same run, same generator**: our FastAGI layer alone (`hotline.agi.fastagi.listen`
   with a handler sending the silent caller's commands: no runner, no call log, no database),

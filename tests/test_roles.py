@@ -159,7 +159,7 @@ def test_features_plug_in_through_entry_points():
     from hotline import dialplan
 
     assert set(plugins.load(plugins.FLOWS)) == set(dialplan.FLOWS) == {"ivr", "queue_callback"}  # every name the dialplan calls
-    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf"}
+    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf", "admin"}
     assert list(plugins.load(plugins.CALL_HANDLERS)) == ["ivr"]
 
 

@@ -8,7 +8,7 @@ unit of work (see `hotline.storage.db.Database.transaction`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -445,6 +445,14 @@ def overdue(session: Session, now: datetime, limit: int = 200) -> list[Ticket]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def recent(session: Session, *, statuses: Collection[TicketStatus] = (), limit: int = 50) -> list[Ticket]:
+    """The newest tickets, optionally only in these statuses: the desk's and the CLI's list."""
+    stmt = select(Ticket)
+    if statuses:
+        stmt = stmt.where(Ticket.status.in_(list(statuses)))
+    return list(session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)))
 
 
 def for_caller(session: Session, caller_number: str, *, open_only: bool = False, limit: int = 20) -> list[Ticket]:
