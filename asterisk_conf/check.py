@@ -21,7 +21,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from asterisk_conf import render as r
+from asterisk_conf.addresses import host_port
 from hotline import dialplan
 from hotline import prompts as promptsmod
 from hotline.config import Config
@@ -388,7 +388,7 @@ def _check_flows(plan: Dialplan, config: Config, report: _Report) -> None:
     for flow in dialplan.FLOWS:
         if flow not in reached:
             report.add("hotline-extensions.conf", f"FastAGI flow {flow!r} of hotline.dialplan.FLOWS is never called by AGI()")
-    expected = [(h.host, h.port) for h in (r._host_port(e) for e in config.asterisk.agi_hosts)]
+    expected = [(h.host, h.port) for h in (host_port(e) for e in config.asterisk.agi_hosts)]
     chains: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     for call in calls:
         chains.setdefault((call.step.context, call.step.exten, call.flow), []).append((call.host, call.port))
@@ -400,7 +400,7 @@ def _check_flows(plan: Dialplan, config: Config, report: _Report) -> None:
 
 def _check_queues(sections: list[Section], plan: Dialplan, config: Config, pjsip: list[Section], prompts: Collection[str] | None, report: _Report) -> None:
     endpoints = {s.name for s in pjsip if s.get("type") == "endpoint"}
-    declared = {r.asterisk_queue(q.name) for q in config.queues}
+    declared = {dialplan.asterisk_queue(q.name) for q in config.queues}
     seen: set[str] = set()
     for section in sections:
         where = f"hotline-queues.conf:{section.line}"

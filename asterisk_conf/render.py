@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 
 from asterisk_conf import secrets as secretsmod
+from asterisk_conf.addresses import host_port as _host_port
 from hotline import __version__, dialplan
 from hotline import prompts as promptsmod
 from hotline.ami import permissions
@@ -153,23 +154,6 @@ class _Problems(list[str]):
         if not ok:
             self.append(f"{key}: expected {expected}, found {found!r}")
         return ok
-
-
-@dataclass(frozen=True)
-class _HostPort:
-    host: str  # as written in a URL: IPv6 in brackets
-    port: int
-    addresses: tuple[str, ...]  # the IP addresses it stands for
-
-
-def _host_port(entry: str) -> _HostPort:
-    host, _, port = entry.rpartition(":")
-    host = host.strip("[]")
-    if host == "localhost":
-        return _HostPort("localhost", int(port), ("127.0.0.1", "::1"))
-    address = ipaddress.ip_address(host)
-    shown = f"[{address}]" if address.version == 6 else str(address)
-    return _HostPort(shown, int(port), (str(address),))
 
 
 def _bind_address(host: str) -> str:

@@ -1032,7 +1032,7 @@ def child_serve(config: str, options: dict[str, Any]) -> int:
 
         reactor.callWhenRunning(gc.freeze)
 
-    return under_options(lambda: hotline_main(["-c", config, "serve"]), options)
+    return under_options(lambda: hotline_main(["-c", config, "serve", "--role", "ivr"]), options)
 
 
 # ============================================================================================
@@ -1398,7 +1398,9 @@ def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, opti
     port, http_port = free_port(), free_port()
     config = setup.config(name, db, port, http_port, pool_size=pool_size)
     if not options:
-        argv = [sys.executable, "-m", "hotline", "-c", str(config), "serve"]
+        # The ivr role alone: the process (and its database children) this bench measures;
+        # plain `hotline serve` would put a supervisor and two other roles around it.
+        argv = [sys.executable, "-m", "hotline", "-c", str(config), "serve", "--role", "ivr"]
     else:
         argv = [sys.executable, str(Path(__file__).resolve()), "_child", "serve", str(config), json.dumps(options)]
     server = Server("hotline serve", argv, port, setup.tmp / f"{name}.log", http_port=http_port)

@@ -4,7 +4,7 @@ Until the operators' desk arrives, an administrator puts a seat in its queues, p
 with a reason, or files and reads tickets from the shell. The commands call what the desk
 will call: AMI QueueAdd/QueuePause/QueueRemove (`hotline.ami.actions`, through the service's
 own AMI protocol) and `hotline.tickets.services`. Registered through
-hotline.cli.COMMAND_PROVIDERS; every expected failure is one `hotline: …` line and exit 1.
+the `hotline.commands` entry point (setup.cfg); every expected failure is one `hotline: …` line and exit 1.
 Imports beyond the argument parser wait for the command that needs them: every `hotline`
 invocation imports this module to build its parser.
 """

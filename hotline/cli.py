@@ -10,6 +10,7 @@ import argparse
 import getpass
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,10 +24,10 @@ from hotline.config import Config, ConfigError
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
-#: Packages that add their own subcommands. Each module has
-#: `register(subparsers) -> dict[command_name, handler]`, a handler being
+#: Features add their own subcommands through the `hotline.commands` entry points
+#: (hotline.plugins): `register(subparsers) -> dict[command_name, handler]`, a handler being
 #: `handler(args) -> int` that loads the config itself with `load_config(args)`.
-COMMAND_PROVIDERS = ("ivr.commands", "asterisk_conf.commands", "hotline.admin_commands")
+ROLE_NAMES = ("ivr", "desk", "workers")  # hotline.service.ROLES, without importing Twisted here
 
 
 class CommandError(Exception):
@@ -46,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--departments", metavar="FILE", help="departments JSON (default: the shipped list)")
     p.add_argument("--taxonomy", metavar="FILE", help="taxonomy JSON (default: the shipped table)")
 
-    sub.add_parser("serve", help="run the service until SIGINT/SIGTERM")
+    p = sub.add_parser("serve", help="run the service until SIGINT/SIGTERM: every role, each in its own process")
+    p.add_argument("--role", choices=ROLE_NAMES, help="run this one role alone, in the foreground (systemd units, several machines)")
+    p.add_argument("--http-bind", metavar="ADDRESS", help="with --role: the role's HTTP address instead of [http] bind")
+    p.add_argument("--http-port", type=int, metavar="PORT", help="with --role: the role's HTTP port instead of [http] port (0: any free port)")
+    p.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)  # the supervisor's pipe
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -79,17 +84,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _extensions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, object]:
-    import importlib
+    from hotline import plugins
 
     handlers: dict[str, object] = {}
-    for name in COMMAND_PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # that package has no commands yet
-            raise
-        handlers.update(module.register(sub))
+    for register in plugins.load(plugins.COMMANDS).values():
+        handlers.update(register(sub))
     return handlers
 
 
@@ -99,13 +98,26 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`hotline config check | head -1`): stop quietly, as cat does.
+        # Python would flush stdout again at exit and complain, so point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     extra = _extensions(sub)
     args = parser.parse_args(argv)
     try:
         if args.command in extra:
-            return extra[args.command](args)  # type: ignore[operator]
+            return int(extra[args.command](args))  # type: ignore[operator]
         return _dispatch(args)
     except ConfigError as exc:
         print(f"hotline: config error: {exc}", file=sys.stderr)
@@ -130,7 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _config_check(args.file)
     config = load_config(args)
     if args.command == "serve":
-        return _serve(config)
+        return _serve(config, args)
     if args.command == "db":
         return _db(config, args)
     if args.command == "init":
@@ -171,11 +183,21 @@ def _database(config: Config):  # noqa: ANN202 - local import keeps `hotline con
     return Database.from_url(config.database_url(), pool_size=config.database.pool_size)
 
 
-def _serve(config: Config) -> int:
+def _serve(config: Config, args: argparse.Namespace) -> int:
     from hotline.service import ServiceError, serve
 
+    if args.role is None and (args.http_bind is not None or args.http_port is not None):
+        raise CommandError("--http-bind and --http-port go with --role; all roles share [http] bind/port")
     try:
-        return serve(config)
+        if args.role is None:
+            from hotline import supervisor
+
+            return supervisor.run(config)
+        if args.report_fd is not None:
+            from hotline.supervisor import become_supervised_child
+
+            become_supervised_child()
+        return serve(config, args.role, http_bind=args.http_bind, http_port=args.http_port, report_fd=args.report_fd)
     except ServiceError as exc:
         raise CommandError(str(exc)) from None
 

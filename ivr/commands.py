@@ -1,6 +1,6 @@
 """`hotline prompts check|synth DIR` and `hotline menu check [FILE]`.
 
-Registered through hotline.cli.COMMAND_PROVIDERS. Each handler loads the config itself and
+Registered through the `hotline.commands` entry point (setup.cfg). Each handler loads the config itself and
 turns expected failures into `CommandError` (one line, exit 1), never a traceback.
 """
 

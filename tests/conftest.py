@@ -64,9 +64,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server = request.getfixturevalue("pg_server")
     template = request.getfixturevalue("pg_template")
     name = f"hotline_test_{os.getpid()}_{next(_counter)}"
-    server._run(str(server.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-T", template, name)
+    url = server.createdb(name, template=template)
     try:
-        yield server.url(name)
+        yield url
     finally:
         server.dropdb(name)
 
@@ -88,3 +88,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept = [item for item in items if item.get_closest_marker("postgres") is None]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
+
+
+_LEAK_GRACE_SECONDS = 5.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that leaves a non-daemon thread running (a database pool never stopped) would
+    keep the interpreter from exiting, and CI would hang until its time limit. Name the
+    threads and fail the run instead; pytest_unconfigure then exits without waiting for them."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + _LEAK_GRACE_SECONDS
+    leaked = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            leaked.append(thread.name)
+    if leaked:
+        session.config._hotline_leaked_threads = leaked  # type: ignore[attr-defined]
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"threads left running by the tests (a pool or service never stopped): {', '.join(sorted(leaked))}"
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "_hotline_leaked_threads", None):
+        import os
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(pytest.ExitCode.TESTS_FAILED))

@@ -63,8 +63,10 @@ class PostgresServer:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockdir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start")
 
-    def createdb(self, name: str) -> str:
-        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+    def createdb(self, name: str, template: str | None = None) -> str:
+        """A new database (a copy of `template` if given); returns its URL."""
+        copy = ("-T", template) if template else ()
+        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *copy, name)
         return self.url(name)
 
     def dropdb(self, name: str) -> None:

@@ -165,11 +165,13 @@ def test_serve_health_metrics_and_clean_stop(tmp_path):
     try:
         assert node.base.startswith("http://127.0.0.1:")
         status, body = node.get("/healthz")
-        assert status == 200 and json.loads(body) == {"status": "ok", "database": "ok"}
+        ok = {"status": "ok", "database": "ok"}
+        assert status == 200 and json.loads(body) == {**ok, "roles": {"ivr": ok, "desk": ok, "workers": ok}}
         status, body = node.get("/metrics")
         assert status == 200
-        assert re.search(r'^hotline_tickets_open\{status="received"\} 0\.0$', body, re.M)
-        assert re.search(r"^hotline_db_up 1\.0$", body, re.M)
+        assert re.search(r'^hotline_tickets_open\{role="workers",status="received"\} 0\.0$', body, re.M)
+        for role in ("ivr", "desk", "workers"):
+            assert re.search(rf'^hotline_db_up\{{role="{role}"\}} 1\.0$', body, re.M), body
         assert node.get("/nope")[0] == 404
     finally:
         code = node.stop()

@@ -189,7 +189,7 @@ def _serve(config: Config, database: Database, registry: CollectorRegistry, call
                 private.run_until_true(lambda: all((found := the_call(database, peer.uniqueid)) is not None and found.ended_at is not None for peer, _ in calls.values()), timeout=30)
         finally:
             private.run_until(port.stopListening(), 5)
-            runner.close()
+            private.run_until(runner.close(), 30)
     return records
 
 

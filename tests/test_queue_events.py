@@ -259,8 +259,7 @@ def start(reactor: MemoryReactorClock, peers: list[AmiPeer], writer: MemoryWrite
         reactor,
         config,
         registry,
-        writer,
-        recordings_dir=RECORDINGS,
+        QueueCallLog(writer, recordings_dir=RECORDINGS, clock=reactor),
         endpoint=endpoint,
         retry_policy=backoffPolicy(initialDelay=1.0, factor=2.0, jitter=lambda: 0.0),
     )
@@ -356,7 +355,7 @@ def test_disabled_ami_never_connects_but_serves_metrics() -> None:
     reactor = MemoryReactorClock()
     endpoint = PeerEndpoint(reactor)
     registry = CollectorRegistry()
-    service = start_ami(reactor, AmiConfig(enabled=False), registry, MemoryWriter(), endpoint=endpoint)
+    service = start_ami(reactor, AmiConfig(enabled=False), registry, QueueCallLog(MemoryWriter(), clock=reactor), endpoint=endpoint)
     reactor.advance(120)
     assert endpoint.attempts == 0 and not service.client.connected
     assert "hotline_ami_connected 0.0" in generate_latest(registry).decode()

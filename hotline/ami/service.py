@@ -1,12 +1,16 @@
-"""Wiring for `hotline serve`: AMI client → live model → call log and metrics.
+"""Wiring of the AMI side: AMI client → live model → metrics, and a call log if given.
 
-    ami = start_ami(reactor, config.ami, metrics.registry, call_log,
-                    recordings_dir=config.asterisk.recordings_dir)
+    ami = start_ami(reactor, config.ami, metrics.registry, None)       # a read-only live view
+    ami.write_calls(QueueCallLog(writer, recordings_dir=…, clock=reactor))   # records too
 
-The client's events feed the model; the model's changes feed the call log; the metrics read
-the model. After every login the model is re-based on QueueStatus and CoreShowChannels
-(events arriving meanwhile are held and replayed on top). While Asterisk is away the rest of
-the service keeps working: the model keeps its last state marked disconnected, actions fail
+The client's events feed the model; the model's changes feed the call log (any subscriber of
+the model: hotline.calllog.queue_events.QueueCallLog in the service, which the composition
+root builds, so that this package never imports the call log that imports it); the metrics
+read the model. Without a call log (the desk role, an ivr node without the writer's lease)
+the model is a read-only live view; `write_calls` / `stop_writing` attach and detach one.
+After every login the model is re-based on QueueStatus and CoreShowChannels (events arriving
+meanwhile are held and replayed on top). While Asterisk is away the rest of the service keeps
+working: the model keeps its last state marked disconnected, actions fail
 fast with AmiNotConnected, and the client retries with exponential backoff.
 """
 
@@ -16,7 +20,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.defer import Deferred, DeferredList
@@ -25,12 +29,12 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 
 from hotline.ami import actions
 from hotline.ami.client import AmiClient
-from hotline.ami.live import LiveModel, LiveSnapshot
+from hotline.ami.live import Change, LiveModel, LiveSnapshot
 from hotline.ami.metrics import AmiMetrics
-from hotline.config import AmiConfig, AsteriskConfig
+from hotline.config import AmiConfig
 
-if TYPE_CHECKING:  # imported where used: hotline.calllog.queue_events imports hotline.ami.live
-    from hotline.calllog.queue_events import CallLogWriter, QueueCallLog
+#: What turns the model's changes into call records (hotline.calllog.queue_events.QueueCallLog).
+CallLogSubscriber = Callable[[Change], None]
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +48,26 @@ class AmiService:
 
     client: AmiClient
     model: LiveModel
-    call_log: QueueCallLog
+    call_log: CallLogSubscriber | None
     metrics: AmiMetrics
     enabled: bool = True
     resyncs: int = 0
     _resync: Deferred[bool] | None = field(default=None, repr=False)
+    _unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
+
+    def write_calls(self, call_log: CallLogSubscriber) -> None:
+        """From now on the model's changes go to `call_log` (this process holds the writer's
+        lease); the model is re-based on Asterisk's view first if connected."""
+        self.stop_writing()
+        self.call_log = call_log
+        self._unsubscribe = self.model.subscribe(self.call_log)
+        if self.client.connected:
+            self.resync()
+
+    def stop_writing(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe, self.call_log = None, None
 
     def snapshot(self) -> LiveSnapshot:
         return self.model.snapshot()
@@ -114,9 +133,8 @@ def start_ami(
     reactor: Any,
     config: AmiConfig,
     registry: CollectorRegistry,
-    call_log_writer: CallLogWriter,
+    call_log: CallLogSubscriber | None,
     *,
-    recordings_dir: str = AsteriskConfig().recordings_dir,
     endpoint: IStreamClientEndpoint | None = None,
     retry_policy: Callable[[int], float] | None = None,
     action_ids: Iterator[str] | None = None,
@@ -124,8 +142,6 @@ def start_ami(
 ) -> AmiService:
     """Build and start the AMI side; with `config.enabled` false it builds the model and the
     metrics (hotline_ami_connected stays 0) but never connects."""
-    from hotline.calllog.queue_events import QueueCallLog
-
     model = LiveModel(reactor)
     address = f"{config.host}:{config.port}"
     client = AmiClient(
@@ -138,11 +154,11 @@ def start_ami(
         action_ids=action_ids,
         ping_interval=ping_interval,
     )
-    call_log = QueueCallLog(call_log_writer, recordings_dir=recordings_dir, clock=reactor)
     metrics = AmiMetrics(registry, model, client, clock=reactor)
-    service = AmiService(client=client, model=model, call_log=call_log, metrics=metrics, enabled=config.enabled)
+    service = AmiService(client=client, model=model, call_log=None, metrics=metrics, enabled=config.enabled)
     client.subscribe(model.apply)
-    model.subscribe(call_log)
+    if call_log is not None:
+        service.write_calls(call_log)
     client.on_connection(service._connection_changed)
     metrics.start()
     if config.enabled:

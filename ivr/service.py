@@ -1,0 +1,29 @@
+"""The IVR's side of the composition root: how its call handler is built. `hotline.service`
+finds this module through the `hotline.call_handlers` entry point, so the core never imports
+the IVR."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hotline.config import Config
+
+
+def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, flows: Mapping[str, Any]) -> Any:
+    """The ivr role's FastAGI call handler (entry point `hotline.call_handlers`): a CallRunner
+    routing to `flows` by dialplan name, its call log closed (written or journalled) before
+    the reactor stops. Raises ServiceError for a menu the validator refuses."""
+    from hotline.service import ServiceError
+    from ivr.menu import MenuError
+    from ivr.runner import CallRunner
+
+    try:
+        runner = CallRunner.from_config(config, database=pool, registry=registry)
+    except MenuError as exc:
+        raise ServiceError(f"menu refused: {exc}") from None
+    runner.flows = dict(flows)
+    # "before": the reactor waits for the call log to finish (written or journalled) while
+    # the pool's threads still run.
+    reactor.addSystemEventTrigger("before", "shutdown", runner.close)
+    return runner
