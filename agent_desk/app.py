@@ -176,7 +176,9 @@ class Desk:
                 if route.roles is not None:
                     token = (request.getCookie(COOKIE) or b"").decode("ascii", "replace")
                     policy, now = self.settings.sessions, self.context.now()
-                    who = await self.context.pool.run(lambda s: sessions.resolve(s, token, policy=policy, now=now))
+                    who, due = await self.context.pool.read(lambda s: sessions.look_up(s, token, policy=policy, now=now))
+                    if due:
+                        who = await self.context.pool.run(lambda s: sessions.resolve(s, token, policy=policy, now=now))
                     if who is None:
                         if route.changes_state:
                             raise HttpError(401, N_("Signed out"), N_("Your session has ended. Sign in again; nothing was changed."))

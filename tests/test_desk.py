@@ -262,3 +262,16 @@ def test_admin_sets_role_department_seat_and_queues(desk: tuple[int, dict[str, i
 def test_every_message_has_a_chinese_translation() -> None:
     assert i18n.untranslated("zh_Hans") == []
     assert set(ACCOUNTS) >= set(ROLE_USERS.values())
+
+
+def test_unknown_pages_wrong_methods_and_foreign_redirects(desk: tuple[int, dict[str, int], Database]) -> None:
+    port, _, _ = desk
+    client = Client(port)
+    assert client.get("/desk/nope").status == 404 and "没有这个页面" in client.get("/desk/nope").body
+    assert client.request("PUT", "/desk/tickets").status == 405
+    assert client.get("/desk/static/..%2Fapp.py").status == 404
+    assert client.get("/desk/static/desk.css").headers["content-type"].startswith("text/css")
+    for target, lands in (("//evil.example/x", "/desk/tickets"), ("https://evil.example/", "/desk/tickets"), ("/desk/tickets?status=closed", "/desk/tickets?status=closed")):
+        page = client.get("/desk/login?next=" + quote(target))
+        response = client.post("/desk/login", {"csrf": page.csrf(), "username": "operator", "password": PASSWORD, "next": target})
+        assert response.headers["location"] == lands, target

@@ -98,6 +98,22 @@ def login(session: Session, username: str, password: str, *, address: str, polic
     return LoginResult(token=token, user=_signed_in(session, user, row))
 
 
+def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> tuple[SignedIn | None, bool]:
+    """Read-only: the signed-in user, and whether a write is due (last_seen_at to move on, or
+    the session to end), in which case the caller runs `resolve`. Most requests need no write,
+    so they do not queue behind the writer (one thread on SQLite)."""
+    if not token:
+        return None, False
+    now = now or utcnow()
+    row = session.get(DeskSession, token_hash(token))
+    if row is None:
+        return None, False
+    user = session.get(User, row.user_id)
+    if user is None or not user.active or row.last_seen_at + policy.idle < now or now - row.last_seen_at >= policy.touch_every:
+        return None, True
+    return _signed_in(session, user, row), False
+
+
 def resolve(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> SignedIn | None:
     """The signed-in user for a cookie's token, or None (unknown, idle too long, account off)."""
     if not token:
