@@ -192,10 +192,22 @@ class Desk:
                     return b""
                 return result.encode() if isinstance(result, str) else result
             except HttpError as exc:
+                if exc.code == 403:
+                    await self._audit_refusal(request, who, route, exc)
                 return self.render(request, "error.html", who, exc.code, title=exc.title, message=exc.message)
 
         guarded.__name__ = route.name
         return guarded
+
+    async def _audit_refusal(self, request: Req, who: SignedIn | None, route: Route, exc: HttpError) -> None:
+        """A refused request (role, CSRF) is a security event: kept in the audit log. Its own
+        transaction, since the refused work (if any) was rolled back."""
+        user_id, username = (who.user_id, who.username) if who is not None else (None, "")
+        address, target, detail = self.address(request), request.path.decode("utf-8", "replace")[:128], {"route": route.name, "reason": exc.title}
+        try:
+            await self.db(lambda s: audit.record(s, "refused", user_id=user_id, username=username, target=target, address=address, detail=detail))
+        except Exception:  # noqa: BLE001 - the refusal page is shown even when the database is away
+            log.failure("could not audit a refused request")
 
     def _error(self, klein_request: IRequest, failure: Failure) -> bytes:
         from werkzeug.exceptions import HTTPException

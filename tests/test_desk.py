@@ -275,3 +275,31 @@ def test_unknown_pages_wrong_methods_and_foreign_redirects(desk: tuple[int, dict
         page = client.get("/desk/login?next=" + quote(target))
         response = client.post("/desk/login", {"csrf": page.csrf(), "username": "operator", "password": PASSWORD, "next": target})
         assert response.headers["location"] == lands, target
+
+
+def test_refusals_are_audited_and_a_deactivated_account_is_signed_out(desk: tuple[int, dict[str, int], Database]) -> None:
+    port, ids, database = desk
+    operator = signed_in(port, "operator")
+    assert operator.get("/desk/admin/audit").status == 403
+    assert operator.post("/desk/password", {"old": "x"}).status == 403
+    refused = database.read(lambda s: [(e.username, e.detail["route"], e.detail["reason"]) for e in s.query(AuditEntry).filter_by(action="refused").order_by(AuditEntry.id)])
+    assert refused == [("operator", "audit", "Not allowed"), ("operator", "password", "Form expired")]
+    admin = signed_in(port, "admin")
+    form = {"csrf": admin.csrf(), "display_name": "operator", "roles": ["operator"], "department": "", "extension": "", "queues": ""}  # no "active": deactivate
+    assert admin.post(f"/desk/admin/users/{ids['operator']}", form).status == 303
+    assert operator.get("/desk/tickets").status == 303
+    assert Client(port).login("operator").status == 401
+
+
+def test_list_pages_through_many_tickets(desk: tuple[int, dict[str, int], Database]) -> None:
+    from hotline.storage.models import TicketSource
+    from hotline.tickets.services import SYSTEM, open_ticket
+    from tests.desk_server import POLICY
+
+    port, _, database = desk
+    database.run(lambda s: [open_ticket(s, POLICY, source=TicketSource.WEB, actor=SYSTEM, description=f"路灯不亮 {i}") for i in range(30)])
+    operator = signed_in(port, "operator")
+    first, second = operator.get("/desk/tickets?source=web"), operator.get("/desk/tickets?source=web&page=2")
+    assert "共 30 件" in first.body and "第 1 页，共 2 页" in first.body and 'rel="next"' in first.body
+    assert second.body.count("路灯不亮") == 5 and 'rel="prev"' in second.body
+    assert "第 2 页，共 2 页" in operator.get("/desk/tickets?source=web&page=99").body
