@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from klein import Klein
+from prometheus_client import Histogram
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -102,6 +104,12 @@ class Desk:
         self.tz: ZoneInfo = context.policy.tz
         self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
         self.static = {p.name: p.read_bytes() for p in (HERE / "static").iterdir() if p.suffix in STATIC_TYPES}
+        self.requests: Histogram | None = None
+        if context.metrics is not None:
+            self.requests = Histogram(
+                "hotline_desk_request_seconds", "Desk requests by route and status, from routing to the response body", ["route", "status"],
+                registry=context.metrics.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            )  # fmt: skip
         self.app = Klein()
         for route in ROUTES:
             handler: Handler = getattr(self, f"on_{route.name}")
@@ -170,6 +178,14 @@ class Desk:
     def _guard(self, route: Route, handler: Handler) -> Callable[..., Awaitable[bytes]]:
         async def guarded(klein_request: IRequest, **kw: Any) -> bytes:
             request: Req = klein_request
+            started = time.perf_counter()
+            try:
+                return await checked(request, **kw)
+            finally:
+                if self.requests is not None:
+                    self.requests.labels(route.name, str(request.code)).observe(time.perf_counter() - started)
+
+        async def checked(request: Req, **kw: Any) -> bytes:
             self._headers(request)
             who: SignedIn | None = None
             try:

@@ -113,7 +113,7 @@ class Client:
 
 
 @contextmanager
-def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow) -> Iterator[int]:
+def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None) -> Iterator[int]:
     """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards."""
     from twisted.internet.pollreactor import PollReactor
 
@@ -121,7 +121,7 @@ def running_desk(database: Database, settings: DeskSettings | None = None, now: 
     pool = DatabasePool(reactor, database, size=2)
     pool.threads.start()
     pool.readers.start()
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     root = build_root(pool, metrics)
     root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now)))
     port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")

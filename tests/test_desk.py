@@ -303,3 +303,20 @@ def test_list_pages_through_many_tickets(desk: tuple[int, dict[str, int], Databa
     assert "共 30 件" in first.body and "第 1 页，共 2 页" in first.body and 'rel="next"' in first.body
     assert second.body.count("路灯不亮") == 5 and 'rel="prev"' in second.body
     assert "第 2 页，共 2 页" in operator.get("/desk/tickets?source=web&page=99").body
+
+
+def test_requests_are_measured_per_route_on_the_nodes_metrics(database: Database) -> None:
+    from prometheus_client import generate_latest
+
+    from hotline.metrics import Metrics
+
+    seed(database)
+    metrics = Metrics()
+    with running_desk(database, metrics=metrics) as port:
+        operator = signed_in(port, "operator")
+        operator.get("/desk/tickets")
+        operator.get("/desk/admin/users")
+    exposed = generate_latest(metrics.registry).decode()
+    assert 'hotline_desk_request_seconds_count{route="tickets",status="200"} 1.0' in exposed
+    assert 'hotline_desk_request_seconds_count{route="users",status="403"} 1.0' in exposed
+    assert 'hotline_desk_request_seconds_count{route="login",status="303"} 1.0' in exposed
