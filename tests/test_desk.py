@@ -227,7 +227,7 @@ def test_a_ticket_round_the_loop_with_each_role(desk: tuple[int, dict[str, int],
     assert act(supervisor, number, "verify").status == 303
     assert act(supervisor, number, "close").status == 303
     final = supervisor.get(f"/desk/tickets/{number}").body
-    assert "已结案" in final and "已更换井盖" in final and "申请延期" in final
+    assert "已结案" in final and "已更换井盖" in final and "申请延期" in final and "(5个工作日)" in final
     stale = supervisor.post(f"/desk/tickets/{number}/reopen", {"csrf": supervisor.csrf(), "version": "1", "reason": "x"})
     assert "error=" in stale.headers["location"]
     actions = database.read(lambda s: [(e.username, e.action) for e in s.query(AuditEntry).filter(AuditEntry.target == f"ticket:{number}").order_by(AuditEntry.id)])

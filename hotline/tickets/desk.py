@@ -22,6 +22,7 @@ from hotline.storage.models import Call, Category, Department, Role, Ticket, Tic
 from hotline.tickets import services
 from hotline.tickets.services import Actor, TicketNotFound, TicketPolicy
 from hotline.tickets.workflow import FINISHED, RULES, STATUS_LABELS, Action, InvalidValue, WorkflowError, allowed_actions
+from hotline.tickets.worktime import TimeLimit
 from hotline.web.sessions import SignedIn
 
 #: The department's request for more time: recorded as a note that a supervisor acts on with EXTEND.
@@ -214,7 +215,8 @@ class Step:
     to_status: str
     actor: str
     note: str
-    data: dict[str, Any]
+    #: The deadline this step set (a dispatch, an approved extension), if any.
+    deadline_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,8 @@ class Case:
     version: int
     caller_name: str
     resolution: str
-    time_limit: str
+    #: The limit of the latest dispatch, in words (zh, en): '5个工作日', '5 working days'.
+    time_limit: tuple[str, str]
     steps: list[Step]
     calls: list[CallView]
     actions: list[str]
@@ -257,7 +260,7 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
             e.to_status.value,
             names.users.get(e.actor_user_id or 0, e.actor),
             e.note,
-            e.data,
+            _set_deadline(e),
         )
         for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.seq))
     ]
@@ -275,7 +278,14 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
         # The same rule the dispatch will apply (services._time_limit), so the preview cannot drift.
         deadline = policy.calendar.deadline(now, services._time_limit(session, policy, t, None))
         default_department = services._default_department(session, t, None)
-    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, t.time_limit or "", steps, calls, actions, deadline, default_department)
+    limit = TimeLimit.parse(t.time_limit) if t.time_limit else None
+    limit_label = (limit.label("zh"), limit.label("en")) if limit is not None else ("", "")
+    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department)
+
+
+def _set_deadline(e: TicketEvent) -> datetime | None:
+    text = e.data.get("new_deadline_at") or (e.data.get("deadline_at") if e.action == Action.DISPATCH else None)
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 def move(
