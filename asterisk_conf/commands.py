@@ -1,8 +1,9 @@
-"""`hotline asterisk-config render --out DIR [--check-only]`.
+"""`hotline asterisk-config render --out DIR [--check-only]` and `… check-manager [FILE]`.
 
 Renders the hotline-*.conf files from the service config, checks them (the same check the
 tests run) and writes them, 0640 when they hold a password. With --check-only nothing is
-written: the exit status says whether the config renders.
+written: the exit status says whether the config renders. check-manager reads an existing
+manager.conf and says which AMI classes the service's user lacks (asterisk_conf.manager).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from asterisk_conf import render as rendermod
+from asterisk_conf.manager import ManagerConfError, check_manager
 from asterisk_conf.secrets import SecretsError
 from hotline.cli import CommandError, load_config
 
@@ -23,10 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argp
     p = sub.add_parser("render", help="render, check and write hotline-*.conf for Asterisk to #include")
     p.add_argument("--out", metavar="DIR", help="directory to write into (created if missing), e.g. /etc/asterisk/hotline")
     p.add_argument("--check-only", action="store_true", help="render and check, write nothing")
+    p = sub.add_parser("check-manager", help="check that manager.conf gives the AMI user (ami.username) every class the service needs")
+    p.add_argument("file", nargs="?", default=DEFAULT_MANAGER_CONF, metavar="FILE", help=f"manager.conf to read, #includes followed (default: {DEFAULT_MANAGER_CONF})")
     return {"asterisk-config": handle}
 
 
+DEFAULT_MANAGER_CONF = "/etc/asterisk/manager.conf"
+
+
 def handle(args: argparse.Namespace) -> int:
+    if args.asterisk_command == "check-manager":
+        return _check_manager(args)
     if not args.check_only and not args.out:
         raise CommandError("asterisk-config render: --out DIR is required (or --check-only)")
     config = load_config(args)
@@ -49,6 +58,22 @@ def handle(args: argparse.Namespace) -> int:
         note = ", holds passwords" if f.has_secrets else ""
         print(f"wrote {path} ({f.mode:04o}{note})")
     return 0
+
+
+def _check_manager(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    username = config.ami.username
+    try:
+        problems = check_manager(Path(args.file), username)
+    except ManagerConfError as exc:
+        raise CommandError(str(exc)) from None
+    if not problems:
+        print(f"asterisk-config: AMI user {username} in {args.file} has every class the service needs")
+        return 0
+    for problem in problems:
+        print(f"{args.file}: [{username}] {problem}")
+    print(f"grant it: read = {','.join(rendermod.AMI_READ)} and write = {','.join(rendermod.AMI_WRITE)} (docs/ami.md)")
+    return 1
 
 
 def prompt_names() -> Collection[str] | None:

@@ -30,6 +30,7 @@ import jinja2
 from asterisk_conf import secrets as secretsmod
 from hotline import __version__, dialplan
 from hotline import prompts as promptsmod
+from hotline.ami import permissions
 from hotline.config import Config
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -46,9 +47,10 @@ TRUNK = "hotline-trunk"
 #: Set on the caller's channel before anything else, inherited (``__``) by the queue member
 #: channel: the recording gosub names the file after the caller's uniqueid with it.
 VAR_CALLER_UNIQUEID = "HOTLINE_CALLER_UNIQUEID"
-#: AMI classes of the service's user (docs/asterisk.md says why each is needed).
-AMI_READ = ("call", "agent", "user")
-AMI_WRITE = ("call", "agent", "originate")
+#: AMI classes of the service's user: exactly what hotline.ami.permissions says our actions and
+#: events need (docs/ami.md says why each is needed).
+AMI_READ = permissions.READ
+AMI_WRITE = permissions.WRITE
 #: Numbers the outbound context dials, in the national form `hotline.phone.national` gives:
 #: mobiles, and landlines with their area code (10 to 12 digits).
 OUTBOUND_PATTERNS = ("_1[3-9]XXXXXXXXX", "_0[1-9]XXXXXXXX", "_0[1-9]XXXXXXXXX", "_0[1-9]XXXXXXXXXX")

@@ -10,9 +10,11 @@ writes) are written at a fixed pace:
 
 - **none**: no database work at all (the floor: scheduling, loopback);
 - **thread**: in a thread of the same process, as the service's `DatabasePool` does;
-- **process**: in a child process, the same work and pace.
+- **process**: in a child process, the same work and pace;
+- **threadxN**, **processxN**: the same, N calls' batches in one transaction (the call-log
+  writer's cross-call batching: one transaction per N/pace seconds).
 
-    .venv/bin/python bench/gil_contention.py [--seconds 8] [--rounds 2] [--batches-per-s 30]
+    .venv/bin/python bench/gil_contention.py [--seconds 8] [--rounds 2] [--batches-per-s 30] [--variants none,thread,threadx8,process]
 
 Prints p50 / p99 / max lateness per variant, and the host's steal time during each run (on a
 shared VM a run with much steal is not a measurement).
@@ -43,25 +45,27 @@ def steal_ticks() -> tuple[int, int]:
     return values[7], sum(values)
 
 
-def write_batches(url: str, per_second: float, stop: object) -> None:
-    """Call-log batches as the IVR submits them (start, answer, three steps), paced."""
+def write_batches(url: str, per_second: float, stop: object, per_transaction: int = 1) -> None:
+    """Call-log batches as the IVR submits them (start, answer, three steps), paced;
+    `per_transaction` calls' batches share one transaction (the writer's cross-call batching)."""
     from hotline.calllog import records as calls
     from hotline.storage.db import Database
 
     database = Database.from_url(url)
-    period = 1.0 / per_second
+    period = per_transaction / per_second
     index = 0
     next_at = time.monotonic()
     while not stop.is_set():  # type: ignore[attr-defined]
-        uniqueid = f"{os.getpid()}.{index}"
-        index += 1
+        uniqueids = [f"{os.getpid()}.{index + k}" for k in range(per_transaction)]
+        index += per_transaction
         now = datetime.now(timezone.utc)
 
         def work(session: object) -> None:
-            calls.start_call(session, uniqueid=uniqueid, at=now, caller_number="13812345678", dnid="12319", op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
-            calls.mark_answered(session, uniqueid=uniqueid, at=now, op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
-            for step in range(3):
-                calls.add_event(session, uniqueid=uniqueid, kind="key", detail={"node": "main", "step": step}, at=now, op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
+            for uniqueid in uniqueids:
+                calls.start_call(session, uniqueid=uniqueid, at=now, caller_number="13812345678", dnid="12319", op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
+                calls.mark_answered(session, uniqueid=uniqueid, at=now, op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
+                for step in range(3):
+                    calls.add_event(session, uniqueid=uniqueid, kind="key", detail={"node": "main", "step": step}, at=now, op_id=uuid.uuid4().hex)  # type: ignore[arg-type]
 
         database.run(work)
         next_at += period
@@ -83,10 +87,12 @@ def measure(variant: str, url: str, seconds: float, per_second: float) -> dict[s
     stop_thread = threading.Event()
     stop_process = context.Event()
     writer: threading.Thread | multiprocessing.process.BaseProcess | None = None
-    if variant == "thread":
-        writer = threading.Thread(target=write_batches, args=(url, per_second, stop_thread))
-    elif variant == "process":
-        writer = context.Process(target=write_batches, args=(url, per_second, stop_process))
+    kind, _, grouped = variant.partition("x")
+    per_transaction = int(grouped or 1)
+    if kind == "thread":
+        writer = threading.Thread(target=write_batches, args=(url, per_second, stop_thread, per_transaction))
+    elif kind == "process":
+        writer = context.Process(target=write_batches, args=(url, per_second, stop_process, per_transaction))
     if writer is not None:
         writer.start()
     time.sleep(0.5)
@@ -126,6 +132,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batches-per-s", type=float, default=30.0, help="call-log batches written per second (500 held calls at 10 calls/s ≈ 30)")
+    parser.add_argument("--variants", default="none,thread,process", help="none, thread, process; threadxN / processxN: N calls' batches per transaction")
     args = parser.parse_args()
     from hotline.storage.db import Database
     from hotline.storage.models import Base
@@ -138,7 +145,7 @@ def main() -> int:
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; lateness of a 2 ms ping, {args.batches_per_s:.0f} call-log batches/s")
     print(f"{'database work':<16}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'steal':>8}")
     for _ in range(args.rounds):
-        for variant in ("none", "thread", "process"):
+        for variant in args.variants.split(","):
             r = measure(variant, url, args.seconds, args.batches_per_s)
             print(f"{variant:<16}{r['n']:>7}{r['p50']:>10.3f}{r['p99']:>10.3f}{r['max']:>10.2f}{r['steal'] * 100:>7.0f}%", flush=True)
     return 0

@@ -9,7 +9,7 @@ Every party is its own process and talks over loopback only:
   from /proc/<pid> of that process alone;
 - **the load generator**: `--procs` asyncio processes playing Asterisk 22's side of FastAGI:
   the header block of `tests/agi_peer.py`, replies as res_agi writes them
-  (../shared/reference/asterisk/README.md), one command in flight, one more `HANGUP` when the
+  (tests/fixtures/asterisk/README.md), one command in flight, one more `HANGUP` when the
   server closes; Queue() answered as by an agent who talked and hung up (`200 result=-1`);
 - **baselines, same run, same generator**: our FastAGI layer alone (`hotline.agi.fastagi.listen`
   with a handler sending the silent caller's commands: no runner, no call log, no database),
@@ -126,7 +126,7 @@ SILENT_FLOW = (
 
 def proc_cpu(pid: int) -> float:
     """utime + stime of the whole process (all threads) and of its live child processes
-    (`hotline serve`'s database process does part of each call's work), seconds."""
+    (none today; the database server's CPU is measured apart), seconds."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     total = (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -138,6 +138,14 @@ def proc_cpu(pid: int) -> float:
             continue
         total += (int(child_fields[11]) + int(child_fields[12])) / CLK_TCK
     return total
+
+
+def database_cpu(pid: int) -> float:
+    """The PostgreSQL server's CPU: the postmaster, its live backends, and the backends that
+    ended (cutime + cstime: a pooled connection closed in mid-run takes its CPU with it)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return proc_cpu(pid) + (int(fields[13]) + int(fields[14])) / CLK_TCK
 
 
 def child_pids(pid: int) -> list[int]:
@@ -1069,16 +1077,29 @@ def summary(values: list[float], scale: float = 1000.0) -> dict[str, float | Non
 class RunContext:
     """What a load run needs to know about the server."""
 
-    def __init__(self, server: Server | None, kind: str, port: int = 0, config: str = "", db_path: Path | None = None, journal: Path | None = None) -> None:
+    def __init__(self, server: Server | None, kind: str, port: int = 0, config: str = "", db_path: Path | str | None = None, journal: Path | None = None, db_pid: int | None = None) -> None:
         self.server, self.kind, self.port, self.config, self.db_path, self.journal = server, kind, port, config, db_path, journal
+        #: The PostgreSQL server's postmaster (its backends are its children): its CPU counts too.
+        self.db_pid = db_pid
         self.calls_started = 0
         #: No measured run yet: RSS per session is only read on a server's first held run
         #: (later runs find the allocator's arenas already grown).
         self.fresh = True
 
 
-def call_records(db_path: Path) -> tuple[int, int, int]:
-    """(calls, calls with ended_at, call_events) in the server's database."""
+def call_records(db_path: Path | str) -> tuple[int, int, int]:
+    """(calls, calls with ended_at, call_events) in the server's database (a SQLite file or
+    a PostgreSQL URL)."""
+    if isinstance(db_path, str):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(db_path)
+        try:
+            with engine.connect() as pg:
+                row = pg.execute(text("SELECT count(*), count(ended_at), (SELECT count(*) FROM call_events) FROM calls")).one()
+        finally:
+            engine.dispose()
+        return int(row[0]), int(row[1]), int(row[2])
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         calls = connection.execute("SELECT count(*), count(ended_at) FROM calls").fetchone()
@@ -1118,6 +1139,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         cpu0, main0 = proc_cpu(pid), thread_cpu(pid, pid)
         rss0 = proc_status(pid, "VmRSS")
         records0 = call_records(ctx.db_path) if ctx.db_path else None
+        db_cpu0 = database_cpu(ctx.db_pid) if ctx.db_pid else 0.0
     t0 = time.monotonic() + 0.3 + 0.05 * procs
     workers: list[tuple[Any, Connection]] = []
     for share in shares:
@@ -1174,6 +1196,7 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         drain = wait_idle(pid, timeout=180)
         cpu1, main1 = proc_cpu(pid), thread_cpu(pid, pid)
         rss1 = proc_status(pid, "VmRSS")
+        db_cpu1 = database_cpu(ctx.db_pid) if ctx.db_pid else 0.0
     ok = [c for c in all_calls if c["ok"]]
     completed = [c for c in all_calls if c["completed"]]
     samples = [us for c in all_calls for _, us, _, _ in c["samples"]]
@@ -1267,6 +1290,8 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
         )
         if wall:
             row["server_cpu_share"] = round(cpu / (wall + (drain or 0)), 2)
+        if ctx.db_pid:
+            row["database_cpu_ms_per_call"] = round((db_cpu1 - db_cpu0) * 1000 / max(1, len(all_calls)), 2)
         if "machine" in row:
             # What other processes of the machine used meanwhile (ours: server + generators);
             # the generator's window is a little shorter than the server's, so this is an
@@ -1290,12 +1315,20 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
 class Setup:
     """A temporary installation: config, a database made by `hotline init`, seeded tickets."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, pg: Any = None) -> None:
         self.tmp = tmp
-        self.template = tmp / "template.db"
+        #: A tests.pgserver.PostgresServer: every database is a PostgreSQL database on it.
+        self.pg = pg
+        self.template: Path | str = tmp / "template.db" if pg is None else pg.url("bench_template")
         self.tickets: list[str] = []
 
-    def config(self, name: str, db: Path, fastagi_port: int, http_port: int, pool_size: int | None = None) -> Path:
+    @property
+    def db_pid(self) -> int | None:
+        if self.pg is None:
+            return None
+        return int((self.pg.datadir / "postmaster.pid").read_text().split()[0])
+
+    def config(self, name: str, db: Path | str, fastagi_port: int, http_port: int, pool_size: int | None = None) -> Path:
         path = self.tmp / f"{name}.toml"
         path.write_text(
             "\n".join(
@@ -1304,7 +1337,7 @@ class Setup:
                     f'data_dir = "{self.tmp / "var"}"',
                     'log_level = "WARNING"',
                     "[database]",
-                    f'url = "sqlite:///{db}"',
+                    f'url = "{db}"' if isinstance(db, str) else f'url = "sqlite:///{db}"',
                     *([f"pool_size = {pool_size}"] if pool_size else []),
                     "[http]",
                     f'bind = "{HOST}"',
@@ -1324,6 +1357,8 @@ class Setup:
         return path
 
     def prepare(self) -> None:
+        if self.pg is not None:
+            self.pg.createdb("bench_template")
         config = self.config("init", self.template, free_port(), free_port())
         done = subprocess.run([sys.executable, "-m", "hotline", "-c", str(config), "init", "--no-input"], cwd=ROOT, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
@@ -1345,7 +1380,12 @@ class Setup:
         finally:
             database.dispose()
 
-    def database(self, name: str) -> Path:
+    def database(self, name: str) -> Path | str:
+        if self.pg is not None:
+            dbname = name.replace("-", "_")
+            self.pg._run(str(self.pg.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-T", "bench_template", dbname)
+            return str(self.pg.url(dbname))
+        assert isinstance(self.template, Path)
         path = self.tmp / f"{name}.db"
         shutil.copyfile(self.template, path)
         return path
@@ -1363,7 +1403,7 @@ def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, opti
         argv = [sys.executable, str(Path(__file__).resolve()), "_child", "serve", str(config), json.dumps(options)]
     server = Server("hotline serve", argv, port, setup.tmp / f"{name}.log", http_port=http_port)
     server.start()
-    return server, RunContext(server, "fastagi", port=port, config=str(config), db_path=db, journal=setup.tmp / name / "journal")
+    return server, RunContext(server, "fastagi", port=port, config=str(config), db_path=db, journal=setup.tmp / name / "journal", db_pid=setup.db_pid)
 
 
 def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = None) -> tuple[Server, RunContext]:
@@ -1494,6 +1534,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", default="100,500,1000", help="the N values")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite", help="postgresql: a server of its own (tests/pgserver.py), its CPU reported as database_cpu_ms_per_call")
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the ramp mode starts its N calls")
     parser.add_argument("--held-rate", type=float, default=10.0, help="held mode: calls started per second (released at 4× that)")
@@ -1534,11 +1575,17 @@ def main() -> int:
         row["load_average"] = load_average()
         rows.append(row)
         turn = row["turnaround_ms"]
-        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms (at socket {socket_figures(row)})  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
+        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms (at socket {socket_figures(row)})  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  database CPU {row['database_cpu_ms_per_call']} ms/call" if row.get("database_cpu_ms_per_call") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
         return row
 
+    pg = None
     try:
-        setup = Setup(tmp)
+        if args.database == "postgresql":
+            from tests.pgserver import PostgresServer
+
+            pg = PostgresServer()
+            pg.start()
+        setup = Setup(tmp, pg)
         print(f"setup in {tmp}: hotline init --no-input, {TICKETS} tickets", flush=True)
         setup.prepare()
         for n in sizes:
@@ -1630,6 +1677,8 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
+        if pg is not None:
+            pg.stop()
         results["load_average_at_end"] = load_average()
         (OUT / f"{args.out}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
         logs = OUT / f"{args.out}-server-logs"

@@ -26,7 +26,7 @@ EXIT_FAILURE = 1
 #: Packages that add their own subcommands. Each module has
 #: `register(subparsers) -> dict[command_name, handler]`, a handler being
 #: `handler(args) -> int` that loads the config itself with `load_config(args)`.
-COMMAND_PROVIDERS = ("ivr.commands", "asterisk_conf.commands")
+COMMAND_PROVIDERS = ("ivr.commands", "asterisk_conf.commands", "hotline.admin_commands")
 
 
 class CommandError(Exception):

@@ -278,10 +278,9 @@ class DatabaseConfig:
     url: str = _check(_database_url, default="sqlite:///var/hotline.db")
     pool_size: int = _check(_integer(1, 200), default=5)
     echo: bool = _check(_boolean, default=False)
-    #: The call log's writes in a process of their own (hotline.storage.dbprocess), the IVR's lookups
-    #: on a DB-API connection (hotline.service.ivr_database), so that database work never
-    #: holds the reactor's GIL. False: threads of this process.
-    process: bool = _check(_boolean, default=True)
+    #: Seconds after which the service gives up on any database operation (hotline.storage.dbpool):
+    #: the call log journals it, a lookup counts as unavailable.
+    timeout: int = _check(_integer(1, 300), default=5)
 
 
 @dataclass(frozen=True)

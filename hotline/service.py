@@ -65,9 +65,9 @@ def check_schema(database: db.Database) -> None:
 
 def build(reactor: Any, config: Config) -> Service:
     """Wire everything and start listening; raises ServiceError with a readable reason."""
-    database = db.Database.from_url(config.database_url(), pool_size=config.database.pool_size, echo=config.database.echo)
+    database = db.Database.from_url(config.database_url(), pool_size=config.database.pool_size, echo=config.database.echo, timeout=config.database.timeout)
     check_schema(database)
-    pool = DatabasePool(reactor, database, size=config.database.pool_size)
+    pool = DatabasePool(reactor, database, size=config.database.pool_size, timeout=config.database.timeout)
     pool.start()
     metrics = Metrics(version=__version__)
     service = Service(config=config, pool=pool, metrics=metrics)
@@ -123,45 +123,6 @@ def _listen(reactor: Any, bind: str, port: int, factory: Any, section: str) -> A
         raise ServiceError(f"cannot listen on {bind}:{port} ({section}.bind/{section}.port): {exc.socketError}") from None
 
 
-@dataclass
-class IvrDatabase:
-    """Where the IVR's database work runs (`[database] process`); children not yet started.
-    None everywhere: in the service's database threads, as before the processes existed."""
-
-    writes: Any = None
-    lookups: Any = None
-    store: Any = None
-
-    @property
-    def children(self) -> list[Any]:
-        return [p for p in (self.writes, self.lookups) if p is not None]
-
-
-def ivr_database(reactor: Any, config: Config, database: db.Database) -> IvrDatabase:
-    """The call log's writes go to a child process of their own, under SCHED_IDLE: nobody
-    waits for them, and in a thread they would hold the reactor's GIL for milliseconds.
-
-    The lookups a caller waits for: on SQLite one costs 0.1 ms on a DB-API connection, less
-    than the hop to another process, so it runs on the reactor thread, giving up on a lock
-    after 100 ms rather than hold every call up; across a network (PostgreSQL) they go to a
-    second child, on its threads."""
-    if not config.database.process:
-        return IvrDatabase()
-    from hotline.storage.dbprocess import DatabaseProcess
-
-    source = config.source if config.source != "defaults" else None
-    writes = DatabaseProcess(reactor, source, readers=1, idle=True, niceness=10)
-    if database.dialect == "sqlite":
-        from hotline.storage.prepared import DirectReader
-        from ivr.flows import DirectStore
-
-        return IvrDatabase(writes=writes, store=DirectStore(DirectReader(database.engine, sqlite_busy_ms=100)))
-    from ivr.flows import ProcessStore
-
-    lookups = DatabaseProcess(reactor, source, readers=config.database.pool_size)
-    return IvrDatabase(writes=writes, lookups=lookups, store=ProcessStore(lookups))
-
-
 def _start_telephony(reactor: Any, service: Service) -> None:
     """The IVR on FastAGI and the AMI side, sharing one journalled call log."""
     from hotline.ami.service import start_ami
@@ -170,15 +131,8 @@ def _start_telephony(reactor: Any, service: Service) -> None:
     from ivr.runner import CallRunner
 
     config = service.config
-    where = ivr_database(reactor, config, service.pool.database)
-    for process in where.children:
-        process.start()
-        # "before": ahead of the reactor's own disconnectAll ("during"), which would cut
-        # the child's socket; the reactor waits until the child has answered what it was
-        # given. The call log's close ("after") journals anything still unwritten.
-        reactor.addSystemEventTrigger("before", "shutdown", process.stop)
     try:
-        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry, reactor=reactor, process=where.writes, store=where.store)
+        service.runner = CallRunner.from_config(config, database=service.pool, registry=service.metrics.registry)
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     try:
@@ -187,7 +141,9 @@ def _start_telephony(reactor: Any, service: Service) -> None:
         raise ServiceError(f"cannot listen on {config.fastagi.bind}:{config.fastagi.port} (fastagi.bind/fastagi.port): {exc.socketError}") from None
     host, port = service.fastagi_address
     log.info("FastAGI on agi://%s:%d/ (flows: ivr, queue_callback)", host, port)
-    reactor.addSystemEventTrigger("after", "shutdown", service.runner.close)
+    # "before": the reactor waits for the call log to finish (written or journalled) while
+    # the pool's threads still run.
+    reactor.addSystemEventTrigger("before", "shutdown", service.runner.close)
     service.ami = start_ami(reactor, config.ami, service.metrics.registry, service.runner.calllog, recordings_dir=config.asterisk.recordings_dir)
     _sweep_fallback_messages(reactor, service)
     if config.ami.enabled:

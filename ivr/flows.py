@@ -46,13 +46,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 
 from hotline import phone
 from hotline.tickets import services as tickets
 from hotline.business_hours import BusinessHours
 from hotline.config import Config
-from hotline.storage.dbprocess import DatabaseProcess
 from hotline.dialplan import (
     FLOW_IVR,
     FLOW_QUEUE_CALLBACK,
@@ -64,10 +63,9 @@ from hotline.dialplan import (
     message_path,
     queue_application_data,
 )
-from hotline.calllog.journal import CallLog, SessionRun
+from hotline.calllog.journal import CallLog
 from hotline.calllog.records import REFUSALS
 from hotline.storage.models import CallDisposition
-from hotline.storage.prepared import DirectReader
 from hotline.prompts import Prompt, sound_name
 from hotline.tickets.worktime import WorkingCalendar
 from hotline.agi.channel import CallInfo, Channel, Hangup
@@ -135,9 +133,12 @@ class IvrStore(Protocol):
 
 
 class SessionStore:
-    """`IvrStore` over a read-only session runner (`DatabasePool.read`, `sync_read`)."""
+    """`IvrStore` over a read-only runner: `DatabasePool.lookup` in the service (a Core
+    connection on a reader thread, with the pool's timeout), `sync_lookup` or `sync_run`
+    without a reactor. The work is given a Session or a Connection: the two queries are Core
+    statements that run on either."""
 
-    def __init__(self, run: SessionRun) -> None:
+    def __init__(self, run: Callable[[Callable[[Any], Any]], Deferred[Any]]) -> None:
         self._run = run
 
     def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
@@ -147,42 +148,8 @@ class SessionStore:
         return self._run(lambda session: _view(tickets.ticket_status(session, number)))
 
 
-class ProcessStore:
-    """`IvrStore` over the service's database process (`hotline.storage.dbprocess`): the same two
-    queries, asked for by name."""
-
-    def __init__(self, process: DatabaseProcess) -> None:
-        self._process = process
-
-    def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
-        return self._process.request("caller_open_ticket", caller_number=caller_number).addCallback(_view)
-
-    def ticket(self, number: str) -> Deferred[TicketView | None]:
-        return self._process.request("ticket_status", number=number).addCallback(_view)
-
-
-class DirectStore:
-    """`IvrStore` answering at once, on the calling thread, from a DB-API connection
-    (`hotline.tickets.services.StatusLookups`): the service's lookups on SQLite, where a read takes a
-    tenth of a millisecond and handing it to another process or thread cost several times
-    that while the caller waited (bench/RESULTS.md, "lookups")."""
-
-    def __init__(self, reader: DirectReader) -> None:
-        self._reader = reader
-        self._lookups = tickets.StatusLookups(reader)
-
-    def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
-        return maybeDeferred(self._lookups.caller_open_ticket_status, caller_number).addCallback(_view)
-
-    def ticket(self, number: str) -> Deferred[TicketView | None]:
-        return maybeDeferred(self._lookups.ticket_status, number).addCallback(_view)
-
-    def dispose(self) -> None:
-        self._reader.close()
-
-
 def _view(found: Any) -> TicketView | None:
-    """A (number, status) pair (a list, after JSON) as the flows see it."""
+    """A (number, status) pair as the flows see it."""
     return TicketView(str(found[0]), str(found[1])) if found else None
 
 

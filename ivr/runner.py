@@ -8,7 +8,8 @@ is logged, marked failed on the channel (`VAR_OUTCOME`) and hung up cleanly.
 
 Two ways to build one from the config:
 
-- with a reactor (the service): database work runs in a `DatabasePool` thread pool, the
+- with a reactor (the service): database work runs on a `DatabasePool` (lookups on its
+  reader threads, the call log batched by its writer, the journal on its file thread), the
   call log retries on the reactor's clock;
 - without (the classic AGI script, one process per call): database work runs inline, the
   call log is a `SyncCallLog` whose journal the service adopts if the database was away.
@@ -28,16 +29,15 @@ from hotline.business_hours import BusinessHours
 from hotline.config import Config
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
-from hotline.storage.dbprocess import DatabaseProcess
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
-from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_read
+from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_lookup
 from hotline.storage.models import CallDisposition
 from hotline.prompts import LANGUAGES, Prompt
 from hotline.prompts import catalogue as shipped_catalogue
 from hotline.agi.channel import Channel, ChannelError, Hangup
 from hotline.agi.codec import ProtocolError
-from ivr.flows import FLOWS, CallSession, Flow, IvrStore, ProcessStore, SessionStore, send_to_general_queue
+from ivr.flows import FLOWS, CallSession, Flow, IvrStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 
 log = logging.getLogger(__name__)
@@ -113,69 +113,64 @@ class CallRunner:
         *,
         reactor: Any = None,
         clock: Any = None,
-        process: DatabaseProcess | None = None,
-        store: IvrStore | None = None,
     ) -> CallRunner:
         """Build everything from the config; raises MenuError for a broken menu.
 
         `database` may be a `DatabasePool` (the service's: its reactor is used), a `Database`
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
-        None (one is made from config.database). With `process` (a database process of the
-        service, started) the call log goes there instead of the pool, and the lookups too
-        unless `store` answers them (released with the runner if it has a `dispose()`).
-        `clock` replaces the wall clock of the inline mode (tests pass a virtual one)."""
+        None (one is made from config.database). `clock` replaces the wall clock of the
+        inline mode (tests pass a virtual one)."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
         operations = operations_for(config)
         owned: list[Any] = []
         if isinstance(database, DatabasePool):
-            pool: DatabasePool | None = database
-            reactor = reactor if reactor is not None else database.reactor
-        elif reactor is not None:
-            if database is None:
-                database = Database.from_url(config.database_url(), pool_size=config.database.pool_size)
-            pool = DatabasePool(reactor, database, size=config.database.pool_size)
-            pool.start()
-            owned.append(pool)
-        else:
-            pool = None
+            reactor = database.reactor
+        if reactor is None:
             if database is None:
                 database = Database.from_url(config.database_url(), pool_size=config.database.pool_size)
                 owned.append(database)
-        if pool is not None:
-            if process is not None:
-                calllog: CallLog = CallLog(None, journal_path(config), clock=reactor, operations=operations, write=process.write_entry)
-                store = store or ProcessStore(process)
-            else:
-                calllog = CallLog(pool.run, journal_path(config), clock=reactor, operations=operations)
-                store = store or SessionStore(pool.read)
-            calllog.start()
-            clock = reactor
-        else:
             assert isinstance(database, Database)
             clock = clock if clock is not None else SystemClock()
-            calllog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
-            store = store or SessionStore(sync_read(database))
-        assert store is not None
-        # In the service, a call's batch is encoded and handed over on the reactor's next
-        # turn, after the command that made it due (a prompt, Queue()) is on the wire: done at
-        # once, that work (or a database thread taking the GIL) would delay the command.
-        write_soon = (lambda submit: reactor.callLater(0, submit)) if pool is not None else None
+            calllog: CallLog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
+            store: IvrStore = SessionStore(sync_lookup(database))
+            write_soon = None
+        else:
+            if not isinstance(database, DatabasePool):
+                if database is None:
+                    database = Database.from_url(config.database_url(), pool_size=config.database.pool_size, timeout=config.database.timeout)
+                database = DatabasePool(reactor, database, size=config.database.pool_size, timeout=config.database.timeout)
+                database.start()
+                owned.append(database)
+            pool = database
+            calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
+            calllog.start()
+            store = SessionStore(pool.lookup)
+            clock = reactor
+            # A call's batch is encoded and handed over on the reactor's next turn, after the
+            # command that made it due (a prompt, Queue()) is on the wire.
+            write_soon = lambda submit: reactor.callLater(0, submit)  # noqa: E731 - one line
+        if registry is not None:
+            calllog.register_metrics(registry)
         runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue, write_soon=write_soon)
-        if hasattr(store, "dispose"):
-            owned.append(store)
         runner._owned = owned
         return runner
 
-    def close(self) -> None:
-        """Stop the call log's timer and release what from_config made."""
-        self.calllog.close()
-        for thing in self._owned:
-            if isinstance(thing, DatabasePool):
-                thing.stop()
-            else:
-                thing.dispose()
-        self._owned = []
+    def close(self) -> Deferred[Any]:
+        """Stop the call log (it waits for what was submitted) and release what from_config
+        made; fires when done (at once without a reactor)."""
+        d = self.calllog.close()
+
+        def release(result: Any) -> Any:
+            for thing in self._owned:
+                if isinstance(thing, DatabasePool):
+                    thing.stop()
+                else:
+                    thing.dispose()
+            self._owned = []
+            return result
+
+        return d.addBoth(release)
 
     def session(self, channel: Channel) -> CallSession:
         # ?lang=… from the dialplan (a number of its own) is a known language: no offer.

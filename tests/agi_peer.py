@@ -61,7 +61,7 @@ commands, a command during a prompt, commands over 8190 bytes, NUL bytes, 510 an
 replies, no close after HANGUP, a session still open at the timeout). A value that broke out
 of its quoting shows in `args`.
 
-This is the project's own peer; it shares no code with ../shared/tools/asterisk_peer.py.
+This is the project's own peer; it shares no code with the team's reference peer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Our AMI peer for tests: Asterisk 22's side of the manager protocol, from captured bytes.
 
 Every frame below marked *captured* is copied byte for byte from the lab transcripts
-(shared/reference/asterisk/ami_queue.txt and ami_originate.txt, Asterisk 22.10.1, no
+(tests/fixtures/asterisk/ami_queue.txt and ami_originate.txt, Asterisk 22.10.1, no
 `timestampevents`) and ami_channels.txt (CoreShowChannels, Status, a refused CoreShowChannels);
 the peer only rewrites the value of an `ActionID:` header so replies match the client's ids.
 A few replies the lab did not capture (Setvar, Getvar, Redirect, MixMonitor, unknown action)
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -42,6 +42,26 @@ SUCCESSFUL_AUTH = b'Event: SuccessfulAuth\r\nPrivilege: security,all\r\nSystemNa
 PONG = b'Response: Success\r\nActionID: ping-1\r\nPing: Pong\r\nTimestamp: 1795235026.011298\r\n\r\n'
 GOODBYE = b'Response: Goodbye\r\nActionID: logoff-1\r\nMessage: Thanks for all the fish.\r\n\r\n'
 PERMISSION_DENIED = b'Response: Error\r\nActionID: ping-before-login\r\nMessage: Permission denied\r\n\r\n'
+#: CoreShowChannels by a user with write=call,agent,originate (ami_channels.txt, user labcall).
+CORESHOW_DENIED = b'Response: Error\r\nActionID: coreshow-1\r\nMessage: Permission denied\r\n\r\n'
+#: manager.conf's classes, for `write = all`.
+ALL_CLASSES = frozenset({"system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf", "reporting", "cdr", "dialplan", "originate", "agi", "cc", "aoc", "test", "security", "message"})
+#: The write classes Asterisk 22 registers each action with (manager.c, app_queue.c): a user
+#: whose `write` shares none of them gets PERMISSION_DENIED. Asterisk's facts, kept here
+#: apart from hotline.ami.permissions (what we think we need), so a wrong table there fails.
+ACTION_WRITE_CLASSES: dict[str, frozenset[str]] = {
+    "CoreShowChannels": frozenset({"system", "reporting"}),
+    "Status": frozenset({"system", "call", "reporting"}),
+    "Originate": frozenset({"originate"}),
+    "QueueAdd": frozenset({"agent"}),
+    "QueueRemove": frozenset({"agent"}),
+    "QueuePause": frozenset({"agent"}),
+    "QueuePenalty": frozenset({"agent"}),
+    "Redirect": frozenset({"call"}),
+    "Hangup": frozenset({"system", "call"}),
+    "Setvar": frozenset({"call"}),
+    "Getvar": frozenset({"call", "reporting"}),
+}
 LOGIN_FAILED = b'Response: Error\r\nActionID: bad-login-1\r\nMessage: Authentication failed\r\n\r\n'
 SENT_LOGIN = b'Action: Login\r\nUsername: labuser\r\nSecret: labsecret\r\nActionID: login-1\r\n\r\n'
 SENT_QUEUE_ADD = b'Action: QueueAdd\r\nQueue: hotline-general\r\nInterface: Local/agent2@agents/n\r\nMemberName: Agent Two\r\nPenalty: 1\r\nPaused: false\r\nStateInterface: Local/agent2@agents\r\nActionID: qadd-1\r\n\r\n'
@@ -664,9 +684,12 @@ class AmiPeer(Protocol):
     """Answers actions the way the lab's Asterisk did; scripted further by the test.
 
     Knobs: `secret` (Login checks it), `queue_status` / `channels` / `status` (list items
-    served for QueueStatus, CoreShowChannels, Status, with the client's ActionID), `originate` ("response_first", "event_first" or "silent"), `pong`,
-    `refuse` (action name → the `Response: Error` message to answer it with), `on_action` (a
-    hook that may take an action over by returning True).
+    served for QueueStatus, CoreShowChannels, Status, with the client's ActionID), `originate`
+    ("response_first", "event_first" or "silent"), `pong`, `refuse` (action name → the
+    `Response: Error` message to answer it with), `write` (the user's manager.conf write
+    classes: an action registered with none of them is answered `Permission denied`, as
+    ami_channels.txt shows; None allows all), `on_action` (a hook that may take an action over
+    by returning True).
     """
 
     def __init__(
@@ -682,8 +705,10 @@ class AmiPeer(Protocol):
         banner: bytes = BANNER,
         after_login: Sequence[bytes] = (FULLY_BOOTED, SUCCESSFUL_AUTH),
         refuse: dict[str, str] | None = None,
+        write: Collection[str] | None = None,
     ) -> None:
         self.username, self.secret = username, secret
+        self.write = None if write is None else frozenset(ALL_CLASSES if "all" in write else write)
         self.queue_status = list(queue_status)
         self.channels = list(channels)
         self.status = list(status)
@@ -739,7 +764,7 @@ class AmiPeer(Protocol):
             else:
                 write(retag(LOGIN_FAILED, action_id))
                 self.close()  # Asterisk closes after a refused login (captured)
-        elif not self.logged_in and name != "Logoff":
+        elif (not self.logged_in and name != "Logoff") or self._lacks_class(name):
             write(retag(PERMISSION_DENIED, action_id))
         elif name in self.refuse:
             write(error(action_id, self.refuse[name]))
@@ -788,6 +813,10 @@ class AmiPeer(Protocol):
             write(ack(action_id, "Dual Redirect successful" if "ExtraChannel" in fields else "Redirect successful"))
         else:
             write(error(action_id, "Invalid/unknown command"))
+
+    def _lacks_class(self, name: str) -> bool:
+        """manager.c's check: the user's write classes share none with the action's."""
+        return self.write is not None and name in ACTION_WRITE_CLASSES and not ACTION_WRITE_CLASSES[name] & self.write
 
     def _originate(self, fields: dict[str, str], action_id: str) -> None:
         if "Channel" not in fields:

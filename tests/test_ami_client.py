@@ -586,3 +586,16 @@ def _reconnects_when_asterisk_comes_back(reactor: Any) -> None:
     finally:
         ticker.stop()
         run_until(reactor, maybeDeferred(listening.stopListening))
+
+
+def test_a_user_without_the_write_class_gets_asterisks_permission_denied() -> None:
+    """ami_channels.txt, user labcall (write=call,agent,originate): CoreShowChannels is
+    answered with the captured `Permission denied` frame and fails as AmiActionError;
+    Status (call) still runs; with `reporting` the list comes."""
+    assert retag(peer.PERMISSION_DENIED, "coreshow-1") == peer.CORESHOW_DENIED
+    client, endpoint, _ = connected_client(write=["call", "agent", "originate"])
+    error = failure_of(send(client, endpoint, actions.core_show_channels()), AmiActionError)
+    assert error.message == "Permission denied" and error.action == "CoreShowChannels"
+    assert list(result_of(send(client, endpoint, actions.status())).events) == []
+    client, endpoint, _ = connected_client(write=["call", "agent", "originate", "reporting"])
+    assert list(result_of(send(client, endpoint, actions.core_show_channels())).events) == []

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -446,7 +447,7 @@ def test_manager_binds_loopback_by_default_and_permits_only_the_service(tmp_path
     assert user.name == "hotline" and user.get("secret") == AMI_SECRET
     assert user.all("deny") == ["0.0.0.0/0.0.0.0", "::/0"] and user.all("permit") == ["127.0.0.1/255.255.255.255"]
     assert [k for k, _ in user.options].index("permit") > [k for k, _ in user.options].index("deny")  # last match wins
-    assert user.get("read") == "call,agent,user" and user.get("write") == "call,agent,originate"
+    assert user.get("read") == "call,agent" and user.get("write") == "call,agent,reporting,originate"
     assert manager.has_secrets and manager.mode == 0o640
 
 
@@ -688,3 +689,96 @@ def test_cli_renders_checks_and_writes(tmp_path):
 
     no_out = _run("asterisk-config", "render", cwd=tmp_path, env=env)
     assert no_out.returncode == 1 and "--out DIR is required" in no_out.stderr
+
+
+# -- the AMI user's classes (hotline.ami.permissions) and check-manager
+
+
+def _manager_user(tmp_path: Path) -> tuple[configmod.Config, Any]:
+    config, environ = make_config(tmp_path, "[ami]\nenabled = true\n")
+    manager = rendermod.render(config, prompts=PROMPTS, environ=environ).file("hotline-manager.conf")
+    return config, read_conf(manager.text)[1]
+
+
+def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
+    """Logged in to our Asterisk peer with exactly the rendered classes, every action the
+    service builds runs: the resync's CoreShowChannels too, which write=call,agent,originate
+    was refused (ami_channels.txt)."""
+    from hotline.ami import actions
+    from hotline.ami.client import AmiActionError
+    from tests.ami_peer import failure_of, result_of
+    from tests.test_ami_client import connected_client, send
+
+    _config, user = _manager_user(tmp_path)
+    client, endpoint, _clock = connected_client(write=user.get("write").split(","))
+    calls = [
+        actions.ping(),
+        actions.core_show_channels(),
+        actions.status(),
+        actions.queue_status("hotline-general"),
+        actions.queue_summary("hotline-general"),
+        actions.queue_add("hotline-general", "PJSIP/8001", member_name="8001"),
+        actions.queue_pause("PJSIP/8001", True, queue="hotline-general", reason="lunch"),
+        actions.queue_pause("PJSIP/8001", False, queue="hotline-general"),
+        actions.queue_remove("hotline-general", "PJSIP/8001"),
+        actions.originate("Local/5550001@survey-phone", context="survey", exten="s"),
+        actions.redirect("PJSIP/1001-00000001", "hotline-inbound", "s"),
+        actions.hangup("Local/noanswer@survey-phone-00000013;1", 16),
+        actions.setvar("HOTLINE_TICKET", "2027-0001", channel="PJSIP/1001-00000001"),
+        actions.getvar("SURVEY_ID", channel="PJSIP/1001-00000001"),
+    ]
+    for action in calls:
+        result_of(send(client, endpoint, action))
+    names = {name for name in endpoint.peer.action_names()}
+    assert names >= {"CoreShowChannels", "QueueAdd", "QueuePause", "QueueRemove", "Originate", "Status"}
+    # The peer refuses for real: the old grant is answered as the lab's Asterisk answered.
+    client, endpoint, _clock = connected_client(write=["call", "agent", "originate"])
+    assert failure_of(send(client, endpoint, actions.core_show_channels()), AmiActionError).message == "Permission denied"
+
+
+def test_check_manager_reports_a_user_that_lacks_a_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hotline asterisk-config check-manager FILE` follows manager.conf's #include into the
+    rendered file: clean for the rendered user; the old grant (no `reporting`) exits 1 and
+    names CoreShowChannels; a missing user or file is one clear line."""
+    from hotline import cli
+
+    config, _user = _manager_user(tmp_path)
+    out = tmp_path / "asterisk"
+    (out / "hotline").mkdir(parents=True)
+    config_file = str(tmp_path / "hotline.toml")
+    environ = {"HOTLINE_AMI_PASSWORD": AMI_SECRET}
+    rendermod.write(rendermod.render(config, prompts=PROMPTS, environ=environ), out / "hotline")
+    (out / "manager.conf").write_text("[general]\nenabled = no\n#include hotline/hotline-manager.conf\n#tryinclude manager.d/*.conf\n", encoding="utf-8")
+    os.environ["HOTLINE_AMI_PASSWORD"] = AMI_SECRET
+    try:
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 0
+        assert "has every class the service needs" in capsys.readouterr().out
+        manager = out / "hotline" / "hotline-manager.conf"
+        manager.write_text(manager.read_text(encoding="utf-8").replace("write = call,agent,reporting,originate", "write = call,agent,originate").replace("read = call,agent", "read = call"), encoding="utf-8")
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 1
+        printed = capsys.readouterr().out
+        assert "write lacks system or reporting: action CoreShowChannels answers 'Permission denied'" in printed
+        assert "read lacks agent: event QueueCallerJoin is never delivered" in printed
+        (out / "other.conf").write_text("[someone]\nread = all\nwrite = all\n", encoding="utf-8")
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "other.conf")]) == 1
+        assert "defines no AMI user [hotline]" in capsys.readouterr().err
+        (out / "other.conf").write_text("[hotline]\nread = all\nwrite = all\n", encoding="utf-8")
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "other.conf")]) == 0
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "nowhere.conf")]) == 1
+        assert "cannot read" in capsys.readouterr().err
+    finally:
+        del os.environ["HOTLINE_AMI_PASSWORD"]
+
+
+def test_permission_tables_cover_every_action_and_event() -> None:
+    """hotline.ami.permissions names a class for every action actions.py builds and every
+    event the live model applies, so a new one cannot slip past the grant."""
+    import inspect as inspectmod
+
+    from hotline.ami import actions, permissions
+    from hotline.ami.live import LiveModel
+
+    built = set(re.findall(r'Action\(\s*"([A-Za-z]+)"', inspectmod.getsource(actions)))
+    assert built and built <= set(permissions.ACTIONS)
+    assert set(LiveModel()._handlers) <= set(permissions.EVENTS)
+    assert permissions.missing(permissions.READ, permissions.WRITE) == []

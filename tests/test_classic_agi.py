@@ -9,7 +9,6 @@ loads them through the test-only HOTLINE_AGI_TEST_HANDLER=tests.test_classic_agi
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import os
@@ -28,6 +27,7 @@ from hotline.agi import classic
 from hotline.agi.codec import ProtocolError
 from hotline.agi.channel import Channel, Hangup, RecordResult
 from hotline.agi.classic import ClassicAgiChannel, main
+from hotline.agi.driver import run_to_end
 from tests.agi_peer import AsteriskPeer, HangUp, HangupAtCommand, Press, RawReply, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ HEADER = (
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coroutine)
+    return run_to_end(coroutine)
 
 
 class Close:
@@ -428,6 +428,7 @@ def test_main_takes_the_flow_from_the_header_without_argv(asterisk: Asterisk, si
         flows.append(channel.info.flow)
 
     asterisk.send(_header_without_flow())
+    asterisk.script(b"200 result=0\n")
     assert main(["hotline-agi"], handler=handler, stdin=asterisk.stdin, stdout=asterisk.stdout) == 0
     assert flows == ["survey"]
 
@@ -443,6 +444,7 @@ def test_main_exit_status(asterisk: Asterisk, sighup_restored: None, caplog: pyt
         raise RuntimeError("menu broken")
 
     asterisk.send(HEADER)
+    asterisk.script(b"200 result=0\n", b"200 result=0\n")
     assert main(["x", "ivr"], handler=hung_up, stdin=asterisk.stdin, stdout=asterisk.stdout) == 0
     asterisk.send(HEADER)
     with caplog.at_level(logging.ERROR, logger="hotline.agi.classic"):
@@ -455,10 +457,10 @@ def test_main_exit_status(asterisk: Asterisk, sighup_restored: None, caplog: pyt
 def test_main_loads_the_test_handler_from_the_environment(asterisk: Asterisk, sighup_restored: None) -> None:
     """HOTLINE_AGI_TEST_HANDLER=module:attribute replaces the IVR runner (tests only)."""
     asterisk.send(HEADER)
-    asterisk.script(b"200 result=1\n")
+    asterisk.script(b"200 result=0\n", b"200 result=1\n")
     environ = {classic.TEST_HANDLER_ENV: "tests.test_classic_agi:flow_flow_name"}
     assert main(["x", "ivr"], stdin=asterisk.stdin, stdout=asterisk.stdout, environ=environ) == 0  # type: ignore[arg-type]
-    assert asterisk.commands() == b'SET VARIABLE FLOW "ivr"\n'
+    assert asterisk.commands() == b'ANSWER\nSET VARIABLE FLOW "ivr"\n'
 
 
 def test_main_builds_the_call_runner_from_the_config(asterisk: Asterisk, sighup_restored: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -484,13 +486,14 @@ def test_main_builds_the_call_runner_from_the_config(asterisk: Asterisk, sighup_
     config = tmp_path / "hotline.toml"
     config.write_text('[service]\nname = "12319-test"\n', encoding="utf-8")
     asterisk.send(HEADER)
-    asterisk.script(b"200 result=1\n")
+    asterisk.script(b"200 result=0\n", b"200 result=1\n")
     assert main(["x", "ivr"], stdin=asterisk.stdin, stdout=asterisk.stdout, environ={"HOTLINE_CONFIG": str(config)}) == 0  # type: ignore[arg-type]
-    assert configured == ["12319-test"] and asterisk.commands() == b'SET VARIABLE RUNNER "12319-test"\n'
+    assert configured == ["12319-test"] and asterisk.commands() == b'ANSWER\nSET VARIABLE RUNNER "12319-test"\n'
 
 
 def test_main_fails_the_agi_when_the_config_is_broken(asterisk: Asterisk, sighup_restored: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A config that does not load exits 1 before any command: the dialplan routes on FAILURE."""
+    """A config that does not load exits 1 after the call was answered (nothing else is sent):
+    the dialplan routes on FAILURE."""
     built: list[Any] = []
     fake = types.ModuleType("ivr.runner")
     fake.CallRunner = types.SimpleNamespace(from_config=built.append)  # type: ignore[attr-defined]
@@ -498,8 +501,9 @@ def test_main_fails_the_agi_when_the_config_is_broken(asterisk: Asterisk, sighup
     config = tmp_path / "hotline.toml"
     config.write_text("[service\n", encoding="utf-8")
     asterisk.send(HEADER)
+    asterisk.script(b"200 result=0\n")
     assert main(["x", "ivr"], stdin=asterisk.stdin, stdout=asterisk.stdout, environ={"HOTLINE_CONFIG": str(config)}) == 1
-    assert asterisk.commands() == b"" and built == []
+    assert asterisk.commands() == b"ANSWER\n" and built == []
 
 
 # -- the executable under our Asterisk peer
@@ -570,6 +574,74 @@ def test_failing_flow_exits_non_zero(tmp_path: Path) -> None:
     call, _marker = _run_script(peer, "ivr", tmp_path, handler="flow_broken")
     assert call.exit_status == 1 and call.agistatus == "FAILURE"
     assert b"asterisk-lab-1795234925.9" in call.stderr and b"menu broken" in call.stderr
+
+
+#: Modules that take the script's time at start (tenths of a second between them): none may
+#: be loaded when the first command goes out.
+HEAVY_MODULES = ("sqlalchemy", "twisted", "prometheus_client", "asyncio", "ivr", "ivr.runner", "hotline.storage.db", "hotline.config")
+
+
+def test_first_command_goes_out_before_the_heavy_imports(database_url: str, tmp_path: Path) -> None:
+    """Asterisk runs the script with the real IVR (no test handler): the first line on its
+    stdout is ANSWER, written while none of the slow modules is loaded; the IVR is built
+    meanwhile and serves the menu (a key, a ticket number asked for), the call's record is
+    written, and ANSWER is on the wire once."""
+    from hotline.storage.db import Database
+    from tests.test_ivr_e2e import CALLER, the_call, write_config
+
+    config = write_config(tmp_path, database_url)
+    probe = tmp_path / "modules.txt"
+    peer = AsteriskPeer([Press("1"), Press("4242#")], callerid=CALLER, dnid="12319")
+    call = peer.run_classic([str(SCRIPT), "ivr"], env={"HOTLINE_CONFIG": str(config), classic.TEST_MODULES_ENV: str(probe), "PATH": "/usr/bin:/bin"}, cwd="/")
+    loaded = set(probe.read_text().split())
+    assert "hotline.agi.classic" in loaded and "asterisk.agi" in loaded
+    assert [name for name in HEAVY_MODULES if name in loaded] == []
+    assert call.verbs[0] == "ANSWER" and call.verbs.count("ANSWER") == 1
+    assert "GET DATA" in call.verbs and call.exit_status == 0 and call.stderr == b"" and call.problems == [], call.stderr
+    database = Database.from_url(database_url)
+    try:
+        record = the_call(database, peer.uniqueid)
+        assert record.disposition is not None and record.ended_at is not None
+    finally:
+        database.dispose()
+
+
+def test_the_flow_runs_under_the_fastagi_driver(asterisk: Asterisk, sighup_restored: None) -> None:
+    """One driver on both transports: a classic flow may await a read that already has its
+    result (the inline database), and one that has none fails the AGI with a clear log line
+    instead of hanging a process nothing will wake."""
+    from twisted.internet.defer import Deferred, succeed
+
+    async def reads(channel: Channel) -> None:
+        value = await succeed("ready")
+        await channel.set_variable("READ", value)
+
+    asterisk.send(HEADER)
+    asterisk.script(b"200 result=0\n", b"200 result=1\n")
+    assert main(["x", "ivr"], handler=reads, stdin=asterisk.stdin, stdout=asterisk.stdout) == 0  # type: ignore[arg-type]
+    assert asterisk.commands() == b'ANSWER\nSET VARIABLE READ "ready"\n'
+
+    async def waits(channel: Channel) -> None:
+        await Deferred()
+
+    asterisk.send(HEADER)
+    asterisk.script(b"200 result=0\n")
+    assert main(["x", "ivr"], handler=waits, stdin=asterisk.stdin, stdout=asterisk.stdout) == 1  # type: ignore[arg-type]
+
+
+def test_answer_after_answer_first_writes_nothing_but_sees_a_hangup(asterisk: Asterisk, sighup_restored: None) -> None:
+    """The flow's answer() after the script's own ANSWER sends nothing; if the caller hung
+    up meanwhile it raises Hangup as the command would have."""
+    channel = open_channel(asterisk, b"200 result=0\n")
+    started: list[bool] = []
+    channel.answer_first(meanwhile=lambda: started.append(True))
+    run(channel.answer())
+    assert started == [True] and asterisk.commands() == b"ANSWER\n"
+    os.kill(os.getpid(), signal.SIGHUP)
+    with pytest.raises(Hangup, match="SIGHUP"):
+        run(channel.answer())
+    assert asterisk.commands() == b"ANSWER\n"
+    channel.close()
 
 
 # -- the flows the child process runs (loaded through HOTLINE_AGI_TEST_HANDLER)

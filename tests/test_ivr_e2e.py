@@ -22,7 +22,6 @@ from hotline.config import Config, FastAgiConfig
 from hotline.storage.db import Database
 from hotline.calllog.journal import CallLog, sync_run
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
-from hotline.service import IvrDatabase, ivr_database
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from hotline.agi.fastagi import listen
 from ivr.runner import CallRunner
@@ -61,14 +60,12 @@ def the_call(database: Database, uniqueid: str) -> Any:
         return calls.get(s, uniqueid)
 
 
-@pytest.mark.parametrize("arrangement", ["threads", "service"])
-def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrangement):
+def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
     """Six calls at once through the FastAGI server: a silent caller (general queue), a status
     by number (self-service), a queue timeout (a message and its ticket), a hangup in the
-    welcome, a queue-callback leg and an unknown flow — each leaves its record. Both ways the
-    database work can run: the service's threads, and `hotline serve`'s arrangement (the call
-    log in a child process; lookups on the reactor thread on SQLite, in a second child on
-    PostgreSQL)."""
+    welcome, a queue-callback leg and an unknown flow — each leaves its record. The service's
+    arrangement: lookups on the pool's reader threads, the call log batched by its writer,
+    the journal on its file thread."""
     config = load(write_config(tmp_path, database_url))
     peers = {
         "silent": (AsteriskPeer([], callerid=CALLER, dnid="12319"), "ivr?lang=zh"),
@@ -80,16 +77,7 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
     }
     registry = CollectorRegistry()
     with PrivateReactor() as private:
-        where = ivr_database(private.reactor, config, database) if arrangement == "service" else IvrDatabase()
-        if arrangement == "service":
-            # SQLite: lookups in the service (DirectStore), no lookup child; PostgreSQL: a
-            # lookup child answering through a ProcessStore.
-            assert where.writes is not None and where.store is not None
-            assert type(where.store).__name__ == ("DirectStore" if database.dialect == "sqlite" else "ProcessStore")
-            assert (where.lookups is None) == (database.dialect == "sqlite")
-        for process in where.children:
-            process.start()
-        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, process=where.writes, store=where.store)
+        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor)
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
         number = port.getHost().port
         try:
@@ -104,9 +92,7 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path, arrang
             private.run_until_true(all_written, timeout=30)
         finally:
             private.run_until(port.stopListening(), 5)
-            for process in where.children:
-                private.run_until(process.stop(), 30)
-            runner.close()
+            private.run_until(runner.close(), 30)
     for name, record in records.items():
         assert record.problems == [], (name, record.problems)
         assert record.server_closed, name

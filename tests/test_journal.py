@@ -281,16 +281,17 @@ def test_operations_of_one_call_run_in_order_others_in_parallel(database, tmp_pa
     assert record(database, "a.1")[0].disposition is CallDisposition.SELF_SERVICE
 
 
+def _refusing(work: Callable[[Session], Any]) -> Deferred[Any]:
+    """A session runner whose database refuses the connection."""
+    d: Deferred[Any] = Deferred()
+    d.errback(sa_exc.OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused")))
+    return d
+
+
 def test_after_the_first_failure_everything_is_journalled_in_order(database, tmp_path):
     """Once one operation was journalled, the following ones are too (the journal never
     overtakes itself) until a replay has caught up."""
-
-    def refusing(work: Callable[[Session], Any]) -> Deferred[Any]:
-        d: Deferred[Any] = Deferred()
-        d.errback(sa_exc.OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused")))
-        return d
-
-    calllog = CallLog(refusing, tmp_path / "journal", clock=Clock())
+    calllog = CallLog(_refusing, tmp_path / "journal", clock=Clock())
     out = [calllog.submit("start_call", {"uniqueid": "c.1"}), calllog.submit("add_event", {"uniqueid": "c.1", "kind": "menu", "detail": {"node": "main"}})]
     assert all(d.result.outcome is Outcome.JOURNALLED for d in out)
     calllog._run = sync_run(database)  # the database is back
@@ -564,3 +565,99 @@ def test_sync_call_log_writes_or_journals_then_catches_up(database, tmp_path):
 def test_what_counts_as_unreachable(error, unreachable):
     """Only trouble reaching the database is journalled; everything else would fail again."""
     assert is_unreachable(error) is unreachable
+
+
+# -- file work off the reactor, and the journal's counters in /metrics
+
+
+class SteppedDisk:
+    """A `disk` runner whose file work waits until the test runs it, in the order asked."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]] = []
+
+    def __call__(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.waiting.append((fn, args, d))
+        return d
+
+    def run_all(self) -> None:
+        while self.waiting:
+            fn, args, d = self.waiting.pop(0)
+            try:
+                d.callback(fn(*args))
+            except Exception as exc:  # noqa: BLE001 - handed to the Deferred, as the thread pool would
+                d.errback(exc)
+
+
+def test_journal_file_work_goes_to_the_disk_runner_in_order(database, tmp_path):
+    """With the database away, appending (and its fsync) is file work handed to the `disk`
+    runner (the service's journal thread), never done where `submit` was called; appends and
+    the replay's reads run in the order asked, so nothing is written twice or skipped."""
+    disk = SteppedDisk()
+    directory = tmp_path / "journal"
+    calllog = CallLog(_refusing, directory, clock=clock_at(MONDAY), disk=disk)
+    outcomes: list[Any] = []
+    for uniqueid in ("d.1", "d.2"):
+        calllog.submit("start_call", {"uniqueid": uniqueid}).addCallback(lambda s: outcomes.append(s.outcome))
+    assert outcomes == [] and not directory.exists() and len(disk.waiting) == 2
+    disk.run_all()
+    assert outcomes == [Outcome.JOURNALLED] * 2
+    assert len(journal_files_in(directory)) == 1 and calllog.pending() == 2
+    calllog._run = sync_run(database)
+    written: list[int] = []
+    calllog.replay().addCallback(written.append)
+    calllog.submit("call_ended", {"uniqueid": "d.1"}).addCallback(lambda s: outcomes.append(s.outcome))  # behind the replay's reads
+    while disk.waiting:
+        disk.run_all()
+    assert written == [3] and outcomes[2] is Outcome.JOURNALLED
+    assert not calllog.journalling and journal_files_in(directory) == []
+    assert event_counts(database, "d.1") == {"start": 1, "end": 1} and event_counts(database, "d.2") == {"start": 1}
+
+
+def journal_files_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob("calllog-*.jsonl")) if directory.exists() else []
+
+
+def test_journal_counters_are_in_the_registry(database, tmp_path):
+    """/metrics shows what waits in the journal, how old the oldest is, and what the replay
+    wrote; the runner registers them in the registry it is given (the service's)."""
+    clock = clock_at(MONDAY)
+    registry = CollectorRegistry()
+    calllog = CallLog(_refusing, tmp_path / "journal", clock=clock)
+    calllog.register_metrics(registry)
+    calllog.submit_batch("g.1", STEPS[:2])
+    clock.advance(30)
+    calllog.submit("call_ended", {"uniqueid": "g.1"})
+    clock.advance(15)
+    sample = registry.get_sample_value
+    assert sample("hotline_calllog_journal_pending_operations") == 3
+    assert sample("hotline_calllog_journal_oldest_pending_seconds") == 45
+    assert sample("hotline_calllog_journal_replayed_operations_total") == 0
+    calllog._run = sync_run(database)
+    calllog.replay()
+    assert sample("hotline_calllog_journal_pending_operations") == 0
+    assert sample("hotline_calllog_journal_oldest_pending_seconds") == 0
+    assert sample("hotline_calllog_journal_replayed_operations_total") == 3
+
+    config = make_config(tmp_path)
+    service_registry = CollectorRegistry()
+    runner = CallRunner.from_config(config, database, service_registry, clock=clock)
+    assert service_registry.get_sample_value("hotline_calllog_journal_pending_operations") == 0
+    runner.close()
+
+
+def test_a_torn_line_in_our_own_journal_is_set_aside_not_replayed_for_ever(database, tmp_path):
+    """An append that failed half-way (disk full) leaves a fragment at the end of our own
+    file: the replay writes what is whole, sets the fragment aside and finishes."""
+    directory = tmp_path / "journal"
+    calllog = CallLog(_refusing, directory, clock=clock_at(MONDAY))
+    calllog.submit("start_call", {"uniqueid": "f.1"})
+    with open(calllog._own.path, "ab") as torn:
+        torn.write(b'{"id": "x", "op": "call_en')
+    calllog._run = sync_run(database)
+    written: list[int] = []
+    calllog.replay().addCallback(written.append)
+    assert written == [1] and not calllog.journalling and journal_files_in(directory) == []
+    rejected = [json.loads(line) for line in (directory / REJECTED_NAME).read_text(encoding="utf-8").splitlines()]
+    assert [r["reason"] for r in rejected] == ["incomplete last line"]

@@ -394,11 +394,15 @@ def test_failed_resync_keeps_the_model_and_applies_held_events(caplog: pytest.Lo
     assert [c.uniqueid for c in service.snapshot().queues[0].callers] == [peer.WAITING_CALLER]
 
 
-def test_channels_list_refused_still_resyncs_queues() -> None:
-    """CoreShowChannels refused: queues and members are resynchronised, channels kept."""
+def test_channels_list_refused_still_resyncs_queues(caplog: pytest.LogCaptureFixture) -> None:
+    """CoreShowChannels refused (a user without `reporting`, as the lab's Asterisk refused
+    it): queues and members are resynchronised, channels kept, and the warning says what to
+    fix."""
     reactor = MemoryReactorClock()
-    partial = AmiPeer(queue_status=peer.QUEUE_STATUS_PAUSED[1:-1], refuse={"CoreShowChannels": "Permission denied"})
-    service, _ = start(reactor, [partial], MemoryWriter(), CollectorRegistry())
+    partial = AmiPeer(queue_status=peer.QUEUE_STATUS_PAUSED[1:-1], write=["call", "agent", "originate"])
+    with caplog.at_level(logging.WARNING):
+        service, _ = start(reactor, [partial], MemoryWriter(), CollectorRegistry())
+    assert "the AMI user lacks the write class it needs" in caplog.text and "check-manager" in caplog.text
     assert service.resyncs == 1
     [member] = service.snapshot().queues[0].members
     assert member.pause_reason == "lunch"

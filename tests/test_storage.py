@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -140,10 +142,13 @@ def test_pool_reads_run_while_the_writers_are_busy(database):
 
     from twisted.internet import reactor as global_reactor  # noqa: F401 - only for the type
 
+    from twisted.internet.task import Clock
+
     from hotline.storage.dbpool import DatabasePool
 
-    class Reactor:
-        """Enough of a reactor for deferToThreadPool: results are handed back at once."""
+    class Reactor(Clock):
+        """Enough of a reactor for deferToThreadPool: results are handed back at once (the
+        pool's timeouts are on a clock that never advances)."""
 
         def callFromThread(self, fn, *args, **kwargs):
             fn(*args, **kwargs)
@@ -163,5 +168,91 @@ def test_pool_reads_run_while_the_writers_are_busy(database):
         assert not any(d.called for d in busy)
     finally:
         release.set()
-        pool.threads.stop()
-        pool.readers.stop()
+        pool.stop()
+
+
+# -- DatabasePool: batched writes across calls, a timeout on everything, file work off the reactor
+
+
+@pytest.fixture
+def pool(database):
+    from hotline.storage.dbpool import DatabasePool
+    from tests.agi_peer import PrivateReactor
+
+    with PrivateReactor() as private:
+        # One writer and one reader thread on both backends: a hung work holds its kind up.
+        made = DatabasePool(private.reactor, database, size=1, timeout=5.0, linger=0.05)
+        made.start()
+        try:
+            yield private, made
+        finally:
+            made.stop()
+
+
+def test_pool_writes_of_several_calls_share_one_transaction_and_a_bad_one_fails_alone(pool):
+    """What `write` is given within its linger runs in one session (one transaction); a work
+    that fails by itself rolls that back, and every other work is then written alone."""
+    from twisted.internet.defer import gatherResults
+
+    from hotline.calllog import records as calls
+
+    private, made = pool
+    sessions: list[int] = []
+
+    def start(uniqueid: str) -> Any:
+        def work(session: Any) -> str:
+            sessions.append(id(session))
+            return calls.start_call(session, uniqueid=uniqueid).uniqueid
+
+        return work
+
+    # A reactor woken while the writer holds the GIL gets it back within half a millisecond.
+    assert sys.getswitchinterval() <= 0.0005
+    written = private.run_until(gatherResults([made.write(start("p.1")), made.write(start("p.2"))]))
+    assert written == ["p.1", "p.2"] and len(set(sessions)) == 1
+
+    def bad(session: Any) -> None:
+        calls.set_outcome(session, uniqueid="p.3", outcome="delighted")
+
+    results = private.run_until(gatherResults([made.write(start("p.3")).addErrback(lambda f: f.type), made.write(bad).addErrback(lambda f: f.type)]))
+    assert results == ["p.3", ValueError]
+    with made.database.transaction() as s:
+        assert {c.uniqueid for c in s.scalars(select(calls.Call))} == {"p.1", "p.2", "p.3"}
+
+
+def test_a_database_operation_that_hangs_times_out_as_unreachable_and_is_journalled(pool, tmp_path):
+    """A write or a lookup the database does not answer fails after the pool's timeout with
+    an error the call log counts as unreachable: the operation is journalled, not lost, and
+    the caller's lookup counts as unavailable."""
+    import threading
+
+    from twisted.internet.defer import TimeoutError as DeferredTimeout
+
+    from hotline.calllog.journal import CallLog, Outcome, is_unreachable
+
+    private, made = pool
+    made.timeout = 0.2
+    release = threading.Event()
+    try:
+        hung = made.write(lambda session: release.wait(30))
+        calllog = CallLog(made.write, tmp_path / "journal", clock=private.reactor, disk=made.disk)
+        submitted = private.run_until(calllog.submit("start_call", {"uniqueid": "h.1"}))
+        assert submitted.outcome is Outcome.JOURNALLED and calllog.pending() == 1
+        with pytest.raises(DeferredTimeout) as timed_out:
+            private.run_until(hung)
+        assert is_unreachable(timed_out.value) and "did not answer within 0.2 s" in str(timed_out.value)
+        lookup = made.lookup(lambda connection: release.wait(30))
+        with pytest.raises(DeferredTimeout):
+            private.run_until(lookup)
+    finally:
+        release.set()
+    made.timeout = 5.0
+    assert private.run_until(calllog.replay()) == 1 and calllog.pending() == 0
+    with made.database.transaction() as s:
+        assert calls_of(s) == ["h.1"]
+
+
+def calls_of(session: Any) -> list[str]:
+    from hotline.calllog import records as calls
+
+    return [c.uniqueid for c in session.scalars(select(calls.Call))]

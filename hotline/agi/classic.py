@@ -1,6 +1,7 @@
 """Classic AGI: Asterisk starts `agi_scripts/hotline-agi <flow>` for a call and talks to it
-over stdin/stdout. `ClassicAgiChannel` implements `hotline.agi.channel.Channel` on top of pyst2's
-`asterisk.agi.AGI`, and fixes each defect measured in ../shared/reference/dependencies.md:
+over stdin/stdout. `ClassicAgiChannel` implements `hotline.agi.channel.Channel` with pyst2's
+`asterisk.agi.AGI` for what it does well (SIGHUP, the header's env), and fixes each defect
+measured on pyst2 0.5.1 (docs/agi.md has the table):
 
 ===========================================  ===============================================
 pyst2 0.5.1 does                             the adapter does
@@ -10,14 +11,17 @@ an unsolicited `HANGUP` line, or EOF, raises  replies are read by `hotline.agi.c
                                               while idle raises before anything is written)
 511 (dead channel) raises AGIUnknownError     `Hangup`
 SIGHUP: the next command raises               pyst2's flag is kept, its exception becomes
-AGISIGHUPHangup                               `Hangup`; the handler is installed before the
-                                              header is read, so an early hangup no longer
-                                              kills the process (the default disposition)
-`AGI()` calls signal.signal: main thread only  the AGI object is built without its
-                                              constructor; the handler is installed only when
-                                              on the main thread, elsewhere hangups are still
-                                              seen through -1, 511, HANGUP and EOF
-`_quote()` leaves `"` unescaped               every command is built by `hotline.agi.codec`
+AGISIGHUPHangup                               `Hangup`; pyst2's constructor installs the
+                                              handler before it reads the header, so an early
+                                              hangup no longer kills the process
+`AGI()` calls signal.signal: main thread only  `AGI()` is built only on the main thread (where
+                                              SIGHUP lands); elsewhere there is no pyst2 object
+                                              and hangups are seen through -1, 511, HANGUP, EOF
+pyst2 reads the header with no limits         pyst2's constructor reads it from `_HeaderLines`,
+                                              which takes it from `hotline.agi.codec` (limits,
+                                              EOF as Hangup, garbage as ProtocolError)
+`_quote()` leaves `"` unescaped               every command is built by `hotline.agi.codec` and
+                                              written by us, not by pyst2's send_command
 debug lines on stderr, always                 pyst2's stderr is a null sink
 `get_data()` drops `(timeout)`                returns (digits, timed_out)
 `record_file()` returns `chr(result)`         returns `hotline.agi.channel.RecordResult`
@@ -26,13 +30,18 @@ EXEC Queue after the agent hung up            agent hung up, the caller is still
 ===========================================  ===============================================
 
 I/O is blocking and stays on the main thread: one process serves one call, Asterisk answers
-one command at a time, and the main thread is where SIGHUP lands. The flow still runs as a
-coroutine under `asyncio.run`, like on FastAGI.
+one command at a time, and the main thread is where SIGHUP lands. The flow runs as a
+coroutine under the same driver as on FastAGI (`hotline.agi.driver`).
+
+A process per call pays Python's imports before the flow can start (SQLAlchemy, Twisted, the
+menu: 0.4-0.6 s here). The caller should not wait for them: `main` answers the call as its
+first command, with nothing loaded but this module, pyst2 and the codec, and imports and
+builds the IVR in a thread that starts once the ANSWER line is written. The flow's own
+`answer()` then costs nothing on the wire. Keep this module's imports light for that reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import os
@@ -40,6 +49,7 @@ import select
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, BinaryIO
 
@@ -61,6 +71,11 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 
 
+#: For tests only: a file that receives the names in sys.modules at the moment the first
+#: command is on the wire (tests/test_classic_agi.py checks nothing heavy is among them).
+TEST_MODULES_ENV = "HOTLINE_AGI_TEST_MODULES"
+
+
 class _NullWriter:
     """Where pyst2's debug lines go (Asterisk would log every one of them)."""
 
@@ -71,18 +86,20 @@ class _NullWriter:
         pass
 
 
-class _Utf8Writer:
-    """The text stream pyst2's send_command writes to: UTF-8, LF only, flushed per command."""
+class _HeaderLines:
+    """The `stdin` pyst2's constructor reads the header from: its first readline() reads the
+    whole block with `hotline.agi.codec` (limits; EOF raises Hangup, garbage ProtocolError),
+    then the lines are handed to pyst2 one by one, so its `env` is filled as usual."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
+    def __init__(self, channel: ClassicAgiChannel) -> None:
+        self._channel = channel
+        self._lines: deque[bytes] | None = None
 
-    def write(self, text: str) -> int:
-        self.stream.write(text.encode("utf-8"))
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
+    def readline(self) -> bytes:
+        if self._lines is None:
+            self._channel.info = self._channel._read_header()
+            self._lines = deque(f"agi_{key}: {value}\n".encode() for key, value in self._channel.info.headers.items())
+        return self._lines.popleft() if self._lines else b"\n"
 
 
 def _again(reason: Exception) -> Exception:
@@ -90,22 +107,25 @@ def _again(reason: Exception) -> Exception:
 
 
 class ClassicAgiChannel:
-    """`hotline.agi.channel.Channel` over classic AGI (stdin/stdout), through pyst2's AGI object.
+    """`hotline.agi.channel.Channel` over classic AGI (stdin/stdout), with pyst2's AGI object.
 
     Build it with `open()`, which reads the header; call `close()` when the call is over to
     restore the previous SIGHUP disposition.
     """
 
-    def __init__(self, agi: AGI, stdin: BinaryIO, decoder: AgiDecoder, info: CallInfo | None = None) -> None:
-        self._agi = agi
+    def __init__(self, stdin: BinaryIO, stdout: BinaryIO, decoder: AgiDecoder, info: CallInfo | None = None) -> None:
         self._stdin = stdin
+        self._stdout = stdout
         try:
             self._fd: int | None = stdin.fileno()
         except (AttributeError, OSError, ValueError):
             self._fd = None
         self._decoder = decoder
         self.info = info if info is not None else CallInfo(uniqueid="")
+        #: pyst2's AGI, on the main thread only (its constructor takes SIGHUP).
+        self._agi: AGI | None = None
         self._ended: Exception | None = None
+        self._answered = False
         self._previous_sighup: Any = None
         self.sighup_installed = False
 
@@ -116,22 +136,20 @@ class ClassicAgiChannel:
         Raises Hangup if Asterisk closes before the header ends, ProtocolError if it is not
         an AGI header.
         """
-        # pyst2's AGI.__init__ would install SIGHUP (ValueError off the main thread), print
-        # debug lines to stderr and read the header without limits: build it without it.
-        agi = AGI.__new__(AGI)
-        agi.stdin = stdin
-        agi.stdout = _Utf8Writer(stdout)
-        agi.stderr = _NullWriter()
-        agi._got_sighup = False
-        agi.env = {}
-        channel = cls(agi, stdin, AgiDecoder(flow=flow))
-        channel._install_sighup()
-        try:
+        channel = cls(stdin, stdout, AgiDecoder(flow=flow))
+        if threading.current_thread() is not threading.main_thread():
+            log.debug("not on the main thread: SIGHUP stays with its owner; hangups are seen through replies")
             channel.info = channel._read_header()
+            return channel
+        previous = signal.getsignal(signal.SIGHUP)
+        try:
+            # pyst2's own constructor: SIGHUP first, then the header (through _HeaderLines).
+            channel._agi = AGI(stdin=_HeaderLines(channel), stdout=_NullWriter(), stderr=_NullWriter())
         except BaseException:
-            channel.close()
+            signal.signal(signal.SIGHUP, previous)
             raise
-        agi.env = {f"agi_{key}": value for key, value in channel.info.headers.items()}
+        channel._previous_sighup = previous
+        channel.sighup_installed = True
         return channel
 
     def close(self) -> None:
@@ -139,10 +157,22 @@ class ClassicAgiChannel:
             signal.signal(signal.SIGHUP, self._previous_sighup)
             self.sighup_installed = False
 
+    def answer_first(self, meanwhile: Callable[[], None] | None = None) -> None:
+        """ANSWER as the process's first command. `meanwhile` runs once the line is written,
+        before the reply is read: slow work started there overlaps Asterisk answering."""
+        self._execute(codec.format_answer(), after_write=meanwhile)
+        self._answered = True
+
     # -- the Channel operations
 
     async def answer(self) -> None:
+        """Once answered (`answer_first`), nothing more goes on the wire; a hangup since is
+        still raised, as the command would have."""
+        if self._answered:
+            self._check_alive()
+            return
         self._execute(codec.format_answer())
+        self._answered = True
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
         return codec.digit_result(self._execute(codec.format_stream_file(name, escape_digits)))
@@ -181,19 +211,26 @@ class ClassicAgiChannel:
 
     # -- one command, one reply
 
-    def _execute(self, line: bytes, *, minus_one_is_hangup: bool = True) -> Reply:
+    def _check_alive(self) -> None:
+        """Raise what ended the call (SIGHUP, a HANGUP line or EOF seen while idle), if anything."""
         if self._ended is None:
             self._check_sighup()
         if self._ended is None:
             self._drain_idle()
         if self._ended is not None:
             raise _again(self._ended)
+
+    def _execute(self, line: bytes, *, minus_one_is_hangup: bool = True, after_write: Callable[[], None] | None = None) -> Reply:
+        self._check_alive()
         text = line.decode("utf-8").rstrip("\n")
         try:
-            self._agi.send_command(text)
+            self._stdout.write(line)
+            self._stdout.flush()
         except OSError as exc:  # EPIPE: Asterisk is gone
             self._end(Hangup(f"cannot write to Asterisk: {exc}"))
             raise _again(self._ended) from None  # type: ignore[arg-type]
+        if after_write is not None:
+            after_write()
         reply = self._read_reply()
         try:
             return codec.check_reply(reply, text, minus_one_is_hangup=minus_one_is_hangup)
@@ -205,6 +242,8 @@ class ClassicAgiChannel:
             raise
 
     def _check_sighup(self) -> None:
+        if self._agi is None:
+            return
         try:
             self._agi.test_hangup()
         except AGIHangup:
@@ -271,15 +310,50 @@ class ClassicAgiChannel:
         if self._ended is None:
             self._ended = reason
 
-    def _install_sighup(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            log.debug("not on the main thread: SIGHUP stays with its owner; hangups are seen through replies")
-            return
-        self._previous_sighup = signal.signal(signal.SIGHUP, self._agi._handle_sighup)
-        self.sighup_installed = True
-
 
 # -- the executable
+
+
+class _Builder:
+    """Imports and builds the call's handler in a thread, so that the slow part (SQLAlchemy,
+    Twisted, the menu) runs while Asterisk answers and the caller hears the call start.
+    With a handler given (tests) there is nothing to build."""
+
+    def __init__(self, handler: Handler | None, environ: Mapping[str, str]) -> None:
+        self._handler = handler
+        self._environ = environ
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        probe = self._environ.get(TEST_MODULES_ENV)
+        if probe:
+            with open(probe, "w", encoding="utf-8") as out:
+                out.write("\n".join(sorted(sys.modules)))
+        if self._handler is None:
+            self._thread = threading.Thread(target=self._build, name="hotline-agi-build")
+            self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            self._handler = _load_handler(self._environ)
+            importlib.import_module("hotline.agi.driver")
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by result()
+            self._error = exc
+
+    def result(self) -> Handler:
+        """The handler, once built; raises what building it raised."""
+        self.start()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._handler is not None
+        return self._handler
 
 
 def _load_handler(environ: Mapping[str, str]) -> Handler:
@@ -314,7 +388,8 @@ async def _serve(handler: Handler, channel: ClassicAgiChannel) -> int:
 def main(argv: Sequence[str] | None = None, *, handler: Handler | None = None, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Serve one call: `argv[1]` names the flow (else the header's agi_network_script),
     the configuration comes from $HOTLINE_CONFIG, the handler is the IVR runner unless one
-    is injected (tests). Exit status 0 for a finished or hung-up call, 1 otherwise."""
+    is injected (tests). The call is answered first, the handler built while Asterisk
+    answers. Exit status 0 for a finished or hung-up call, 1 otherwise."""
     argv = list(sys.argv if argv is None else argv)
     environ = os.environ if environ is None else environ
     if not logging.getLogger().handlers:
@@ -329,12 +404,25 @@ def main(argv: Sequence[str] | None = None, *, handler: Handler | None = None, s
     except ProtocolError as exc:
         log.error("not an AGI header on stdin: %s", exc)
         return EXIT_FAILURE
+    builder = _Builder(handler, environ)
     try:
         try:
-            chosen = handler if handler is not None else _load_handler(environ)
+            channel.answer_first(meanwhile=builder.start)
+        except Hangup as exc:
+            log.debug("call %s hung up before it was answered: %s", channel.info.uniqueid, exc)
+        except ProtocolError as exc:
+            log.warning("call %s abandoned: %s", channel.info.uniqueid, exc)
+        try:
+            chosen = builder.result()
         except Exception:  # noqa: BLE001 - a broken config or install: say so, fail the AGI
             log.exception("cannot build the IVR for call %s", channel.info.uniqueid)
             return EXIT_FAILURE
-        return asyncio.run(_serve(chosen, channel))
+        from hotline.agi.driver import Suspended, run_to_end  # loaded by the builder
+
+        try:
+            return run_to_end(_serve(chosen, channel))
+        except Suspended as exc:
+            log.error("flow %r on call %s: %s", channel.info.flow, channel.info.uniqueid, exc)
+            return EXIT_FAILURE
     finally:
         channel.close()

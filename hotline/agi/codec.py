@@ -2,7 +2,7 @@
 lines out. No sockets, no Twisted, no pyst2, so that FastAGI (`hotline.agi.fastagi`), classic AGI
 (`hotline.agi.classic`) and the tests share one reading of the protocol.
 
-What the wire looks like (see ../shared/reference/asterisk/): Asterisk ends every line with a
+What the wire looks like (see tests/fixtures/asterisk/): Asterisk ends every line with a
 bare LF; it opens with a block of `agi_<name>: <value>` lines closed by an empty line; then,
 for each command we send, it answers `200 result=<r>[ (<data>)][ endpos=<n>]`, or `510 …`,
 `511 …` (the channel is dead), or a multi-line `520-…` / `520 End of proper usage.` block.

@@ -3,8 +3,7 @@
 Why: `transport.write()` buffers until the reactor's next turn, which costs an extra poll
 and two epoll changes per message, and makes the message wait behind every other event of
 that turn. The buffering only pays off when writes can be coalesced; an AGI command (one in
-flight per call) and a request to the database process (a caller is waiting for the answer)
-never are. So a message goes straight to the socket while nothing is queued; if the kernel
+flight per call) never is. So a message goes straight to the socket while nothing is queued; if the kernel
 takes less than all of it (a peer that stopped reading), the rest and every later message
 go through `transport.write`, which keeps the order and reports errors the usual way.
 """

@@ -1,7 +1,7 @@
 """The FastAGI server: Asterisk connects (`AGI(agi://host:port/<flow>?…)`), sends the agi_*
 header block, and our handler (the IVR runner) drives the call through a `FastAgiChannel`.
 
-Rules the real Asterisk imposes (../shared/reference/asterisk/README.md), and how we keep them:
+Rules the real Asterisk imposes (tests/fixtures/asterisk/README.md), and how we keep them:
 - One command at a time. res_agi does not pipeline, and a command sent while a prompt plays
   aborts that prompt *without a reply*. Commands wait in a queue until the previous reply.
 - `HANGUP` is unsolicited. While idle it is remembered, so the next command raises `Hangup`
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -37,6 +37,7 @@ from hotline.agi.loopmetrics import LoopHistogram
 from hotline.agi import codec
 from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+from hotline.agi.driver import CallTask, Pending
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,14 @@ class AgiMetrics:
         self.errors.labels(kind).inc()
 
 
-class _Command:
+class _Command(Pending):
     """One AGI command line, and the awaitable its reply arrives through.
 
     Not a Deferred: a call makes thousands of these, and each reply resumes the flow
-    directly (`CallTask`) instead of through a Deferred's callback chain and
-    `Deferred.fromCoroutine`'s machinery, which cost as much as the rest of a command."""
+    directly (`hotline.agi.driver.CallTask`) instead of through a Deferred's callback chain
+    and `Deferred.fromCoroutine`'s machinery, which cost as much as the rest of a command."""
 
-    __slots__ = ("operation", "line", "started", "done", "reply", "error", "resume")
+    __slots__ = ("operation", "line", "started", "reply", "error")
 
     def __init__(self, operation: str, line: bytes) -> None:
         self.operation, self.line = operation, line
@@ -139,66 +140,6 @@ class _Command:
             raise self.error
         assert self.reply is not None
         return self.reply
-
-
-class CallTask:
-    """Runs one call's coroutine: resumed by its channel's replies, and by any Deferred the
-    flow awaits (database reads). What `Deferred.fromCoroutine` does, for the two kinds of
-    awaitable a flow has, without a Deferred per command.
-
-    A Deferred's failure is thrown into the coroutine where it awaited, as inlineCallbacks
-    does. A Deferred that fires while the coroutine is running (it already had its result)
-    is remembered and acted on when the running step returns."""
-
-    __slots__ = ("_coroutine", "_running", "_woken", "_error")
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        self._coroutine = coroutine
-        self._running = False
-        self._woken = False
-        #: What to throw into the coroutine at its next step (a failed Deferred's exception).
-        self._error: BaseException | None = None
-
-    def step(self) -> None:
-        if self._running:
-            self._woken = True
-            return
-        self._running = True
-        try:
-            while True:
-                self._woken = False
-                error, self._error = self._error, None
-                try:
-                    awaited = self._coroutine.send(None) if error is None else self._coroutine.throw(error)
-                except StopIteration:
-                    return
-                if isinstance(awaited, _Command):
-                    if awaited.done:
-                        continue
-                    awaited.resume = self.step
-                    return
-                if isinstance(awaited, Deferred):
-                    awaited.addBoth(self._fired)
-                    if self._woken:
-                        continue
-                    return
-                self._error = TypeError(f"an IVR flow awaited {awaited!r}: only channel commands and Deferreds can be awaited here")
-        except BaseException:  # noqa: BLE001 - the flow's own guard let something through
-            log.exception("FastAGI call task ended with an exception")
-        finally:
-            self._running = False
-
-    def _fired(self, result: object) -> object:
-        """The awaited Deferred's callback: a value is read by the coroutine from the
-        Deferred itself (it is still its result while this runs); a failure is thrown in."""
-        if isinstance(result, Failure):
-            self._error = result.value
-        if self._running:
-            self._woken = True
-            # The step in progress reads the value from the Deferred when it loops.
-            return None if isinstance(result, Failure) else result
-        self.step()
-        return None
 
 
 def _again(reason: Exception) -> Exception:

@@ -1,7 +1,7 @@
 """The tests' channel: a caller played from a script, on a virtual clock.
 
 `ScriptedChannel` implements `Channel` the way Asterisk behaves (see
-shared/reference/asterisk/README.md): prompts take their catalogue duration, GET DATA waits
+tests/fixtures/asterisk/README.md): prompts take their catalogue duration, GET DATA waits
 its timeout after the prompt, a key interrupts a prompt only if it is an escape digit, a
 hangup surfaces as `Hangup` and then only variable commands work. Time is a
 `twisted.internet.task.Clock` advanced by each command, so a test can measure "in the queue

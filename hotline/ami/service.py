@@ -77,7 +77,9 @@ class AmiService:
             self.model.abort_resync()
             return False
         if not channels_ok:
-            log.warning("AMI: CoreShowChannels failed during resync (%s); channels not resynchronised", channels.getErrorMessage())
+            denied = getattr(channels.value, "message", "") == "Permission denied"
+            hint = "; the AMI user lacks the write class it needs (docs/ami.md; hotline asterisk-config check-manager)" if denied else ""
+            log.warning("AMI: CoreShowChannels failed during resync (%s); channels not resynchronised%s", channels.getErrorMessage(), hint)
         self.model.finish_resync(queues.events, channels.events if channels_ok else None)
         self.resyncs += 1
         self.metrics.refresh()

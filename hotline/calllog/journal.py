@@ -1,37 +1,28 @@
 """The call-log journal: call records survive a database that is briefly away.
 
 `CallLog.submit(operation, arguments)` runs one named operation (`hotline.calllog.records.OPERATIONS`,
-plus whatever the composition root adds, e.g. a voicemail ticket) in one transaction through
-the injected session runner — `DatabasePool.run` in the service, a synchronous runner in the
-classic AGI script and in tests. When the database is unreachable (OperationalError,
-InterfaceError, a dropped or refused connection), the operation is appended as one JSON line,
-fsync'd, to this process's journal file in `ivr.journal_dir`, and replayed in order when the
-database answers again (a retry every `retry_seconds` on the injected clock).
+plus what the composition root adds, e.g. a voicemail ticket) through the injected session
+runner (`DatabasePool.write` in the service, inline in the classic script and tests). When the
+database is unreachable or does not answer in time (`hotline.storage.dbpool.is_unreachable`),
+the operation is appended as one fsync'd JSON line to this process's file in `ivr.journal_dir`
+and replayed when the database answers again (every `retry_seconds` on the injected clock).
 
-Ordering. Operations with the same `uniqueid` run one after another, in submission order.
-Once anything is journalled, everything after it is journalled too until the replay has
-caught up, so the journal never overtakes itself. Appends happen on the caller's thread (the
-reactor's, in the service): an append is one small write and an fsync, and only while the
-database is down; keeping them on one thread is what makes "caught up" a safe decision.
+Ordering: operations of one `uniqueid` run one after another; once anything is journalled,
+everything is until the replay has caught up, so the journal never overtakes itself. File work
+runs through the injected `disk` runner (the pool's one journal thread in the service: in
+order, and never an fsync on the reactor).
 
-Batches. `CallLog.submit_batch(uniqueid, operations)` writes several operations of one call
-in one transaction and, while the database is away, as one journal line: the IVR keeps a
-call's menu steps in memory and writes them when the caller moves on (to a queue, a
-recording, the end of the call), which costs one transaction instead of one per step. Each
-operation in a batch keeps its own id, so a batch replayed in part adds nothing twice; a
-batch that fails for a reason of its own (not an unreachable database) is written again one
+`submit_batch(uniqueid, operations)` writes one call's operations in one transaction, or
+journals them as one line; a batch that fails for a reason of its own is written again one
 operation at a time, so one bad operation costs only itself.
 
-Delivery is at least once. Each replayed line is applied in its own transaction and its end
-offset is then recorded (fsync'd) in a `.done` file next to the journal, so a restart resumes
-where it stopped; a crash between a commit and that record replays one line twice. That
-costs nothing: the `hotline.calllog.records` operations are applied with the entry's id, which their
-timeline event keeps (`call_events.op_id`), so a repeat adds no second event; the others
-(a message's ticket, a callback request) find what the first run made.
-
-Several processes (every `hotline serve` node, each classic AGI script) may share the
-directory: each holds an exclusive lock on its own file; a file whose lock is free belongs to
-a process that has gone, and the next replay adopts it.
+Delivery is at least once: the replay records each group's end offset (fsync'd) in a `.done`
+file, so a restart resumes where it stopped, and a crash between a commit and that record
+replays the group. That costs nothing: every operation carries its own id, which its timeline
+event keeps (`call_events.op_id`), and the others (a message's ticket, a callback request)
+find what the first run made. Several processes may share the directory: each locks its own
+file; a file whose lock is free belongs to a process that has gone, and the next replay
+adopts it.
 """
 
 from __future__ import annotations
@@ -44,19 +35,24 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import exc as sa_exc
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy.orm import Session
-from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, DeferredLock, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
 from hotline.calllog import records as calls
 from hotline.storage.db import Database
+from hotline.storage.dbpool import is_unreachable
+
+__all__ = ["CallLog", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "sync_lookup", "sync_run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,17 +64,6 @@ JOURNAL_PREFIX = "calllog-"
 #: The entry name of a batch: {"uniqueid": …, "operations": [{"id", "op", "args"}, …]}.
 BATCH = "batch"
 REJECTED_NAME = "rejected.jsonl"
-
-
-def is_unreachable(error: BaseException) -> bool:
-    """The database could not be reached or dropped us: worth journalling and retrying.
-
-    Anything else (a constraint, a bad argument) would fail again on replay and is not."""
-    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, ConnectionError)
 
 
 def sync_run(database: Database) -> SessionRun:
@@ -101,8 +86,7 @@ def operations_for(config: Any) -> dict[str, Callable[..., Any]]:
 
 
 def apply_entry(session: Session, operations: Mapping[str, Callable[..., Any]], entry: Mapping[str, Any]) -> Any:
-    """Apply one journal entry (an operation, or a batch of them) in `session`; wherever the
-    database is (this process, `hotline.storage.dbprocess`)."""
+    """Apply one journal entry (an operation, or a batch of them) in `session`."""
     operation = entry["op"]
     if operation == BATCH:
         return [apply_entry(session, operations, item) for item in entry["args"]["operations"]]
@@ -119,18 +103,17 @@ def _operations_in(entry: Mapping[str, Any] | None) -> int:
     return 1
 
 
-#: `write(entry)` applies a journal entry wherever the database is and returns a Deferred of
-#: its result (`hotline.storage.dbprocess.DatabaseProcess.write_entry`).
-EntryWrite = Callable[[dict[str, Any]], "Deferred[Any]"]
+def sync_lookup(database: Database) -> Callable[[Callable[[Any], T]], Deferred[T]]:
+    """Like `sync_run`, for a lookup on a read-only connection (`Database.lookup`)."""
 
-
-def sync_read(database: Database) -> SessionRun:
-    """Like `sync_run`, for work that only reads (`Database.read`)."""
-
-    def run(work: Callable[[Session], T]) -> Deferred[T]:
-        return maybeDeferred(database.read, work)
+    def run(work: Callable[[Any], T]) -> Deferred[T]:
+        return maybeDeferred(database.lookup, work)
 
     return run
+
+
+#: `disk(fn, *args)` runs file work and returns a Deferred of its result.
+DiskRun = Callable[..., "Deferred[Any]"]
 
 
 def journal_path(config: Any) -> Path:
@@ -275,32 +258,28 @@ class CallLog:
     """Writes call-log operations to the database, or to the journal while it is away.
 
     Args:
-        run: session runner (`DatabasePool.run`, or `sync_run(database)`); or None with
-            `write`.
+        run: session runner (`DatabasePool.write`, or `sync_run(database)`).
         journal_dir: where journal files live (shared by every process of the installation).
         clock: `IReactorTime` for the retry timer and for the time of operations that were
             submitted without one; None for a process without a reactor (no timer: call
             `replay()` or `close()` yourself).
         operations: name → function(session, **arguments); default `hotline.calllog.records.OPERATIONS`.
         retry_seconds: how often to try the database again while journalling.
-        write: applies an entry somewhere else (the service's database process) instead of
-            through `run` in this process.
+        disk: runs file work, `disk(fn, *args)` → Deferred (`DatabasePool.disk`); default inline.
     """
 
     def __init__(
         self,
-        run: SessionRun | None,
+        run: SessionRun,
         journal_dir: Path,
         *,
         clock: Any = None,
         operations: Mapping[str, Callable[..., Any]] | None = None,
         retry_seconds: float = 15.0,
-        write: EntryWrite | None = None,
+        disk: DiskRun | None = None,
     ) -> None:
-        if run is None and write is None:
-            raise ValueError("a CallLog needs a session runner or an entry writer")
         self._run = run
-        self._write_entry = write
+        self._disk: DiskRun = disk if disk is not None else maybeDeferred
         self.journal_dir = Path(journal_dir)
         self.clock = clock
         self.operations = dict(operations if operations is not None else calls.OPERATIONS)
@@ -309,11 +288,19 @@ class CallLog:
         self.retry_seconds = retry_seconds
         self._timed = {name for name, fn in self.operations.items() if _takes_at(fn)}
         self._locks: dict[str, DeferredLock] = {}
+        self._in_flight: set[Deferred[Submitted]] = set()
+        #: Touched only by file work (on the journal thread in the service).
         self._own: _JournalFile | None = None
         self._journalling = False
+        self._appending = 0
         self._replaying: Deferred[int] | None = None
         self._timer: Any = None
         self.failed_operations = 0
+        self.replayed_operations = 0
+        #: (when submitted, operations) per line not yet written: of our journal, and of the
+        #: adopted one being replayed; oldest first.
+        self._waiting: deque[tuple[float, int]] = deque()
+        self._adopted: deque[tuple[float, int]] = deque()
 
     # -- lifecycle
 
@@ -327,13 +314,18 @@ class CallLog:
             self._timer.cancel()
         self._timer = None
 
-    def close(self) -> None:
-        """Stop the timer, try once more to write what is journalled, and let go of the file:
-        what is still there is adopted by the next process that replays."""
+    def close(self) -> Deferred[Any]:
+        """Stop the timer, wait for what was submitted, try once more to write what is
+        journalled, and let go of the file: what is still there is adopted by the next
+        process that replays."""
         self.stop()
-        if self._own is not None and self._replaying is None:
-            self.replay()
-        if self._own is not None and self._replaying is None:
+        d: Deferred[Any] = DeferredList(list(self._in_flight), consumeErrors=True)
+        d.addCallback(lambda _: self.replay() if self._journalling else None)
+        d.addBoth(lambda _: self._disk(self._release))
+        return d
+
+    def _release(self) -> None:
+        if self._own is not None:
             self._own.release()
             self._own = None
 
@@ -342,10 +334,17 @@ class CallLog:
         return self._journalling
 
     def pending(self) -> int:
-        """Operations in this process's journal not yet written to the database."""
-        if self._own is None:
-            return 0
-        return sum(_operations_in(entry) for _, entry, _ in self._own.entries_from(self._own.done_offset()))
+        """Operations journalled (by us, or in the adopted file being replayed) and not yet written."""
+        return sum(n for _, n in self._waiting) + sum(n for _, n in self._adopted)
+
+    def oldest_pending_age(self) -> float:
+        """Seconds since the oldest operation still in the journal was submitted; 0 if none."""
+        firsts = [queue[0][0] for queue in (self._waiting, self._adopted) if queue]
+        return max(0.0, self._seconds() - min(firsts)) if firsts else 0.0
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """The journal's counters in `registry` (the service's /metrics)."""
+        registry.register(_JournalMetrics(self))
 
     # -- submitting
 
@@ -384,8 +383,10 @@ class CallLog:
         if lock is None:
             lock = self._locks[key] = DeferredLock()
         d: Deferred[Submitted] = lock.run(self._deliver, entry)
+        self._in_flight.add(d)
 
         def forget(result: Any) -> Any:
+            self._in_flight.discard(d)
             if not lock.locked and not lock.waiting and self._locks.get(key) is lock:
                 del self._locks[key]
             return result
@@ -394,15 +395,13 @@ class CallLog:
 
     def _deliver(self, entry: dict[str, Any]) -> Deferred[Submitted]:
         if self._journalling:
-            return succeed(self._journal(entry))
-        d = self._write(entry)
-        return d.addCallbacks(lambda value: Submitted(Outcome.WRITTEN, value), self._not_written, errbackArgs=(entry,))
+            return self._journal(entry)
+        d = self._write([entry])
+        return d.addCallbacks(lambda values: Submitted(Outcome.WRITTEN, values[0]), self._not_written, errbackArgs=(entry,))
 
-    def _write(self, entry: dict[str, Any]) -> Deferred[Any]:
-        if self._write_entry is not None:
-            return self._write_entry(entry)
-        assert self._run is not None
-        return self._run(lambda session: apply_entry(session, self.operations, entry))
+    def _write(self, entries: list[dict[str, Any]]) -> Deferred[list[Any]]:
+        """Entries in one transaction; their results."""
+        return self._run(lambda session: [apply_entry(session, self.operations, entry) for entry in entries])
 
     def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value
@@ -446,18 +445,34 @@ class CallLog:
             return f"unknown operation {entry['op']!r}"
         return None
 
-    def _journal(self, entry: Mapping[str, Any]) -> Submitted:
+    def _journal(self, entry: dict[str, Any]) -> Deferred[Submitted]:
+        """Append `entry` to our journal (file work: off the reactor in the service)."""
         self._journalling = True
-        try:
-            if self._own is None:
-                self._own = _JournalFile.create(self.journal_dir)
-            self._own.append(entry)
-        except OSError as exc:
+        self._appending += 1
+        submitted = self._seconds()
+
+        def appended(_: Any) -> Submitted:
+            self._waiting.append((submitted, _operations_in(entry)))
+            return Submitted(Outcome.JOURNALLED)
+
+        def lost(failure: Failure) -> Submitted | Failure:
+            if not isinstance(failure.value, OSError):
+                return failure
             # Disk full, directory not writable: the call goes on, this operation is lost.
             self.failed_operations += 1
-            log.error("call log: cannot journal %s for uniqueid %s to %s: %s", entry["op"], entry["args"].get("uniqueid", "?"), self.journal_dir, exc)
+            log.error("call log: cannot journal %s for uniqueid %s to %s: %s", entry["op"], entry["args"].get("uniqueid", "?"), self.journal_dir, failure.value)
             return Submitted(Outcome.FAILED)
-        return Submitted(Outcome.JOURNALLED)
+
+        def done(result: Any) -> Any:
+            self._appending -= 1
+            return result
+
+        return self._disk(self._append, entry).addCallbacks(appended, lost).addBoth(done)
+
+    def _append(self, entry: Mapping[str, Any]) -> None:
+        if self._own is None:
+            self._own = _JournalFile.create(self.journal_dir)
+        self._own.append(entry)
 
     # -- replay
 
@@ -479,72 +494,104 @@ class CallLog:
 
     async def _replay(self) -> int:
         written = 0
-        for path in self._orphans():
-            orphan = _JournalFile.adopt(path)
+        for path in await self._disk(self._orphans):
+            orphan = await self._disk(_JournalFile.adopt, path)
             if orphan is None:
                 continue
-            count, finished = await self._replay_file(orphan, adopted=True)
+            count, finished = await self._replay_file(orphan, self._adopted, adopted=True)
             written += count
+            self._adopted.clear()
             if not finished:
-                orphan.release()
+                await self._disk(orphan.release)
                 return written
-            orphan.remove()
+            await self._disk(orphan.remove)
             log.info("call log: adopted journal %s written (%d operations)", path.name, count)
-        if self._own is not None:
-            count, finished = await self._replay_file(self._own)
-            written += count
-            # No await between the last read and this: nothing can be appended in between.
-            if finished:
-                self._own.remove()
-                self._own = None
+        while self._journalling:
+            own = await self._disk(lambda: self._own)
+            if own is not None:
+                count, finished = await self._replay_file(own, self._waiting)
+                written += count
+                if not finished:
+                    return written
+            # Appends are file work too, in order: one asked for before this finds it has
+            # more to read; one asked for after it is still counted in _appending.
+            if await self._disk(self._retire, own) and self._appending == 0:
                 self._journalling = False
-                log.info("call log: database back; journal written (%d operations)", count)
-        elif self._journalling:
-            self._journalling = False
+                log.info("call log: database back; journal written (%d operations)", written)
         return written
 
-    async def _replay_file(self, journal: _JournalFile, *, adopted: bool = False) -> tuple[int, bool]:
+    def _retire(self, journal: _JournalFile | None) -> bool:
+        """Remove our journal if everything in it is written; False if more came."""
+        if self._own is not journal:
+            return False
+        if journal is not None:
+            if journal.size() > journal.done_offset():
+                return False
+            journal.remove()
+            self._own = None
+        return True
+
+    async def _replay_file(self, journal: _JournalFile, waiting: deque[tuple[float, int]], *, adopted: bool = False) -> tuple[int, bool]:
+        """Write the journal's lines, consecutive readable ones together in one transaction
+        (up to REPLAY_LINES); (operations written, whether everything was)."""
         written = 0
         while True:
-            batch = journal.entries_from(journal.done_offset())
-            if not batch:
-                if adopted and journal.size() > journal.done_offset():
-                    # Its writer died in the middle of a line: keep the fragment for a person.
-                    self._reject(journal.tail(journal.done_offset()), "incomplete last line")
-                    journal.mark_done(journal.size())
+            lines = await self._disk(journal.entries_from, await self._disk(journal.done_offset))
+            if adopted:
+                waiting.clear()
+                waiting.extend((_submitted_at(entry, self._seconds()), _operations_in(entry)) for _, entry, _ in lines)
+            if not lines:
+                if await self._disk(lambda: journal.size() > journal.done_offset()):
+                    # Its writer died (or an append failed) in the middle of a line; appends
+                    # and this read are both file work, so it is no append in progress.
+                    # Keep the fragment for a person.
+                    await self._disk(self._reject, await self._disk(lambda: journal.tail(journal.done_offset())), "incomplete last line")
+                    await self._disk(journal.mark_done, await self._disk(journal.size))
                 return written, True
-            for end, entry, raw in batch:
+            group: list[tuple[int, dict[str, Any], str]] = []
+            for index, (end, entry, raw) in enumerate(lines):
                 problem = self._readable(entry)
+                if problem is None:
+                    assert entry is not None
+                    group.append((end, entry, raw))
+                last = index == len(lines) - 1
+                if group and (problem is not None or last or len(group) >= REPLAY_LINES):
+                    try:
+                        written += await self._replay_group(group)
+                    except Exception as error:  # noqa: BLE001 - only an unreachable database gets here
+                        assert is_unreachable(error)
+                        return written, False
+                    await self._disk(journal.mark_done, group[-1][0])
+                    for _ in group:
+                        if waiting:
+                            waiting.popleft()
+                    group = []
                 if problem is not None:
-                    self._reject(raw, problem)
-                    journal.mark_done(end)
-                    continue
-                assert entry is not None
-                try:
-                    written += await self._replay_entry(entry, raw)
-                except Exception as error:  # noqa: BLE001 - only an unreachable database gets here
-                    assert is_unreachable(error)
-                    return written, False
-                journal.mark_done(end)
+                    await self._disk(self._reject, raw, problem)
+                    await self._disk(journal.mark_done, end)
+                    if waiting:
+                        waiting.popleft()
 
-    async def _replay_entry(self, entry: dict[str, Any], raw: str) -> int:
-        """Write one journalled entry; set aside what can never be written. Raises only when
-        the database is unreachable (the line is then tried again, from its start)."""
+    async def _replay_group(self, group: list[tuple[int, dict[str, Any], str]]) -> int:
+        """Lines in one transaction; if that fails for a reason of their own, line by line,
+        a batch operation by operation, and what still fails is set aside. Raises only when
+        the database is unreachable."""
         try:
-            await self._write(entry)
-            return _operations_in(entry)
-        except Exception as error:  # noqa: BLE001 - sorted below: retry later, or reject
+            await self._write([entry for _, entry, _ in group])
+        except Exception as error:  # noqa: BLE001 - sorted: retry later, split, or set aside
             if is_unreachable(error):
                 raise
-            if entry["op"] != BATCH:
-                self.failed_operations += 1
-                self._reject(raw, f"{type(error).__name__}: {_first_line(error)}")
-                return 0
-        written = 0
-        for item in entry["args"]["operations"]:
-            line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-            written += await self._replay_entry(item, line)
-        return written
+            if len(group) > 1:
+                return sum([await self._replay_group([line]) for line in group])
+            _, entry, raw = group[0]
+            if entry["op"] == BATCH:
+                return sum([await self._replay_group([(0, item, json.dumps(item, ensure_ascii=False, separators=(",", ":")))]) for item in entry["args"]["operations"]])
+            self.failed_operations += 1
+            await self._disk(self._reject, raw, f"{type(error).__name__}: {_first_line(error)}")
+            return 0
+        count = sum(_operations_in(entry) for _, entry, _ in group)
+        self.replayed_operations += count
+        return count
 
     def _orphans(self) -> list[Path]:
         if not self.journal_dir.is_dir():
@@ -580,9 +627,36 @@ class CallLog:
 
         self.replay().addBoth(again)
 
+    def _seconds(self) -> float:
+        return float(self.clock.seconds()) if self.clock is not None else time.time()
+
     def _now(self) -> datetime:
-        seconds = self.clock.seconds() if self.clock is not None else time.time()
-        return datetime.fromtimestamp(seconds, timezone.utc)
+        return datetime.fromtimestamp(self._seconds(), timezone.utc)
+
+
+#: Journal lines written together in one transaction by a replay.
+REPLAY_LINES = 200
+
+
+class _JournalMetrics:
+    """The journal's state for /metrics: what waits, how old, what was replayed or lost."""
+
+    def __init__(self, calllog: CallLog) -> None:
+        self.calllog = calllog
+
+    def collect(self) -> Iterator[Any]:
+        c = self.calllog
+        yield GaugeMetricFamily("hotline_calllog_journal_pending_operations", "Call-log operations in the journal, not yet written to the database", value=c.pending())
+        yield GaugeMetricFamily("hotline_calllog_journal_oldest_pending_seconds", "Age of the oldest call-log operation waiting in the journal (0: none)", value=c.oldest_pending_age())
+        yield CounterMetricFamily("hotline_calllog_journal_replayed_operations", "Call-log operations written to the database from the journal", value=c.replayed_operations)
+        yield CounterMetricFamily("hotline_calllog_failed_operations", "Call-log operations dropped: refused by the database for a reason of their own, or not journalled", value=c.failed_operations)
+
+
+def _submitted_at(entry: Mapping[str, Any] | None, default: float) -> float:
+    try:
+        return datetime.fromisoformat(str(entry["submitted"])).timestamp()  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return default
 
 
 class SyncCallLog(CallLog):

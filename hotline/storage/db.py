@@ -28,15 +28,18 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
-    # WAL lets readers (desk, KPIs) run while the IVR writes; busy_timeout turns a brief
-    # writer collision into a wait instead of "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def pragmas(dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry) -> None:
+        # WAL lets readers (desk, KPIs) run while the IVR writes; busy_timeout turns a brief
+        # writer collision into a wait instead of "database is locked".
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return pragmas
 
 
 #: Execution option of `Database.reader`'s connections: transactions that only read.
@@ -50,19 +53,31 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, timeout: float | None = None) -> Engine:
+    """`timeout` (seconds): no statement, lock wait, pool checkout or dead connection lasts
+    longer (the service's; None: the defaults of a command-line tool, whose migrations and
+    imports may run long)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "isolation_level": None})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        # On SQLite the only wait is for another writer's lock.
+        event.listen(engine, "connect", _sqlite_pragmas(int((timeout or 10) * 1000)))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # A database host that drops packets must fail fast, so the IVR journals instead of waiting
     # for the operating system's TCP timeout.
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+    connect: dict[str, Any] = {"connect_timeout": 3}
+    extra: dict[str, Any] = {}
+    if timeout is not None:
+        ms = int(timeout * 1000)
+        # statement_timeout and lock_timeout bound the server's side; tcp_user_timeout and
+        # keepalives a server that vanished mid-query (no reply would ever come).
+        connect |= {"options": f"-c statement_timeout={ms} -c lock_timeout={ms}", "tcp_user_timeout": ms, "keepalives": 1, "keepalives_idle": max(1, int(timeout)), "keepalives_interval": 1, "keepalives_count": 3}
+        extra["pool_timeout"] = timeout
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect, **extra)
 
 
 class Database:
@@ -72,7 +87,8 @@ class Database:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # Same pool, marked: SQLite begins these without the write lock (see _sqlite_begin).
-        self.reader_sessions = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.reader_engine = engine.execution_options(**{READ_ONLY: True})
+        self.reader_sessions = sessionmaker(self.reader_engine, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> Database:
@@ -91,6 +107,12 @@ class Database:
     def run(self, work: Callable[[Session], T]) -> T:
         with self.transaction() as session:
             return work(session)
+
+    def lookup(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` on a Core connection that only reads (as `read`, without the
+        ORM session: a caller's ticket lookup costs a third as much)."""
+        with self.reader_engine.connect() as connection:
+            return work(connection)
 
     def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a transaction that only reads: on SQLite it never waits for

@@ -8,13 +8,13 @@ unit of work (see `hotline.storage.db.Database.transaction`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,7 +32,6 @@ from hotline.storage.models import (
     TicketStatus,
     Urgency,
 )
-from hotline.storage.prepared import DirectReader
 from hotline.tickets.taxonomy import category_defaults
 from hotline.tickets.workflow import (
     FINISHED,
@@ -447,6 +446,14 @@ def overdue(session: Session, now: datetime, limit: int = 200) -> list[Ticket]:
     return list(session.scalars(stmt))
 
 
+def recent(session: Session, *, statuses: Collection[TicketStatus] = (), limit: int = 50) -> list[Ticket]:
+    """The newest tickets, optionally only in these statuses: the desk's and the CLI's list."""
+    stmt = select(Ticket)
+    if statuses:
+        stmt = stmt.where(Ticket.status.in_(list(statuses)))
+    return list(session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)))
+
+
 def for_caller(session: Session, caller_number: str, *, open_only: bool = False, limit: int = 20) -> list[Ticket]:
     """A caller's tickets, newest first: for the IVR's 'your case' shortcut and the desk."""
     number = phone.normalise(caller_number)
@@ -469,37 +476,19 @@ _OPEN_STATUS_BY_CALLER = (
 )
 
 
-def ticket_status(session: Session, number: str) -> tuple[str, str] | None:
-    """(number, status) of a ticket, for the IVR's status line; None if there is none."""
+def ticket_status(session: Session | Connection, number: str) -> tuple[str, str] | None:
+    """(number, status) of a ticket, for the IVR's status line; None if there is none. A
+    Core statement: the IVR runs it on a plain connection (`DatabasePool.lookup`)."""
     return _status_pair(session.execute(_STATUS_BY_NUMBER, {"number": number.strip()}).first())
 
 
-def caller_open_ticket_status(session: Session, caller_number: str) -> tuple[str, str] | None:
+def caller_open_ticket_status(session: Session | Connection, caller_number: str) -> tuple[str, str] | None:
     """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer
     (the same tickets as `for_caller(..., open_only=True)`)."""
     caller = _lookup_caller(caller_number)
     if caller is None:
         return None
     return _status_pair(session.execute(_OPEN_STATUS_BY_CALLER, {"caller": caller}).first())
-
-
-class StatusLookups:
-    """The same two lookups on a `DirectReader` (no session, no ORM): what the IVR's
-    database process runs while a caller waits (see hotline.storage.prepared for the why)."""
-
-    def __init__(self, reader: DirectReader) -> None:
-        self._reader = reader
-        self._by_number = reader.prepare(_STATUS_BY_NUMBER, number="")
-        self._open_by_caller = reader.prepare(_OPEN_STATUS_BY_CALLER, caller="")
-
-    def ticket_status(self, number: str) -> tuple[str, str] | None:
-        return _status_pair(self._reader.first(self._by_number, number=number.strip()))
-
-    def caller_open_ticket_status(self, caller_number: str) -> tuple[str, str] | None:
-        caller = _lookup_caller(caller_number)
-        if caller is None:
-            return None
-        return _status_pair(self._reader.first(self._open_by_caller, caller=caller))
 
 
 def _lookup_caller(caller_number: str) -> str | None:
