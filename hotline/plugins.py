@@ -8,6 +8,8 @@ Groups (declared in setup.cfg `[options.entry_points]`):
   ``agi://host/NAME``.
 - ``hotline.call_handlers``: ``name = module:factory``; builds the FastAGI call handler of
   the ivr role (hotline.service), given the flows.
+- ``hotline.web``: ``name = module:mount``; `mount(reactor, config, pool, metrics)` returns the
+  resource the desk role serves at ``/name/``.
 
 Why the checkout's own setup.cfg is read first: an editable install records the entry points
 once, at `pip install -e` time, so a checkout whose setup.cfg gained a group would otherwise
@@ -27,6 +29,7 @@ DISTRIBUTION = "hotline12319"
 COMMANDS = "hotline.commands"
 FLOWS = "hotline.flows"
 CALL_HANDLERS = "hotline.call_handlers"
+WEB = "hotline.web"
 
 _CHECKOUT_SETUP_CFG = Path(__file__).resolve().parent.parent / "setup.cfg"
 

@@ -105,7 +105,11 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         else:
             started = _refresh_ticket_gauges(reactor, service)
             _sweep_fallback_messages(reactor, service)
-        site = make_site(build_root(pool, metrics, started=started))
+        root = build_root(pool, metrics, started=started)
+        if role == "desk":
+            for name, mount in plugins.load(plugins.WEB).items():
+                root.putChild(name.encode(), mount(reactor, config, pool, metrics))
+        site = make_site(root)
         bind = http_bind if http_bind is not None else config.http.bind
         port = http_port if http_port is not None else config.http.port
         service.http_port = _listen(reactor, bind, port, site, "http")

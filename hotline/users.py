@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Iterable
 
 from argon2 import PasswordHasher
@@ -75,3 +76,22 @@ def has_admin(session: Session) -> bool:
 
 
 _DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A signed-in desk user as every service needs it (who, which roles, which department),
+    detached from the ORM session; the web layer's session carries it."""
+
+    user_id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    department_id: int | None
+    extension: str | None
+    csrf_token: str
+    language: str
+    token_hash: str
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))

@@ -13,7 +13,7 @@ mode=run
 # sox to make and measure speech.
 packages=(python3-venv)
 if [ "$mode" = test ]; then
-  packages+=(postgresql util-linux espeak-ng sox)
+  packages+=(postgresql util-linux espeak-ng sox chromium fonts-noto-cjk)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -426,6 +426,9 @@ def test_one_role_alone_serves_its_own_health_and_metrics(tmp_path, role, has, l
         assert re.search(has, body, re.MULTILINE), body
         assert lacks not in body
         assert ("FastAGI on agi://" in node.log) == (role == "ivr")
+        # The desk (entry point hotline.web) is mounted by the desk role only.
+        status, body = get(base + "/desk/login")
+        assert (status, "12319" in body) == ((200, True) if role == "desk" else (404, False)), body[:300]
     finally:
         assert node.stop() == 0, node.log
 

@@ -512,3 +512,72 @@ def _forbid_history_rewrite(mapper: Mapper[TicketEvent], connection: Connection,
 @event.listens_for(Extension, "before_delete")
 def _forbid_extension_rewrite(mapper: Mapper[Extension], connection: Connection, target: Extension) -> None:
     raise HistoryRewriteError(f"extensions are append-only (extension {target.id})")
+
+
+# -- the desk: sessions, login throttling, the audit log, user settings
+
+
+class DeskSession(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's token is stored, so a copy of the
+    table does not let anyone sign in."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginFailure(Base):
+    """One refused login; counted per account and per address to throttle guessing, in the
+    database so every desk process sees the same count."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when, from where. Append-only (ORM listener and database triggers)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The username as typed or as it was then: kept when the account is renamed or unknown.
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UserQueue(Base):
+    """A queue (skill) an operator's seat joins when they go ready."""
+
+    __tablename__ = "user_queues"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UserSetting(Base):
+    """Per-user desk preferences (the interface language)."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), default="zh_Hans")
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _forbid_audit_rewrite(mapper: Mapper[AuditEntry], connection: Connection, target: AuditEntry) -> None:
+    raise HistoryRewriteError(f"the audit log is append-only (entry {target.id})")

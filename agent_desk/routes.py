@@ -1,0 +1,51 @@
+"""Every desk route and the roles that may use it: the one table the app registers its routes
+from and the tests generate their allowed/refused cases from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotline.storage.models import Role
+
+EVERYONE = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+CREATORS = frozenset({Role.OPERATOR, Role.SUPERVISOR})
+#: Roles with at least one workflow move (hotline.tickets.desk.ROLE_ACTIONS; an admin has none).
+WORKERS = EVERYONE - ADMIN
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    #: Klein (werkzeug) pattern, relative to the desk's mount point.
+    path: str
+    #: None: reachable without signing in.
+    roles: frozenset[Role] | None
+
+    @property
+    def changes_state(self) -> bool:
+        """POST routes change something: each needs the CSRF token."""
+        return self.method == "POST"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("home", "GET", "/", EVERYONE),
+    Route("static", "GET", "/static/<name>", None),
+    Route("login_form", "GET", "/login", None),
+    Route("login", "POST", "/login", None),
+    Route("logout", "POST", "/logout", EVERYONE),
+    Route("password_form", "GET", "/password", EVERYONE),
+    Route("password", "POST", "/password", EVERYONE),
+    Route("language", "POST", "/language", EVERYONE),
+    Route("tickets", "GET", "/tickets", EVERYONE),
+    Route("new_ticket", "GET", "/tickets/new", CREATORS),
+    Route("create_ticket", "POST", "/tickets/new", CREATORS),
+    Route("ticket", "GET", "/tickets/<number>", EVERYONE),
+    # Which workflow moves a role may make is the ticket service's table (hotline.tickets.desk.ROLE_ACTIONS).
+    Route("ticket_action", "POST", "/tickets/<number>/<action>", WORKERS),
+    Route("users", "GET", "/admin/users", ADMIN),
+    Route("create_user", "POST", "/admin/users", ADMIN),
+    Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
+    Route("audit", "GET", "/admin/audit", ADMIN),
+)

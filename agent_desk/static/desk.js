@@ -1,0 +1,23 @@
+// The desk's one script: small conveniences, nothing the pages need to work.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // The language switch returns to the page it was pressed on.
+  for (const field of document.querySelectorAll("input[data-here]")) {
+    field.value = location.pathname + location.search;
+  }
+  // A form is sent once: a second click while the first is on its way would repeat the action.
+  for (const form of document.querySelectorAll("form[method=post]")) {
+    form.addEventListener("submit", () => {
+      // After this turn, so the pressed button's own value is still sent.
+      setTimeout(() => { for (const button of form.querySelectorAll("button")) button.disabled = true; }, 0);
+    });
+  }
+});
+// "/" jumps to the ticket search, as in most desks; not while typing in a field.
+document.addEventListener("keydown", (event) => {
+  const typing = event.target instanceof HTMLElement && event.target.closest("input, textarea, select");
+  if (event.key === "/" && !typing) {
+    const search = document.querySelector("[data-search]");
+    if (search) { event.preventDefault(); search.focus(); }
+  }
+});

@@ -1,0 +1,368 @@
+"""What the desk reads and does with tickets: filtered, paginated lists; a case's whole file;
+and workflow moves checked against the user's role and department, attributed and audited.
+
+Each function runs in the caller's transaction (the desk hands it to the database pool) and
+returns plain views, never ORM objects, so templates cannot lazy-load after the session ends.
+Phone numbers are masked here for roles that do not need them, so no page can forget to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from hotline import audit, phone
+from hotline.storage.models import Call, Category, Department, Role, Ticket, TicketEvent, TicketSource, TicketStatus, Urgency, User, utcnow
+from hotline.tickets import services
+from hotline.tickets.services import Actor, TicketNotFound, TicketPolicy
+from hotline.tickets.workflow import FINISHED, RULES, STATUS_LABELS, Action, InvalidValue, WorkflowError, allowed_actions
+from hotline.tickets.worktime import TimeLimit
+from hotline.users import SignedIn
+
+#: The department's request for more time: recorded as a note that a supervisor acts on with EXTEND.
+REQUEST_EXTENSION = "request_extension"
+
+#: Which workflow moves each role may make. A user with several roles may make the union.
+ROLE_ACTIONS: dict[Role, frozenset[str]] = {
+    Role.OPERATOR: frozenset({Action.REGISTER, Action.REJECT, Action.ANSWER, Action.DISPATCH, Action.NOTE}),
+    Role.SUPERVISOR: frozenset({Action.REGISTER, Action.REJECT, Action.ANSWER, Action.DISPATCH, Action.RETURN, Action.EXTEND, Action.REWORK, Action.VERIFY, Action.CLOSE, Action.REOPEN, Action.NOTE}),
+    Role.CALLBACK: frozenset({Action.CALLBACK, Action.REOPEN, Action.NOTE}),
+    Role.DEPARTMENT: frozenset({Action.HANDLE, Action.RETURN, Action.NOTE, REQUEST_EXTENSION}),
+    Role.ADMIN: frozenset(),
+}
+#: Roles that may open a ticket from the desk.
+CREATORS = frozenset({Role.OPERATOR, Role.SUPERVISOR})
+#: Roles that see callers' numbers in full; everyone else sees 138****5678.
+FULL_NUMBERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.CALLBACK})
+DUE_SOON = timedelta(hours=24)
+PER_PAGE = 25
+
+
+class Forbidden(WorkflowError):
+    """The user's role may not do this."""
+
+
+def may(who: SignedIn, action: str) -> bool:
+    return any(action in ROLE_ACTIONS[r] for r in who.roles)
+
+
+def scope(who: SignedIn) -> int | None:
+    """The one department whose cases this user may see, or None for all."""
+    if who.roles <= {Role.DEPARTMENT}:
+        return who.department_id if who.department_id is not None else -1
+    return None
+
+
+def shown_number(who: SignedIn, number: str) -> str:
+    if not number or who.roles & FULL_NUMBERS:
+        return phone.national(number) if number.startswith("+") else number
+    return phone.mask(number)
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: TicketStatus | None = None
+    department_id: int | None = None
+    category_id: int | None = None
+    source: TicketSource | None = None
+    urgency: Urgency | None = None
+    overdue: bool = False
+    due_soon: bool = False
+    #: Creation dates, inclusive, in the service's time zone.
+    since: date | None = None
+    until: date | None = None
+    text: str = ""
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> Filters:
+        """From query-string values; raises ValueError naming the bad one."""
+
+        def pick(name: str, kind: Any) -> Any:
+            value = args.get(name, "").strip()
+            if not value:
+                return None
+            try:
+                return kind(value)
+            except ValueError:
+                raise ValueError(f"{name}: {value[:40]!r} is not valid") from None
+
+        page = pick("page", int) or 1
+        return cls(
+            status=pick("status", TicketStatus),
+            department_id=pick("department", int),
+            category_id=pick("category", int),
+            source=pick("source", TicketSource),
+            urgency=pick("urgency", Urgency),
+            overdue=args.get("overdue") == "1",
+            due_soon=args.get("due_soon") == "1",
+            since=pick("since", date.fromisoformat),
+            until=pick("until", date.fromisoformat),
+            text=args.get("q", "").strip()[:100],
+            page=max(1, min(page, 10_000)),
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    number: str
+    status: str
+    status_label: tuple[str, str]
+    urgency: str
+    source: str
+    category: tuple[str, str]
+    department: tuple[str, str]
+    caller: str
+    location: str
+    description: str
+    created_at: datetime
+    deadline_at: datetime | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, now: datetime | None = None, per_page: int = PER_PAGE) -> Page:
+    now = now or utcnow()
+    conditions: list[ColumnElement[bool]] = []
+    visible = scope(who)
+    if visible is not None:
+        conditions.append(Ticket.department_id == visible)
+    if filters.status is not None:
+        conditions.append(Ticket.status == filters.status)
+    if filters.department_id is not None:
+        conditions.append(Ticket.department_id == filters.department_id)
+    if filters.category_id is not None:
+        conditions.append(Ticket.category_id == filters.category_id)
+    if filters.source is not None:
+        conditions.append(Ticket.source == filters.source)
+    if filters.urgency is not None:
+        conditions.append(Ticket.urgency == filters.urgency)
+    if filters.overdue:
+        conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= now]
+    if filters.due_soon:
+        conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + DUE_SOON]
+    if filters.since is not None:
+        conditions.append(Ticket.created_at >= datetime.combine(filters.since, time(), tz))
+    if filters.until is not None:
+        conditions.append(Ticket.created_at < datetime.combine(filters.until + timedelta(days=1), time(), tz))
+    if filters.text:
+        like = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        options = [Ticket.number.like(like, escape="\\"), Ticket.description.like(like, escape="\\"), Ticket.location.like(like, escape="\\"), Ticket.caller_name.like(like, escape="\\")]
+        digits = "".join(c for c in filters.text if c.isdigit())
+        if len(digits) >= 4 and who.roles & FULL_NUMBERS:
+            options.append(Ticket.caller_number.like(f"%{digits}%"))
+        conditions.append(or_(*options))
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(filters.page, pages)
+    tickets = session.scalars(select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    names = _names(session)
+    return Page([_row(who, t, names, now) for t in tickets], total, page, pages)
+
+
+@dataclass
+class Names:
+    categories: dict[int, tuple[str, str]] = field(default_factory=dict)
+    departments: dict[int, tuple[str, str]] = field(default_factory=dict)
+    users: dict[int, str] = field(default_factory=dict)
+
+
+def _names(session: Session) -> Names:
+    return Names(
+        categories={c.id: (c.name_zh, c.name_en or c.name_zh) for c in session.scalars(select(Category))},
+        departments={d.id: (d.name_zh, d.name_en or d.name_zh) for d in session.scalars(select(Department))},
+        users={u.id: u.display_name or u.username for u in session.scalars(select(User))},
+    )
+
+
+def _row(who: SignedIn, t: Ticket, names: Names, now: datetime) -> Row:
+    return Row(
+        number=t.number,
+        status=t.status.value,
+        status_label=STATUS_LABELS[t.status],
+        urgency=t.urgency.value,
+        source=t.source.value,
+        category=names.categories.get(t.category_id or 0, ("", "")),
+        department=names.departments.get(t.department_id or 0, ("", "")),
+        caller=shown_number(who, t.caller_number),
+        location=t.location,
+        description=t.description,
+        created_at=t.created_at,
+        deadline_at=t.deadline_at,
+        overdue=t.status is TicketStatus.DISPATCHED and t.deadline_at is not None and t.deadline_at <= now,
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    action: str
+    label: tuple[str, str]
+    from_status: str
+    to_status: str
+    actor: str
+    note: str
+    #: The deadline this step set (a dispatch, an approved extension), if any.
+    deadline_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallView:
+    uniqueid: str
+    caller: str
+    started_at: datetime
+    disposition: str
+    queue: str
+    wait_seconds: int | None
+    talk_seconds: int | None
+    agent: str
+
+
+@dataclass(frozen=True)
+class Case:
+    row: Row
+    version: int
+    caller_name: str
+    resolution: str
+    #: The limit of the latest dispatch, in words (zh, en): '5个工作日', '5 working days'.
+    time_limit: tuple[str, str]
+    steps: list[Step]
+    calls: list[CallView]
+    actions: list[str]
+    #: The deadline a dispatch now would set, shown beside the dispatch button.
+    dispatch_deadline: datetime | None
+    default_department_id: int | None
+
+
+def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, now: datetime | None = None) -> Case:
+    now = now or utcnow()
+    t = _visible(session, who, number)
+    names = _names(session)
+    steps = [
+        Step(
+            e.at,
+            e.action,
+            _ACTION_LABELS.get(e.action, (e.action, e.action)),
+            e.from_status.value if e.from_status else "",
+            e.to_status.value,
+            names.users.get(e.actor_user_id or 0, e.actor),
+            e.note,
+            _set_deadline(e),
+        )
+        for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.seq))
+    ]
+    call_filter = Call.ticket_id == t.id if t.call_id is None else or_(Call.ticket_id == t.id, Call.id == t.call_id)
+    calls = [
+        CallView(c.uniqueid, shown_number(who, c.caller_number), c.started_at, c.disposition.value, c.queue, c.wait_seconds, c.talk_seconds, names.users.get(c.agent_user_id or 0, c.agent_interface))
+        for c in session.scalars(select(Call).where(call_filter).order_by(Call.started_at))
+    ]
+    actions = [a.value for a in allowed_actions(t.status) if may(who, a)]
+    if t.status is TicketStatus.DISPATCHED and may(who, REQUEST_EXTENSION):
+        actions.append(REQUEST_EXTENSION)
+    deadline = None
+    default_department = None
+    if Action.DISPATCH.value in actions:
+        # The same rule the dispatch will apply (services._time_limit), so the preview cannot drift.
+        deadline = policy.calendar.deadline(now, services._time_limit(session, policy, t, None))
+        default_department = services._default_department(session, t, None)
+    limit = TimeLimit.parse(t.time_limit) if t.time_limit else None
+    limit_label = (limit.label("zh"), limit.label("en")) if limit is not None else ("", "")
+    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department)
+
+
+def _set_deadline(e: TicketEvent) -> datetime | None:
+    text = e.data.get("new_deadline_at") or (e.data.get("deadline_at") if e.action == Action.DISPATCH else None)
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def move(
+    session: Session,
+    policy: TicketPolicy,
+    who: SignedIn,
+    number: str,
+    action: str,
+    *,
+    address: str,
+    reason: str = "",
+    department_id: int | None = None,
+    category_id: int | None = None,
+    extra: str | None = None,
+    satisfaction: str | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """One workflow move by a desk user; Forbidden if the role may not, TicketNotFound if the
+    user may not see the case, or the workflow's own error. Audited in the same transaction."""
+    if not may(who, action):
+        raise Forbidden(f"your role may not {action} a ticket")
+    t = _visible(session, who, number)
+    actor = Actor.user(who.user_id, who.username)
+    if action == REQUEST_EXTENSION:
+        if t.status is not TicketStatus.DISPATCHED:
+            raise InvalidValue(f"ticket {t.number}: an extension can only be requested while dispatched")
+        if not (extra or "").strip() or not reason.strip():
+            raise InvalidValue(f"ticket {t.number}: say how much more time and why")
+        t = services.apply(session, policy, t, Action.NOTE, actor=actor, expected_version=expected_version, reason=f"申请延期 / extension requested: {extra} — {reason}")
+    else:
+        t = services.apply(
+            session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
+            department_id=department_id, category_id=category_id, extra=extra or None, satisfaction=satisfaction or None,
+        )  # fmt: skip
+    audit.record(session, f"ticket_{action}", user_id=who.user_id, username=who.username, target=f"ticket:{t.number}", address=address, detail={"status": t.status.value})
+    return t
+
+
+def create(
+    session: Session, policy: TicketPolicy, who: SignedIn, *, address: str, caller_number: str, caller_name: str, description: str, location: str, category_id: int | None, urgency: Urgency
+) -> Ticket:
+    if not who.roles & CREATORS:
+        raise Forbidden("your role may not open a ticket")
+    if not description.strip():
+        raise InvalidValue("describe the problem")
+    try:
+        t = services.open_ticket(
+            session, policy, source=TicketSource.HOTLINE, actor=Actor.user(who.user_id, who.username), caller_number=caller_number, caller_name=caller_name[:100],
+            description=description, location=location, category_id=category_id, urgency=urgency,
+        )  # fmt: skip
+    except phone.InvalidPhoneNumber as exc:
+        raise InvalidValue(str(exc)) from None
+    audit.record(session, "ticket_created", user_id=who.user_id, username=who.username, target=f"ticket:{t.number}", address=address)
+    return t
+
+
+def choices(session: Session) -> tuple[list[Category], list[Department]]:
+    """Categories and departments for the filter and form pickers."""
+    categories = list(session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code)))
+    departments = list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.code)))
+    return categories, departments
+
+
+def open_count(session: Session, who: SignedIn) -> int:
+    query = select(func.count()).select_from(Ticket).where(Ticket.status.not_in(FINISHED))
+    visible = scope(who)
+    if visible is not None:
+        query = query.where(Ticket.department_id == visible)
+    return session.scalar(query) or 0
+
+
+def _visible(session: Session, who: SignedIn, number: str) -> Ticket:
+    t = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+    visible = scope(who)
+    if t is None or (visible is not None and t.department_id != visible):
+        raise TicketNotFound(f"no ticket {number[:32]}")
+    return t
+
+
+_ACTION_LABELS: dict[str, tuple[str, str]] = {"receive": ("受理", "Received")} | {a.value: (r.label_zh, r.label_en) for a, r in RULES.items()}
