@@ -85,3 +85,15 @@ def _load(ep: metadata.EntryPoint) -> Any:
 
 def names(group: str) -> Iterable[str]:
     return [ep.name for ep in entry_points(group)]
+
+
+def call_handler_factory() -> Any:
+    """The one installed `hotline.call_handlers` factory: what runs an AGI call, for the ivr
+    role and the classic AGI script alike. None installed, or several, is a PluginError."""
+    handlers = load(CALL_HANDLERS)
+    if not handlers:
+        raise PluginError(f"no call handler is installed (entry point group {CALL_HANDLERS}; pip install the hotline12319 package with its ivr)")
+    if len(handlers) > 1:
+        raise PluginError(f"several call handlers are installed ({', '.join(sorted(handlers))}); keep one")
+    (factory,) = handlers.values()
+    return factory

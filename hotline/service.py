@@ -179,12 +179,10 @@ def _start_ivr(reactor: Any, service: Service) -> None:
 
     config = service.config
     flows = plugins.load(plugins.FLOWS)
-    handlers = plugins.load(plugins.CALL_HANDLERS)
-    if not handlers:
-        raise ServiceError(f"the ivr role needs a call handler and none is installed (entry point group {plugins.CALL_HANDLERS}; pip install the hotline12319 package with its ivr)")
-    if len(handlers) > 1:
-        raise ServiceError(f"several call handlers are installed ({', '.join(sorted(handlers))}); keep one")
-    (factory,) = handlers.values()
+    try:
+        factory = plugins.call_handler_factory()
+    except plugins.PluginError as exc:
+        raise ServiceError(f"the ivr role cannot run calls: {exc}") from None
     service.runner = factory(reactor, config, service.pool, service.metrics.registry, flows)
     try:
         service.fastagi_port = listen(reactor, config.fastagi, service.runner, service.metrics.registry)

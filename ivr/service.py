@@ -11,9 +11,11 @@ from hotline.config import Config
 
 
 def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, flows: Mapping[str, Any]) -> Any:
-    """The ivr role's FastAGI call handler (entry point `hotline.call_handlers`): a CallRunner
-    routing to `flows` by dialplan name, its call log closed (written or journalled) before
-    the reactor stops. Raises ServiceError for a menu the validator refuses."""
+    """The AGI call handler (entry point `hotline.call_handlers`): a CallRunner routing to
+    `flows` by dialplan name. In the ivr role (a reactor and its pool) its call log is closed,
+    written or journalled, before the reactor stops; without a reactor (the classic AGI
+    script, one call per process) its database work runs inline. Raises ServiceError for a
+    menu the validator refuses."""
     from hotline.service import ServiceError
     from ivr.menu import MenuError
     from ivr.runner import CallRunner
@@ -23,7 +25,8 @@ def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, f
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     runner.flows = dict(flows)
-    # "before": the reactor waits for the call log to finish (written or journalled) while
-    # the pool's threads still run.
-    reactor.addSystemEventTrigger("before", "shutdown", runner.close)
+    if reactor is not None:
+        # "before": the reactor waits for the call log to finish (written or journalled)
+        # while the pool's threads still run.
+        reactor.addSystemEventTrigger("before", "shutdown", runner.close)
     return runner

@@ -464,31 +464,32 @@ def test_main_loads_the_test_handler_from_the_environment(asterisk: Asterisk, si
 
 
 def test_main_builds_the_call_runner_from_the_config(asterisk: Asterisk, sighup_restored: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a test handler, main() imports ivr.runner lazily and runs
-    CallRunner.from_config(config) with the config named by $HOTLINE_CONFIG."""
-    configured: list[str] = []
+    """Without a test handler, main() builds the installed call handler (entry point
+    hotline.call_handlers, the one the ivr role runs) without a reactor, with the config named
+    by $HOTLINE_CONFIG and the installed flows."""
+    from hotline import plugins
+
+    configured: list[tuple[Any, str, Any, Any, list[str]]] = []
 
     class CallRunner:
         def __init__(self, name: str) -> None:
             self.name = name
 
-        @classmethod
-        def from_config(cls, config: Any) -> CallRunner:
-            configured.append(config.service.name)
-            return cls(config.service.name)
-
         async def __call__(self, channel: Channel) -> None:
             await channel.set_variable("RUNNER", self.name)
 
-    fake = types.ModuleType("ivr.runner")
-    fake.CallRunner = CallRunner  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ivr.runner", fake)
+    def factory(reactor: Any, config: Any, pool: Any, registry: Any, flows: Any) -> CallRunner:
+        configured.append((reactor, config.service.name, pool, registry, sorted(flows)))
+        return CallRunner(config.service.name)
+
+    monkeypatch.setattr(plugins, "call_handler_factory", lambda: factory)
     config = tmp_path / "hotline.toml"
     config.write_text('[service]\nname = "12319-test"\n', encoding="utf-8")
     asterisk.send(HEADER)
     asterisk.script(b"200 result=0\n", b"200 result=1\n")
     assert main(["x", "ivr"], stdin=asterisk.stdin, stdout=asterisk.stdout, environ={"HOTLINE_CONFIG": str(config)}) == 0  # type: ignore[arg-type]
-    assert configured == ["12319-test"] and asterisk.commands() == b'ANSWER\nSET VARIABLE RUNNER "12319-test"\n'
+    assert configured == [(None, "12319-test", None, None, ["ivr", "queue_callback"])]
+    assert asterisk.commands() == b'ANSWER\nSET VARIABLE RUNNER "12319-test"\n'
 
 
 def test_main_fails_the_agi_when_the_config_is_broken(asterisk: Asterisk, sighup_restored: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

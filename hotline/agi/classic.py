@@ -363,11 +363,12 @@ def _load_handler(environ: Mapping[str, str]) -> Handler:
         handler: Handler = getattr(importlib.import_module(module), attribute)
         return handler
     from hotline import config as configmod
+    from hotline import plugins
 
     config = configmod.load(environ=environ)  # $HOTLINE_CONFIG, ./hotline.toml, or defaults
-    from ivr.runner import CallRunner  # imported here: the menu's modules load only for a call
-
-    return CallRunner.from_config(config)
+    # The same handler the ivr role runs, without a reactor: the flows' work runs inline.
+    built: Handler = plugins.call_handler_factory()(None, config, None, None, plugins.load(plugins.FLOWS))
+    return built
 
 
 async def _serve(handler: Handler, channel: ClassicAgiChannel) -> int:
