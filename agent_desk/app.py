@@ -35,15 +35,15 @@ from agent_desk import i18n
 from agent_desk.i18n import N_
 from agent_desk.routes import ROUTES, Route
 from hotline import audit, users
+from hotline.config import Config
 from hotline.metrics import Metrics
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.models import Role, Urgency, utcnow
 from hotline.tickets import desk
 from hotline.tickets.services import TicketNotFound, TicketPolicy
 from hotline.tickets.workflow import STATUS_LABELS, WorkflowError
-from hotline.web import accounts, sessions
-from hotline.config import Config
 from hotline.users import SignedIn
+from hotline.web import accounts, sessions
 from hotline.web.sessions import SessionPolicy
 
 HERE = Path(__file__).parent

@@ -363,9 +363,8 @@ def _check_steps(plan: Dialplan, config: Config, queues: Mapping[str, Section], 
                 endpoint = resource.rpartition("@")[2] if "@" in resource else resource
                 if tech == "PJSIP" and endpoint not in endpoints:
                     report.add(where, f"Dial({target}): no PJSIP endpoint [{endpoint}] in hotline-pjsip.conf")
-        elif app == "AGI":
-            if not _AGI.match(split_args(args)[0]):
-                report.add(where, f"AGI({args}): not agi://host:port/<flow>")
+        elif app == "AGI" and not _AGI.match(split_args(args)[0]):
+            report.add(where, f"AGI({args}): not agi://host:port/<flow>")
 
 
 def _check_prompt(sound: str, where: str, app: str, config: Config, prompts: Collection[str] | None, report: _Report) -> None:

@@ -54,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
         paths = rendermod.write(rendering, Path(args.out))
     except OSError as exc:
         raise CommandError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
-    for path, f in zip(paths, rendering.files):
+    for path, f in zip(paths, rendering.files, strict=False):
         note = ", holds passwords" if f.has_secrets else ""
         print(f"wrote {path} ({f.mode:04o}{note})")
     return 0

@@ -236,11 +236,7 @@ def _view(config: Config, secrets: secretsmod.Secrets, callback_offer: bool) -> 
     cut = len(QUEUE_PREFIX)
     queues = []
     for q in config.queues:
-        members = [
-            {"interface": Safe(f"PJSIP/{s.extension}"), "name": Safe(s.extension), "label": s.name}
-            for s in config.seats
-            if q.name in s.queues
-        ]
+        members = [{"interface": Safe(f"PJSIP/{s.extension}"), "name": Safe(s.extension), "label": s.name} for s in config.seats if q.name in s.queues]
         queues.append(
             {
                 "name": Safe(q.name),

@@ -96,10 +96,7 @@ def load(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
     ami = ""
     if config.ami.enabled and config.ami.password:
         if not environ.get(ENV_AMI_PASSWORD) and not config.ami.password_file:
-            raise SecretsError(
-                f"ami.password is written in {config.source}; secrets never go in the service config: "
-                f"set {ENV_AMI_PASSWORD} or ami.password_file instead"
-            )
+            raise SecretsError(f"ami.password is written in {config.source}; secrets never go in the service config: set {ENV_AMI_PASSWORD} or ami.password_file instead")
         where = ENV_AMI_PASSWORD if environ.get(ENV_AMI_PASSWORD) else f"ami.password_file ({config.ami.password_file})"
         ami = _checked(config.ami.password, where, MIN_OWN_PASSWORD)
     return Secrets(seats=seats, trunk_password=trunk, ami_password=ami, file=str(path or ""), warnings=tuple(warnings))

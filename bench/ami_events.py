@@ -34,10 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hotline.calllog.queue_events import QueueCallLog  # noqa: E402
-from hotline.ami.codec import AmiDecoder, Event  # noqa: E402
-from hotline.ami.live import LiveModel  # noqa: E402
-from tests import ami_peer  # noqa: E402
+from hotline.ami.codec import AmiDecoder, Event
+from hotline.ami.live import LiveModel
+from hotline.calllog.queue_events import QueueCallLog
+from tests import ami_peer
 
 TARGET = 50_000
 
@@ -212,7 +212,12 @@ def main() -> int:
         operations[operation] = operations.get(operation, 0) + 1
     results["call_log_operations"] = operations
     results["protocol_errors"] = decoder.errors
-    results["model_after"] = {"channels": len(model.channels), "callers_waiting": sum(len(q.callers) for q in model.queues.values()), "answered": sum(q.answered for q in model.queues.values()), "abandoned": sum(q.abandoned for q in model.queues.values())}
+    results["model_after"] = {
+        "channels": len(model.channels),
+        "callers_waiting": sum(len(q.callers) for q in model.queues.values()),
+        "answered": sum(q.answered for q in model.queues.values()),
+        "abandoned": sum(q.abandoned for q in model.queues.values()),
+    }
     abandoned = args.calls - answered
     expected = {"queue_joined": args.calls, "queue_answered": answered, "add_event": answered, "queue_abandoned": abandoned, "call_ended": args.calls}
     if operations != expected or decoder.errors or model.channels:

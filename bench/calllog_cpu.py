@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +69,40 @@ def core(database: Any, calls: list[list[list[dict[str, Any]]]], per_transaction
             group = [call[stage] for call in calls[start : start + per_transaction]]
             with database.engine.begin() as connection:
                 if stage == 0:
-                    rows = [{"uniqueid": e[0]["args"]["uniqueid"], "linkedid": e[0]["args"]["uniqueid"], "caller_number": "+8613812345678", "dnid": "12319", "started_at": datetime.fromisoformat(e[0]["args"]["at"]), "disposition": CallDisposition.IN_PROGRESS} for e in group]
+                    rows = [
+                        {
+                            "uniqueid": e[0]["args"]["uniqueid"],
+                            "linkedid": e[0]["args"]["uniqueid"],
+                            "caller_number": "+8613812345678",
+                            "dnid": "12319",
+                            "started_at": datetime.fromisoformat(e[0]["args"]["at"]),
+                            "disposition": CallDisposition.IN_PROGRESS,
+                        }
+                        for e in group
+                    ]
                     connection.execute(insert(calls_table), rows)
                 uniqueids = [e[0]["args"]["uniqueid"] for e in group]
                 ids = dict(connection.execute(select(calls_table.c.uniqueid, calls_table.c.id).where(calls_table.c.uniqueid.in_(uniqueids))).all())
                 if stage == 1:
-                    connection.execute(update(calls_table).where(calls_table.c.id == bindparam("call")).values(disposition=CallDisposition.QUEUED, queue="general", queued_at=bindparam("queued")), [{"call": ids[u], "queued": datetime.now(timezone.utc)} for u in uniqueids])
+                    connection.execute(
+                        update(calls_table).where(calls_table.c.id == bindparam("call")).values(disposition=CallDisposition.QUEUED, queue="general", queued_at=bindparam("queued")),
+                        [{"call": ids[u], "queued": datetime.now(UTC)} for u in uniqueids],
+                    )
                 if stage == 2:
-                    connection.execute(update(calls_table).where(calls_table.c.id == bindparam("call")).values(ended_at=bindparam("ended")), [{"call": ids[u], "ended": datetime.now(timezone.utc)} for u in uniqueids])
-                events = [{"call_id": ids[e["args"]["uniqueid"]], "kind": e["args"].get("kind", e["op"]), "detail": e["args"].get("detail", {}), "at": datetime.fromisoformat(e["args"]["at"]), "op_id": e["id"]} for entries in group for e in entries]
+                    connection.execute(
+                        update(calls_table).where(calls_table.c.id == bindparam("call")).values(ended_at=bindparam("ended")), [{"call": ids[u], "ended": datetime.now(UTC)} for u in uniqueids]
+                    )
+                events = [
+                    {
+                        "call_id": ids[e["args"]["uniqueid"]],
+                        "kind": e["args"].get("kind", e["op"]),
+                        "detail": e["args"].get("detail", {}),
+                        "at": datetime.fromisoformat(e["args"]["at"]),
+                        "op_id": e["id"],
+                    }
+                    for entries in group
+                    for e in entries
+                ]
                 connection.execute(insert(events_table), events)
 
 
@@ -101,9 +126,13 @@ def main() -> int:
         else:
             directory = Path(tempfile.mkdtemp(prefix="hotline-calllog-cpu-"))
             urls = {name: f"sqlite:///{directory / name}.db" for name in ("orm1", "ormn", "core")}
-        at = datetime(2026, 12, 3, 2, 0, tzinfo=timezone.utc)
+        at = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
         print(f"{time.strftime('%Y-%m-%d')}, {'PostgreSQL' if server else 'SQLite'}, {args.calls} calls, 3 batches and 13 timeline events each; CPU of this process per call")
-        variants = (("orm, a transaction per batch", "orm1", orm, 1), (f"orm, {args.per_transaction} calls per transaction", "ormn", orm, args.per_transaction), (f"core executemany, {args.per_transaction} calls per transaction", "core", core, args.per_transaction))
+        variants = (
+            ("orm, a transaction per batch", "orm1", orm, 1),
+            (f"orm, {args.per_transaction} calls per transaction", "ormn", orm, args.per_transaction),
+            (f"core executemany, {args.per_transaction} calls per transaction", "core", core, args.per_transaction),
+        )
         for label, name, write, per in variants:
             dbmod.upgrade(urls[name])
             database = Database.from_url(urls[name])

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ def write_batches(url: str, per_second: float, stop: object, per_transaction: in
     while not stop.is_set():  # type: ignore[attr-defined]
         uniqueids = [f"{os.getpid()}.{index + k}" for k in range(per_transaction)]
         index += per_transaction
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
 
         def work(session: object) -> None:
             for uniqueid in uniqueids:

@@ -89,7 +89,7 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.agi_peer import AST_ENVIRONMENT, AsteriskPeer, parse_args  # noqa: E402
+from tests.agi_peer import AST_ENVIRONMENT, AsteriskPeer, parse_args
 
 HOST = "127.0.0.1"
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"
@@ -773,7 +773,7 @@ class Generator:
         t0 = params["t0"]
         tasks = [asyncio.ensure_future(self.one(spec, t0, semaphore)) for spec in params["calls"]]
         remaining = t0 + params["deadline"] - time.monotonic()
-        done, pending = await asyncio.wait(tasks, timeout=max(1.0, remaining))
+        _done, pending = await asyncio.wait(tasks, timeout=max(1.0, remaining))
         timed_out = 0
         for call in self.calls:
             if not call.done.done():
@@ -810,7 +810,7 @@ def generator_main(conn: Connection, params: dict[str, Any]) -> None:
 
     try:
         result = asyncio.run(main())
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the run
+    except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         raise
     conn.send(("result", result))
@@ -879,8 +879,8 @@ def child_bare(port: int, options: dict[str, Any]) -> int:
     """Our FastAGI layer alone: hotline.agi.fastagi with a handler sending the silent caller's lines."""
     from twisted.internet import reactor
 
-    from hotline.config import FastAgiConfig
     from hotline.agi.fastagi import listen
+    from hotline.config import FastAgiConfig
 
     async def flow(channel: Any) -> None:
         await channel.answer()
@@ -1115,7 +1115,22 @@ def journalled(journal: Path | None) -> int:
     return sum(p.read_bytes().count(b"\n") for p in journal.glob("*.jsonl"))
 
 
-def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace: Pace, procs: int, tickets: list[str], ramp: float = 0.0, deadline: float = 180.0, concurrency: int = 0, rate: float = 0.0, steady: int = 0) -> dict[str, Any]:
+def run_load(
+    ctx: RunContext,
+    *,
+    name: str,
+    n: int,
+    mode: str,
+    paths: str,
+    pace: Pace,
+    procs: int,
+    tickets: list[str],
+    ramp: float = 0.0,
+    deadline: float = 180.0,
+    concurrency: int = 0,
+    rate: float = 0.0,
+    steady: int = 0,
+) -> dict[str, Any]:
     """Start the generator processes, play the calls, read the server's /proc; one result row.
 
     `rate` (held mode): calls start at this many a second and, once all are held, are
@@ -1144,7 +1159,18 @@ def run_load(ctx: RunContext, *, name: str, n: int, mode: str, paths: str, pace:
     workers: list[tuple[Any, Connection]] = []
     for share in shares:
         parent_end, child_end = context.Pipe()
-        params = {"kind": ctx.kind, "port": ctx.port, "config": ctx.config, "calls": share, "t0": t0, "deadline": deadline, "pace": asdict(pace), "concurrency": max(1, concurrency // procs) if concurrency else 0, "release_rate": release_rate / procs, "open_target": math.ceil(n / procs) if steady else 0}
+        params = {
+            "kind": ctx.kind,
+            "port": ctx.port,
+            "config": ctx.config,
+            "calls": share,
+            "t0": t0,
+            "deadline": deadline,
+            "pace": asdict(pace),
+            "concurrency": max(1, concurrency // procs) if concurrency else 0,
+            "release_rate": release_rate / procs,
+            "open_target": math.ceil(n / procs) if steady else 0,
+        }
         process = context.Process(target=generator_main, args=(child_end, params), daemon=True)
         process.start()
         child_end.close()
@@ -1364,9 +1390,9 @@ class Setup:
         if done.returncode != 0:
             raise RuntimeError(f"hotline init failed: {done.stdout}{done.stderr}")
         from hotline import config as configmod
-        from hotline.tickets import services as tickets
         from hotline.storage.db import Database
         from hotline.storage.models import TicketSource
+        from hotline.tickets import services as tickets
         from hotline.tickets.services import SYSTEM, TicketPolicy
 
         loaded = configmod.load(config, environ={})
@@ -1441,7 +1467,12 @@ def shared_tool(ctx: RunContext, n: int) -> dict[str, Any] | None:
     tool = ROOT.parent / "shared" / "tools" / "asterisk_peer.py"
     if not tool.exists():
         return None
-    done = subprocess.run(["python3", str(tool), "--host", HOST, "--port", str(ctx.port), "--script", "ivr", "--caller", "[]", "--callerid", "13912345678", "--load", str(n), "--json"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["python3", str(tool), "--host", HOST, "--port", str(ctx.port), "--script", "ivr", "--caller", "[]", "--callerid", "13912345678", "--load", str(n), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     try:
         data = json.loads(done.stdout)
     except ValueError:
@@ -1577,7 +1608,14 @@ def main() -> int:
         row["load_average"] = load_average()
         rows.append(row)
         turn = row["turnaround_ms"]
-        print(f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms (at socket {socket_figures(row)})  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call" + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "") + (f"  database CPU {row['database_cpu_ms_per_call']} ms/call" if row.get("database_cpu_ms_per_call") is not None else "") + (f"  not ok {row['failures']}" if row["failures"] else "") + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %", flush=True)
+        print(
+            f"  {row['name']:<34} N={row['n']:<5} done {row['calls_completed']}/{row['n']} (as scripted {row['calls_ok']})  {fmt(row['calls_per_s'])} calls/s  turnaround p50 {fmt(turn['p50'], 3)} p99 {fmt(turn['p99'], 3)} ms (at socket {socket_figures(row)})  srv CPU {fmt(row.get('server_cpu_ms_per_call', row.get('cpu_ms_per_call')), 2)} ms/call"
+            + (f"  RSS {fmt(row.get('rss_per_session_kib'))} KiB/session" if row.get("rss_per_session_kib") is not None else "")
+            + (f"  database CPU {row['database_cpu_ms_per_call']} ms/call" if row.get("database_cpu_ms_per_call") is not None else "")
+            + (f"  not ok {row['failures']}" if row["failures"] else "")
+            + f"  steal {row.get('machine', {}).get('steal_share', 0) * 100:.0f} %",
+            flush=True,
+        )
         return row
 
     pg = None
@@ -1601,14 +1639,41 @@ def main() -> int:
                 print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
             for paths, mode in runs:
                 pace = held if mode == "held" else instant
-                record(run_load(ctx, name=f"hotline serve, {paths}, {mode}", n=n, mode=mode, paths=paths, pace=pace, procs=args.procs, tickets=setup.tickets, rate=args.held_rate if mode == "held" else 0.0, ramp=args.ramp if mode == "ramp" else 0.0, steady=args.steady_calls))
+                record(
+                    run_load(
+                        ctx,
+                        name=f"hotline serve, {paths}, {mode}",
+                        n=n,
+                        mode=mode,
+                        paths=paths,
+                        pace=pace,
+                        procs=args.procs,
+                        tickets=setup.tickets,
+                        rate=args.held_rate if mode == "held" else 0.0,
+                        ramp=args.ramp if mode == "ramp" else 0.0,
+                        steady=args.steady_calls,
+                    )
+                )
             server.stop()
             if not args.no_baselines:
                 for kind in ("bare", "panoramisk"):
                     server, ctx = start_baseline(setup, kind)
                     servers.append(server)
                     run_load(ctx, name="warm-up", n=20, mode="burst", paths="silent", pace=instant, procs=1, tickets=setup.tickets)
-                    record(run_load(ctx, name=f"{server.kind}, silent, held", n=n, mode="held", paths="silent", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate, steady=args.steady_calls))
+                    record(
+                        run_load(
+                            ctx,
+                            name=f"{server.kind}, silent, held",
+                            n=n,
+                            mode="held",
+                            paths="silent",
+                            pace=held,
+                            procs=args.procs,
+                            tickets=setup.tickets,
+                            rate=args.held_rate,
+                            steady=args.steady_calls,
+                        )
+                    )
                     record(run_load(ctx, name=f"{server.kind}, silent, burst", n=n, mode="burst", paths="silent", pace=instant, procs=args.procs, tickets=setup.tickets))
                     server.stop()
 
@@ -1618,9 +1683,26 @@ def main() -> int:
             config = setup.config("classic", db, free_port(), free_port())
             classic = RunContext(None, "classic", config=str(config))
             if args.classic_calls:
-                record(run_load(classic, name="classic script, mixed, 1 at a time", n=args.classic_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=1, deadline=600))
+                record(
+                    run_load(
+                        classic, name="classic script, mixed, 1 at a time", n=args.classic_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=1, deadline=600
+                    )
+                )
             if args.classic_concurrent_calls:
-                record(run_load(classic, name=f"classic script, mixed, {args.classic_concurrency} at a time", n=args.classic_concurrent_calls, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets, concurrency=args.classic_concurrency, deadline=600))
+                record(
+                    run_load(
+                        classic,
+                        name=f"classic script, mixed, {args.classic_concurrency} at a time",
+                        n=args.classic_concurrent_calls,
+                        mode="burst",
+                        paths="mixed",
+                        pace=instant,
+                        procs=1,
+                        tickets=setup.tickets,
+                        concurrency=args.classic_concurrency,
+                        deadline=600,
+                    )
+                )
 
         if args.shared_tool:
             server, ctx = start_hotline(setup, "hotline-shared-tool")
@@ -1647,7 +1729,20 @@ def main() -> int:
                 server, ctx = start_hotline(setup, "hotline-" + "".join(c if c.isalnum() else "-" for c in label), **kwargs)
                 servers.append(server)
                 run_load(ctx, name="warm-up", n=20, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets)
-                held_row = record(run_load(ctx, name=f"hotline serve, {label}, mixed, held", n=n, mode="held", paths="mixed", pace=held, procs=args.procs, tickets=setup.tickets, rate=args.held_rate, steady=args.steady_calls))
+                held_row = record(
+                    run_load(
+                        ctx,
+                        name=f"hotline serve, {label}, mixed, held",
+                        n=n,
+                        mode="held",
+                        paths="mixed",
+                        pace=held,
+                        procs=args.procs,
+                        tickets=setup.tickets,
+                        rate=args.held_rate,
+                        steady=args.steady_calls,
+                    )
+                )
                 burst_row = record(run_load(ctx, name=f"hotline serve, {label}, mixed, burst", n=n, mode="burst", paths="mixed", pace=instant, procs=args.procs, tickets=setup.tickets))
                 server.stop()
                 if "gc_log" in kwargs.get("options", {}) and gc_log.exists():
@@ -1735,10 +1830,14 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
             if row and row["calls_per_s"]:
                 ratio = row["calls_per_s"] / best
                 out[f"setup_ratio_burst_{n}"] = round(ratio, 1)
-                lines.append(f"target: set-up rate ≥ 20× the classic script — N={n} burst: {row['calls_per_s']:.1f} vs {best:.2f} calls/s (classic, best of its runs) = {ratio:.0f}×: {'met' if ratio >= 20 else 'NOT met'}")
+                lines.append(
+                    f"target: set-up rate ≥ 20× the classic script — N={n} burst: {row['calls_per_s']:.1f} vs {best:.2f} calls/s (classic, best of its runs) = {ratio:.0f}×: {'met' if ratio >= 20 else 'NOT met'}"
+                )
                 if row.get("recorded_per_s"):
                     out[f"recorded_ratio_burst_{n}"] = round(row["recorded_per_s"] / best, 1)
-                    lines.append(f"  (counting until every call record is written: {row['recorded_per_s']:.1f} calls/s = {row['recorded_per_s'] / best:.0f}×; the classic script writes its record before it exits)")
+                    lines.append(
+                        f"  (counting until every call record is written: {row['recorded_per_s']:.1f} calls/s = {row['recorded_per_s'] / best:.0f}×; the classic script writes its record before it exits)"
+                    )
             ramp = find("hotline serve, mixed, ramp", n)
             if ramp and ramp["calls_per_s"]:
                 lines.append(f"  (ramp at N={n}: {n / ramp['ramp_s']:.0f} calls/s offered, {ramp['calls_per_s']:.1f} completed per second)")
@@ -1750,14 +1849,18 @@ def targets(rows: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
             ours, theirs = find(f"{server}, silent, burst", n), find("panoramisk 1.4, silent, burst", n)
             ours_held, theirs_held = find(f"{server}, silent, held", n), find("panoramisk 1.4, silent, held", n)
             if ours and theirs and ours["calls_per_s"] and theirs["calls_per_s"]:
-                lines.append(f"target: not slower than panoramisk ({label}) — N={n} burst calls/s {ours['calls_per_s']:.1f} vs {theirs['calls_per_s']:.1f}: {'met' if ours['calls_per_s'] >= theirs['calls_per_s'] else 'NOT met'}")
+                lines.append(
+                    f"target: not slower than panoramisk ({label}) — N={n} burst calls/s {ours['calls_per_s']:.1f} vs {theirs['calls_per_s']:.1f}: {'met' if ours['calls_per_s'] >= theirs['calls_per_s'] else 'NOT met'}"
+                )
             if ours_held and theirs_held:
                 for where, key in (("at the socket", "turnaround_socket_ms"), ("as the loop saw it", "turnaround_ms")):
                     a, b = ours_held.get(key), theirs_held.get(key)
                     if not a or not b:
                         continue
                     verdict = "met" if (a["p50"] or 0) <= (b["p50"] or 0) and (a["p99"] or 0) <= (b["p99"] or 0) else "NOT met"
-                    lines.append(f"target: not slower than panoramisk ({label}) — N={n} held turnaround {where} p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}")
+                    lines.append(
+                        f"target: not slower than panoramisk ({label}) — N={n} held turnaround {where} p50/p99 {fmt(a['p50'], 3)}/{fmt(a['p99'], 3)} vs {fmt(b['p50'], 3)}/{fmt(b['p99'], 3)} ms: {verdict}"
+                    )
     return out
 
 

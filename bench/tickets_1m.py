@@ -20,29 +20,56 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from hotline.storage import db as dbmod  # noqa: E402
-from hotline.tickets import kpi  # noqa: E402
+from hotline.storage import db as dbmod
+from hotline.storage.db import Database
+from hotline.tickets import kpi
 from hotline.tickets import services as tickets
-from hotline.storage.db import Database  # noqa: E402
 
 CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=CST).astimezone(timezone.utc)
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=CST).astimezone(UTC)
 SPAN_DAYS = 4 * 365
 COLUMNS = [
-    "id", "number", "source", "status", "caller_number", "caller_name", "location", "description", "transcript",
-    "urgency", "category_id", "department_id", "time_limit", "created_at", "registered_at", "first_dispatched_at",
-    "dispatched_at", "deadline_at", "handled_at", "verified_at", "closed_at", "closed_on_time", "handled_on_time",
-    "dispatch_count", "rework_count", "extension_count", "reopen_count", "satisfaction", "satisfied", "callback_at",
-    "resolution", "version",
+    "id",
+    "number",
+    "source",
+    "status",
+    "caller_number",
+    "caller_name",
+    "location",
+    "description",
+    "transcript",
+    "urgency",
+    "category_id",
+    "department_id",
+    "time_limit",
+    "created_at",
+    "registered_at",
+    "first_dispatched_at",
+    "dispatched_at",
+    "deadline_at",
+    "handled_at",
+    "verified_at",
+    "closed_at",
+    "closed_on_time",
+    "handled_on_time",
+    "dispatch_count",
+    "rework_count",
+    "extension_count",
+    "reopen_count",
+    "satisfaction",
+    "satisfied",
+    "callback_at",
+    "resolution",
+    "version",
 ]
 SOURCES = ["hotline"] * 70 + ["voicemail"] * 5 + ["web"] * 10 + ["inspector"] * 15
 SATISFACTION = ["满意"] * 90 + ["基本满意"] * 8 + ["不满意"] * 2
@@ -108,11 +135,38 @@ def generate(rows: int, categories: list[tuple[int, int]], seed: int = 12319):
             elif rnd.random() < 0.01 and age > 30:
                 status = "dispatched"  # the long tail: open and overdue
         yield (
-            i + 1, number, rnd.choice(SOURCES), status, rnd.choice(callers), "", "某区某街道", "市民反映的问题", "",
-            "urgent" if urgent else "normal", category_id, department_id if dispatch_count else None,
-            f"{limit_h} hours" if dispatch_count else None, created, registered, dispatched, dispatched, deadline,
-            handled, verified, closed, closed_on_time, handled_on_time, dispatch_count, rework, extension, reopen,
-            satisfaction, satisfied, callback, "", 1,
+            i + 1,
+            number,
+            rnd.choice(SOURCES),
+            status,
+            rnd.choice(callers),
+            "",
+            "某区某街道",
+            "市民反映的问题",
+            "",
+            "urgent" if urgent else "normal",
+            category_id,
+            department_id if dispatch_count else None,
+            f"{limit_h} hours" if dispatch_count else None,
+            created,
+            registered,
+            dispatched,
+            dispatched,
+            deadline,
+            handled,
+            verified,
+            closed,
+            closed_on_time,
+            handled_on_time,
+            dispatch_count,
+            rework,
+            extension,
+            reopen,
+            satisfaction,
+            satisfied,
+            callback,
+            "",
+            1,
         )
 
 
@@ -149,7 +203,7 @@ def load_postgresql(url: str, rows: int) -> tuple[Database, float]:
 
 def _sqlite_value(v):
     if isinstance(v, datetime):
-        return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(v, bool):
         return int(v)
     return v
@@ -220,7 +274,7 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, object] = {
         "rows": args.rows,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}",
     }
     server = None

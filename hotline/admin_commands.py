@@ -29,7 +29,12 @@ DESCRIPTION_WIDTH = 40
 def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     p = subparsers.add_parser("queue", help="an operator's seat in the Asterisk queues (AMI)")
     qsub = p.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
-    for name, text in (("add", "add the seat to its queues"), ("remove", "take the seat out of its queues"), ("pause", "pause the seat (no calls), with a reason"), ("unpause", "the seat takes calls again")):
+    for name, text in (
+        ("add", "add the seat to its queues"),
+        ("remove", "take the seat out of its queues"),
+        ("pause", "pause the seat (no calls), with a reason"),
+        ("unpause", "the seat takes calls again"),
+    ):
         p2 = qsub.add_parser(name, help=text)
         p2.add_argument("seat", metavar="SEAT", help="the seat's extension, as in [[seats]]")
         p2.add_argument("--queue", action="append", metavar="SKILL", help="only this skill (repeatable; default: the seat's queues)")

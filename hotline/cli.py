@@ -177,7 +177,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _database(config: Config):  # noqa: ANN202 - local import keeps `hotline config` light
+def _database(config: Config):
     from hotline.storage.db import Database
 
     return Database.from_url(config.database_url(), pool_size=config.database.pool_size)

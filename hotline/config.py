@@ -181,7 +181,7 @@ def _date_list(value: Any) -> tuple[date, ...]:
         try:
             out.append(date.fromisoformat(item))
         except (TypeError, ValueError):
-            raise _Invalid(f'a list of ISO dates; {item!r} is not one') from None
+            raise _Invalid(f"a list of ISO dates; {item!r} is not one") from None
     return tuple(out)
 
 
@@ -446,10 +446,7 @@ class Config:
         raise KeyError(name)
 
     def working_calendar(self) -> WorkingCalendar:
-        overrides = {
-            year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays))
-            for year, y in self.calendar.years.items()
-        }
+        overrides = {year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays)) for year, y in self.calendar.years.items()}
         return WorkingCalendar(
             office_hours=OfficeHours.parse(list(self.calendar.office_hours)),
             tz=ZoneInfo(self.service.timezone),

@@ -131,7 +131,9 @@ def _report_long(directory: Path, names: dict[str, prompts.Prompt]) -> None:
         for name, prompt in sorted(names.items()):
             seconds = prompts.wav_seconds(prompts.sound_file(directory, lang, name))
             if seconds is not None and seconds > prompt.seconds(lang) * 1.25 + 0.3:
-                print(f"warning: {lang}/{name}.wav plays {seconds:.1f} s, the catalogue assumes {prompt.seconds(lang):.1f} s (set seconds = {{ {lang} = {seconds:.1f} }} in prompts.toml, or record it shorter)")
+                print(
+                    f"warning: {lang}/{name}.wav plays {seconds:.1f} s, the catalogue assumes {prompt.seconds(lang):.1f} s (set seconds = {{ {lang} = {seconds:.1f} }} in prompts.toml, or record it shorter)"
+                )
 
 
 def _synth(directory: Path, overwrite: bool, languages: list[str]) -> int:

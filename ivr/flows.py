@@ -43,14 +43,16 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 
 from hotline import phone
-from hotline.tickets import services as tickets
+from hotline.agi.channel import CallInfo, Channel, Hangup
 from hotline.business_hours import BusinessHours
+from hotline.calllog.journal import CallLog
+from hotline.calllog.records import REFUSALS
 from hotline.config import Config
 from hotline.dialplan import (
     FLOW_IVR,
@@ -63,12 +65,10 @@ from hotline.dialplan import (
     message_path,
     queue_application_data,
 )
-from hotline.calllog.journal import CallLog
-from hotline.calllog.records import REFUSALS
-from hotline.storage.models import CallDisposition
 from hotline.prompts import Prompt, sound_name
+from hotline.storage.models import CallDisposition
+from hotline.tickets import services as tickets
 from hotline.tickets.worktime import WorkingCalendar
-from hotline.agi.channel import CallInfo, Channel, Hangup
 from ivr.menu import (
     DTMF,
     CallerTicketNode,
@@ -221,7 +221,7 @@ class CallSession:
         return self.channel.info.uniqueid
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock.seconds(), timezone.utc)
+        return datetime.fromtimestamp(self.clock.seconds(), UTC)
 
     def sound(self, prompt: str) -> str:
         return sound_name(prompt, self.lang, self.config.asterisk.sounds_dir)
@@ -264,7 +264,7 @@ class CallSession:
         """The read's result, or StoreUnavailable for any failure (timeout included)."""
         try:
             return await pending
-        except Exception as exc:  # noqa: BLE001 - any failure of a read means the same to the caller
+        except Exception as exc:
             log.warning("IVR lookup failed for uniqueid %s: %s: %s", self.uniqueid, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             raise StoreUnavailable(type(exc).__name__) from exc
 
@@ -476,7 +476,6 @@ class MenuWalk:
             self.no_message(path, seconds, "silence")
             await call.play(("goodbye",))
         await self.channel.hangup()
-        return None
 
     def no_message(self, path: str, seconds: float, ended: str) -> None:
         """Nothing (or a moment) recorded: on the call record as "no message", no ticket."""
@@ -499,7 +498,6 @@ class MenuWalk:
         await self.channel.set_variable(VAR_OUTCOME, "self_service")
         await self.call.play(node.prompts)
         await self.channel.hangup()
-        return None
 
 
 async def waiting_count(channel: Channel, queue: str) -> int | None:

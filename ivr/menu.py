@@ -637,7 +637,7 @@ class _Validator:
             stack.append(name)
             for target in dict.fromkeys(menu.nodes[name].automatic().values()):
                 if state.get(target) == 1:
-                    loop = stack[stack.index(target) :] + [target]
+                    loop = [*stack[stack.index(target) :], target]
                     raise self.fail(target, f"{' → '.join(loop)} is a loop a caller cannot leave without pressing a key (a cycle with no exit)")
                 if target not in state:
                     visit(target)
@@ -703,7 +703,7 @@ def _silent_paths(menu: Menu, start: str, catalogue: Mapping[str, Prompt], calle
         node = menu.nodes[name]
         if isinstance(node, LanguageNode):
             lang = _switch(lang, node.lang)
-        nodes, steps = nodes + (name,), steps + ((name, _node_seconds(node, lang, catalogue, caller)),)
+        nodes, steps = (*nodes, name), (*steps, (name, _node_seconds(node, lang, catalogue, caller)))
         following = _silent_targets(node, caller)
         if not following:
             yield SilentPath(nodes=nodes, seconds=round(menu.answer_seconds + sum(s for _, s in steps), 2), steps=steps, lang=lang)

@@ -25,18 +25,18 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 from twisted.internet.defer import Deferred
 
-from hotline.business_hours import BusinessHours
-from hotline.config import Config
-from hotline.storage.db import Database
-from hotline.storage.dbpool import DatabasePool
-from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
-from hotline.dialplan import VAR_OUTCOME
-from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_lookup
-from hotline.storage.models import CallDisposition
-from hotline.prompts import LANGUAGES, Prompt
-from hotline.prompts import catalogue as shipped_catalogue
 from hotline.agi.channel import Channel, ChannelError, Hangup
 from hotline.agi.codec import ProtocolError
+from hotline.business_hours import BusinessHours
+from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_lookup
+from hotline.config import Config
+from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
+from hotline.dialplan import VAR_OUTCOME
+from hotline.prompts import LANGUAGES, Prompt
+from hotline.prompts import catalogue as shipped_catalogue
+from hotline.storage.db import Database
+from hotline.storage.dbpool import DatabasePool
+from hotline.storage.models import CallDisposition
 from ivr.flows import FLOWS, CallSession, Flow, IvrStore, SessionStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 

@@ -78,7 +78,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # Caller actions
@@ -140,7 +140,7 @@ class HangupWhenIdle:
     after_ms: int
 
 
-Action = Union[Press, Silence, HangUp, QueueOutcome, RawReply, HangupAtCommand, HangupWhenIdle]
+Action = Press | Silence | HangUp | QueueOutcome | RawReply | HangupAtCommand | HangupWhenIdle
 
 # --------------------------------------------------------------------------------------------
 # What a call leaves behind
@@ -388,7 +388,7 @@ class AsteriskPeer:
             ("threadid", "140214705182400"),
         ]
         fields += [(f"arg_{i}", a) for i, a in enumerate(self.args if args is None else args, 1)]
-        return b"".join(f"agi_{k}: {v}\n".encode("utf-8") for k, v in fields) + b"\n"
+        return b"".join(f"agi_{k}: {v}\n".encode() for k, v in fields) + b"\n"
 
     # -- the two transports
 
@@ -598,7 +598,27 @@ _SPECS = [
 #: EXEC applications that take time on the channel (a hangup can land in them).
 _BLOCKING_APPS = {"playback", "background", "queue", "dial", "read", "wait", "waitexten", "record", "saydigits", "saynumber", "echo", "musiconhold"}
 _DTMF_APPS = {"background", "read"}
-_KNOWN_APPS = _BLOCKING_APPS | {"answer", "set", "mset", "goto", "gotoif", "gosub", "hangup", "noop", "verbose", "log", "userevent", "mixmonitor", "stopmixmonitor", "ringing", "progress", "celgenuserevent", "system", "playtones", "stopplaytones"}
+_KNOWN_APPS = _BLOCKING_APPS | {
+    "answer",
+    "set",
+    "mset",
+    "goto",
+    "gotoif",
+    "gosub",
+    "hangup",
+    "noop",
+    "verbose",
+    "log",
+    "userevent",
+    "mixmonitor",
+    "stopmixmonitor",
+    "ringing",
+    "progress",
+    "celgenuserevent",
+    "system",
+    "playtones",
+    "stopplaytones",
+}
 _QUEUE_STATUSES = {"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "CONTINUE"}
 
 
@@ -1082,7 +1102,7 @@ class _Session:
             self._minus_one(action, f"EXEC {app}", b"200 result=-1\n")
             return None
         if name in ("set", "mset"):
-            for assignment in ([data] if name == "set" else data.split(",")):
+            for assignment in [data] if name == "set" else data.split(","):
                 key, _, value = assignment.partition("=")
                 self.record.variables[key] = value
             return b"200 result=0\n"
@@ -1153,7 +1173,7 @@ def raw_exchange(host: str, port: int, data: bytes, *, close_after_send: bool = 
             sock.settimeout(remaining)
             try:
                 piece = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError:
                 closed = True
@@ -1227,7 +1247,7 @@ class PrivateReactor:
         """Iterate the reactor until `deferred` fires; its result, or its exception raised.
         TimeoutError after `timeout` seconds."""
         outcome: list[Any] = []
-        deferred.addBoth(lambda result: outcome.append(result))
+        deferred.addBoth(outcome.append)
         deadline = time.monotonic() + timeout
         while not outcome:
             if time.monotonic() > deadline:
@@ -1270,8 +1290,8 @@ def run_fastagi_calls(handler: Callable[[Any], Any], calls: Sequence[tuple[Aster
     every (peer, script) call against it at once, and return the CallRecords in order."""
     from twisted.internet.defer import gatherResults
 
-    from hotline.config import FastAgiConfig
     from hotline.agi.fastagi import listen
+    from hotline.config import FastAgiConfig
 
     with PrivateReactor() as private:
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), handler, registry, header_timeout=header_timeout)

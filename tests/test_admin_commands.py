@@ -23,8 +23,7 @@ SEAT = "8001"
 def queue_config(tmp_path: Path, port: int, *, enabled: bool = True) -> Path:
     path = tmp_path / "hotline.toml"
     path.write_text(
-        f'[ami]\nenabled = {"true" if enabled else "false"}\nhost = "127.0.0.1"\nport = {port}\nusername = "labuser"\n'
-        f'[[seats]]\nextension = "{SEAT}"\nname = "一号席位"\nqueues = ["general"]\n',
+        f'[ami]\nenabled = {"true" if enabled else "false"}\nhost = "127.0.0.1"\nport = {port}\nusername = "labuser"\n[[seats]]\nextension = "{SEAT}"\nname = "一号席位"\nqueues = ["general"]\n',
         encoding="utf-8",
     )
     return path

@@ -237,7 +237,12 @@ def test_queues_conf_declares_exactly_the_configured_queues(tmp_path, full):
     for q in config.queues:
         s = sections[rendermod.asterisk_queue(q.name)]
         assert (s.get("strategy"), s.get("timeout"), s.get("wrapuptime"), s.get("weight"), s.get("maxlen")) == (
-            q.strategy, str(q.ring_seconds), str(q.wrapup_seconds), str(q.weight), str(q.max_callers))
+            q.strategy,
+            str(q.ring_seconds),
+            str(q.wrapup_seconds),
+            str(q.weight),
+            str(q.max_callers),
+        )
         assert s.get("announce-position") == ("yes" if q.announce_position else "no")
         assert s.get("context") == dialplan.CONTEXT_QUEUE_EXIT and s.get("setqueuevar") == "yes"
     assert sections["hotline-emergency"].get("weight") == "10"
@@ -620,7 +625,7 @@ def test_missing_prompt_is_named_by_the_check(tmp_path):
     "old, new, message",
     [
         ("Goto(hotline-fallback,s,1)", "Goto(hotline-fallbak,s,1)", "no context [hotline-fallbak]"),
-        ("GotoIf($[\"${AGISTATUS}\" != \"FAILURE\" | \"${HOTLINE_OUTCOME}\" != \"\"]?done)", "GotoIf($[1]?finished)", "no label 'finished'"),
+        ('GotoIf($["${AGISTATUS}" != "FAILURE" | "${HOTLINE_OUTCOME}" != ""]?done)', "GotoIf($[1]?finished)", "no label 'finished'"),
         ("Queue(hotline-general,", "Queue(hotline-generl,", "no queue [hotline-generl]"),
         ("/ivr?", "/menu?", "AGI flow 'menu' is not one of hotline.dialplan.FLOWS"),
         ("/queue_callback?", "/ivr?", "FastAGI flow 'queue_callback' of hotline.dialplan.FLOWS is never called"),
@@ -729,7 +734,7 @@ def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
     ]
     for action in calls:
         result_of(send(client, endpoint, action))
-    names = {name for name in endpoint.peer.action_names()}
+    names = set(endpoint.peer.action_names())
     assert names >= {"CoreShowChannels", "QueueAdd", "QueuePause", "QueueRemove", "Originate", "Status"}
     # The peer refuses for real: the old grant is answered as the lab's Asterisk answered.
     client, endpoint, _clock = connected_client(write=["call", "agent", "originate"])
@@ -754,7 +759,9 @@ def test_check_manager_reports_a_user_that_lacks_a_class(tmp_path: Path, capsys:
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 0
         assert "has every class the service needs" in capsys.readouterr().out
         manager = out / "hotline" / "hotline-manager.conf"
-        manager.write_text(manager.read_text(encoding="utf-8").replace("write = call,agent,reporting,originate", "write = call,agent,originate").replace("read = call,agent", "read = call"), encoding="utf-8")
+        manager.write_text(
+            manager.read_text(encoding="utf-8").replace("write = call,agent,reporting,originate", "write = call,agent,originate").replace("read = call,agent", "read = call"), encoding="utf-8"
+        )
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 1
         printed = capsys.readouterr().out
         assert "write lacks system or reporting: action CoreShowChannels answers 'Permission denied'" in printed

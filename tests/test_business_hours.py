@@ -46,8 +46,8 @@ def test_weekday_rules_add_up():
     "specs, message",
     [
         ([], "no hours given"),
-        (["always"], "expected \"24x7\" alone"),
-        (["24x7", "mon 09:00-10:00"], "expected \"24x7\" alone"),
+        (["always"], 'expected "24x7" alone'),
+        (["24x7", "mon 09:00-10:00"], 'expected "24x7" alone'),
         (["mon-fry 08:00-17:00"], "unknown day in 'mon-fry'"),
         (["fri-mon 08:00-17:00"], "runs backwards"),
         (["mon 17:00-08:00"], "ends before it starts"),

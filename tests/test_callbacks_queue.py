@@ -4,19 +4,19 @@ callers would have been served; the queue-callback flow does it over the scripte
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from hotline.agi.scripted import in_queue, press
 from hotline.calllog import callbacks
 from hotline.calllog import records as calls
 from hotline.dialplan import FLOW_QUEUE_CALLBACK, VAR_OUTCOME
 from hotline.storage.models import Callback, CallbackKind, CallbackStatus, CallDisposition
-from hotline.agi.scripted import in_queue, press
 from tests.test_flows import MONDAY, clock_at, make_config, make_line, prompts_played, queued_to, record
 
-T0 = MONDAY.astimezone(timezone.utc)
+T0 = MONDAY.astimezone(UTC)
 
 
 @pytest.fixture
@@ -184,7 +184,10 @@ def test_database_refuses_a_second_queue_callback_for_one_call(database):
     """The partial unique index keeps one queue callback per call, whoever inserts it."""
     from sqlalchemy.exc import IntegrityError
 
-    from hotline.storage.models import Call as CallRow, Callback as CallbackRow, CallbackKind as Kind, utcnow as now
+    from hotline.storage.models import Call as CallRow
+    from hotline.storage.models import Callback as CallbackRow
+    from hotline.storage.models import CallbackKind as Kind
+    from hotline.storage.models import utcnow as now
 
     with database.transaction() as s:
         call = CallRow(uniqueid="1700000000.12")
@@ -192,8 +195,7 @@ def test_database_refuses_a_second_queue_callback_for_one_call(database):
         s.flush()
         s.add(CallbackRow(kind=Kind.QUEUE, call_id=call.id, phone="+8613812345678", due_at=now()))
         call_id = call.id
-    with pytest.raises(IntegrityError):
-        with database.transaction() as s:
-            s.add(CallbackRow(kind=Kind.QUEUE, call_id=call_id, phone="+8613812345678", due_at=now()))
+    with pytest.raises(IntegrityError), database.transaction() as s:
+        s.add(CallbackRow(kind=Kind.QUEUE, call_id=call_id, phone="+8613812345678", due_at=now()))
     with database.transaction() as s:
         s.add(CallbackRow(kind=Kind.SATISFACTION, call_id=call_id, phone="+8613812345678", due_at=now()))

@@ -5,7 +5,7 @@ events; written through the call log's operations, which stay right when repeate
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hotline.calllog import records as calls
-from hotline.tickets.kpi import call_kpis, month_period
-from hotline.storage.models import Call, CallDisposition
 from hotline.agi.scripted import hang_up, in_queue, press, speak
+from hotline.calllog import records as calls
+from hotline.storage.models import Call, CallDisposition
+from hotline.tickets.kpi import call_kpis, month_period
 from tests.test_flows import MONDAY, clock_at, make_config, make_line, record
 
-T0 = MONDAY.astimezone(timezone.utc)
+T0 = MONDAY.astimezone(UTC)
 
 
 @pytest.fixture
@@ -235,8 +235,16 @@ STORIES: dict[str, tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]] = {
             ("queue_answered", {"queue": "general", "agent": "PJSIP/8001", "wait_seconds": 5, "at": _at(15.01), "source": "ami"}),
             ("call_ended", {"cause": "Normal Clearing", "talk_seconds": 64, "recording_path": "/rec/a.wav", "at": _at(80.4), "source": "ami"}),
         ],
-        {"disposition": CallDisposition.ANSWERED, "queued_at": T0 + timedelta(seconds=9), "answered_at": T0 + timedelta(seconds=15), "wait_seconds": 5,
-         "agent_interface": "PJSIP/8001", "talk_seconds": 64, "ended_at": T0 + timedelta(seconds=80.4), "queue_result": "answered"},
+        {
+            "disposition": CallDisposition.ANSWERED,
+            "queued_at": T0 + timedelta(seconds=9),
+            "answered_at": T0 + timedelta(seconds=15),
+            "wait_seconds": 5,
+            "agent_interface": "PJSIP/8001",
+            "talk_seconds": 64,
+            "ended_at": T0 + timedelta(seconds=80.4),
+            "queue_result": "answered",
+        },
     ),
     "abandoned": (
         [
@@ -344,12 +352,29 @@ def test_a_record_from_before_the_facts_keeps_what_it_said(database):
     """A call answered and on record before migration 0002 (no facts, only columns) keeps its
     disposition, agent and wait when a late report (an end replayed from the journal) arrives."""
     with database.transaction() as s:
-        s.add(Call(uniqueid="legacy.1", linkedid="legacy.1", started_at=T0, disposition=CallDisposition.ANSWERED, queue="general", queued_at=T0 + timedelta(seconds=9),
-                   answered_at=T0 + timedelta(seconds=20), agent_interface="PJSIP/8001", wait_seconds=11, facts={}))
+        s.add(
+            Call(
+                uniqueid="legacy.1",
+                linkedid="legacy.1",
+                started_at=T0,
+                disposition=CallDisposition.ANSWERED,
+                queue="general",
+                queued_at=T0 + timedelta(seconds=9),
+                answered_at=T0 + timedelta(seconds=20),
+                agent_interface="PJSIP/8001",
+                wait_seconds=11,
+                facts={},
+            )
+        )
     with database.transaction() as s:
         calls.call_ended(s, uniqueid="legacy.1", at=T0 + timedelta(seconds=90), cause="completed", source="ivr")
     with database.transaction() as s:
         call = calls.get(s, "legacy.1")
         assert call is not None
         assert (call.disposition, call.agent_interface, call.wait_seconds, call.queued_at, call.ended_at) == (
-            CallDisposition.ANSWERED, "PJSIP/8001", 11, T0 + timedelta(seconds=9), T0 + timedelta(seconds=90))
+            CallDisposition.ANSWERED,
+            "PJSIP/8001",
+            11,
+            T0 + timedelta(seconds=9),
+            T0 + timedelta(seconds=90),
+        )

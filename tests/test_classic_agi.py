@@ -24,9 +24,9 @@ import pytest
 from asterisk.agi import AGI, AGIAppError, AGISIGHUPHangup, AGIUnknownError
 
 from hotline.agi import classic
-from hotline.agi.codec import ProtocolError
 from hotline.agi.channel import Channel, Hangup, RecordResult
 from hotline.agi.classic import ClassicAgiChannel, main
+from hotline.agi.codec import ProtocolError
 from hotline.agi.driver import run_to_end
 from tests.agi_peer import AsteriskPeer, HangUp, HangupAtCommand, Press, RawReply, parse_args
 
@@ -358,7 +358,18 @@ def test_bad_headers(asterisk: Asterisk, sighup_restored: None) -> None:
 
 def test_every_operation_writes_the_codec_line(asterisk: Asterisk, sighup_restored: None) -> None:
     """Each Channel operation of the adapter writes the codec's line and reads its result."""
-    channel = open_channel(asterisk, b"200 result=0\n", b"200 result=49 endpos=13280\n", b"200 result=55\n", b"200 result=35\n", b"200 result=0\n", b"200 result=1\n", b"200 result=0\n", b"200 result=1\n", b"200 result=1\n")
+    channel = open_channel(
+        asterisk,
+        b"200 result=0\n",
+        b"200 result=49 endpos=13280\n",
+        b"200 result=55\n",
+        b"200 result=35\n",
+        b"200 result=0\n",
+        b"200 result=1\n",
+        b"200 result=0\n",
+        b"200 result=1\n",
+        b"200 result=1\n",
+    )
     assert run(channel.answer()) is None
     assert run(channel.stream_file("demo-congrats", "12#")) == "1"
     assert run(channel.wait_for_digit(5000)) == "7"

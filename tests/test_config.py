@@ -53,7 +53,7 @@ def test_relative_sqlite_path_is_relative_to_the_file(tmp_path):
         ('[calendar]\noffice_hours = ["17:00-09:00"]', "calendar.office_hours", "valid office periods", "['17:00-09:00']"),
         ('[calendar.years.2027]\nholidays = ["2026-01-01"]', "calendar.years.2027", "dates in 2027", "'2026-01-01'"),
         ('[calendar.years.2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-01"]', "calendar.years.2027", "either a holiday or a workday", "'2027-01-01'"),
-        ('[calendar.years.27]\nholidays = []', "calendar.years.27", "a year from 2000 to 2100", "'27'"),
+        ("[calendar.years.27]\nholidays = []", "calendar.years.27", "a year from 2000 to 2100", "'27'"),
         ('[satisfaction]\nsatisfied = ["很好"]', "satisfaction.satisfied", "a subset of satisfaction.levels", "'很好'"),
         ("[ami]\nenabled = true", "ami.password", "a password (set HOTLINE_AMI_PASSWORD", "nothing"),
         ("[ami]\nenabled = 1", "ami.enabled", "true or false", "1 (int)"),

@@ -20,10 +20,10 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
-from hotline.config import FastAgiConfig
-from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.channel import Channel, CommandRejected, Hangup, RecordResult, UnsafeArgument
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.fastagi import FastAgiChannel, FastAgiFactory, FastAgiProtocol, listen
+from hotline.config import FastAgiConfig
 from tests.agi_peer import AsteriskPeer, CallRecord, HangUp, HangupWhenIdle, Press, PrivateReactor, QueueOutcome, RawReply, Silence, iter_transcript, raw_exchange, run_fastagi_calls
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
@@ -133,7 +133,12 @@ def test_session_001_byte_for_byte() -> None:
         ("say_digits", ("123",), b'SAY DIGITS 123 ""\n', None),
         ("say_digits", ("4567", "#"), b'SAY DIGITS 4567 "#"\n', "#"),
         ("say_number", (42,), b'SAY NUMBER 42 ""\n', None),
-        ("record_file", ("/var/spool/asterisk/recording/probe-ivr", "wav", "#", 15000, True, 5), b'RECORD FILE /var/spool/asterisk/recording/probe-ivr wav "#" 15000 0 BEEP s=5\n', RecordResult("#", False, 22480)),
+        (
+            "record_file",
+            ("/var/spool/asterisk/recording/probe-ivr", "wav", "#", 15000, True, 5),
+            b'RECORD FILE /var/spool/asterisk/recording/probe-ivr wav "#" 15000 0 BEEP s=5\n',
+            RecordResult("#", False, 22480),
+        ),
         ("exec", ("Playback", "beep"), b'EXEC Playback "beep"\n', 0),
         ("get_variable", ("PLAYBACKSTATUS",), b"GET VARIABLE PLAYBACKSTATUS\n", "SUCCESS"),
         ("exec", ("Playback", "no-such-sound-file"), b'EXEC Playback "no-such-sound-file"\n', 0),
@@ -208,7 +213,7 @@ def test_hangup_while_idle_raises_at_the_next_command_without_writing() -> None:
 def test_hangup_during_a_command_is_the_minus_one_reply() -> None:
     """Session 003: STREAM FILE answers -1 (HANGUP follows); the flow gets Hangup and we close."""
     outcome: list[str] = []
-    header, rest = _split_header(_rx("fastagi-003-hangup-stream.rx.bin"))
+    header, _rest = _split_header(_rx("fastagi-003-hangup-stream.rx.bin"))
 
     async def flow(channel: Channel) -> None:
         await channel.answer()
@@ -426,7 +431,7 @@ def test_header_deadlines_of_many_connections_share_one_timer() -> None:
     clock.advance(4)
     second, second_transport = connect()
     clock.advance(2)
-    third, third_transport = connect()
+    _third, third_transport = connect()
     assert len(clock.getDelayedCalls()) == 1
     clock.advance(2)
     second.dataReceived(HEADER_001)
@@ -559,9 +564,8 @@ def test_the_end_of_a_call_is_sent_at_once_unless_the_transport_holds_data() -> 
     """When the flow ends, Asterisk reads EOF right away (FIN sent by us, not on the
     reactor's next turn); when earlier lines had to go through the transport's buffer, the
     close is left to the transport, which sends them first."""
-    from zope.interface import directlyProvides
-
     from twisted.internet.interfaces import ISystemHandle
+    from zope.interface import directlyProvides
 
     async def flow(channel: Channel) -> None:
         await channel.answer()
@@ -595,9 +599,8 @@ def test_commands_go_straight_to_the_socket_and_fall_back_in_order() -> None:
     """Each command is written to the socket at once; when the kernel takes only part of a
     line (a peer that stopped reading), the rest and every later line go through the
     transport, so the bytes Asterisk gets are still whole lines in order."""
-    from zope.interface import directlyProvides
-
     from twisted.internet.interfaces import ISystemHandle
+    from zope.interface import directlyProvides
 
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
@@ -836,9 +839,16 @@ def test_peer_replays_session_003_hangup_during_stream_file() -> None:
 
 def test_peer_replays_session_004_agiexitonhangup() -> None:
     """Session 004: with AGIEXITONHANGUP=yes, -1, two HANGUP lines and the close."""
-    peer = AsteriskPeer([HangUp(position_ms=2500)], variables={"AGIEXITONHANGUP": "yes"}, channel="Local/12322@hotline-00000003;2", uniqueid="asterisk-lab-1795234899.7", extension="12322", url_authority="127.0.0.1:4573")
+    peer = AsteriskPeer(
+        [HangUp(position_ms=2500)],
+        variables={"AGIEXITONHANGUP": "yes"},
+        channel="Local/12322@hotline-00000003;2",
+        uniqueid="asterisk-lab-1795234899.7",
+        extension="12322",
+        url_authority="127.0.0.1:4573",
+    )
     rx = _rx("fastagi-004-hangup-exit.rx.bin")
-    received, record = _replay_against_peer("Session 004", peer, "hangup-exit", rx)
+    received, _record = _replay_against_peer("Session 004", peer, "hangup-exit", rx)
     assert received == rx
 
 

@@ -18,20 +18,20 @@ from sqlalchemy import func, select
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
-from hotline.calllog import records as calls
-from hotline.tickets import services as tickets
 from hotline import config as configmod
+from hotline.agi.channel import CallInfo, CommandRejected
+from hotline.agi.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, hang_up, in_queue, press, silence, speak
+from hotline.calllog import records as calls
 from hotline.config import Config
-from hotline.storage.db import Database
 from hotline.dialplan import VAR_OUTCOME, VAR_QUEUE, VAR_RECORDING, skill_of
-from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Recording, RecordingKind, Ticket, TicketSource, TicketStatus
 from hotline.prompts import catalogue, parse_sound_name
+from hotline.storage.db import Database
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Recording, RecordingKind, Ticket, TicketSource, TicketStatus
+from hotline.tickets import services as tickets
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from hotline.tickets.workflow import Action
-from hotline.agi.channel import CallInfo, CommandRejected
 from ivr.flows import FLOWS, QUEUEING
 from ivr.runner import CallRunner
-from hotline.agi.scripted import ScriptedChannel, ScriptedLine, catalogue_durations, drive, hang_up, in_queue, press, silence, speak
 
 CST = ZoneInfo("Asia/Shanghai")
 #: A Monday that is a working day, mid-morning.
@@ -166,7 +166,7 @@ def test_key_during_welcome_reaches_the_operators_at_once(line, database):
     channel = line.call(press("0", after=1.0))
     assert channel.seconds_to_queue() < 2.0
     assert queued_to(channel) == ["general"]
-    call, events = record(database, channel.info.uniqueid)
+    _call, events = record(database, channel.info.uniqueid)
     assert ("key", {"node": "main", "key": "0", "target": "operators"}) in events
     channel.assert_script_done()
 

@@ -15,15 +15,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from twisted.internet.defer import gatherResults
 
-from hotline.calllog import records as calls
-from hotline.tickets import services as tickets
 from hotline import config as configmod
+from hotline.agi.fastagi import listen
+from hotline.calllog import records as calls
+from hotline.calllog.journal import CallLog, sync_run
 from hotline.config import Config, FastAgiConfig
 from hotline.storage.db import Database
-from hotline.calllog.journal import CallLog, sync_run
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
+from hotline.tickets import services as tickets
 from hotline.tickets.services import SYSTEM, TicketPolicy
-from hotline.agi.fastagi import listen
 from ivr.runner import CallRunner
 from tests.agi_peer import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, RawReply, Silence, raw_exchange
 
@@ -35,9 +35,7 @@ CALLER = "13812345678"
 def write_config(tmp_path: Path, database_url: str) -> Path:
     path = tmp_path / "hotline.toml"
     path.write_text(
-        f'[database]\nurl = "{database_url}"\n'
-        f'[ivr]\njournal_dir = "{tmp_path / "journal"}"\n'
-        f'[asterisk]\nvoicemail_dir = "{tmp_path / "voicemail"}"\n',
+        f'[database]\nurl = "{database_url}"\n[ivr]\njournal_dir = "{tmp_path / "journal"}"\n[asterisk]\nvoicemail_dir = "{tmp_path / "voicemail"}"\n',
         encoding="utf-8",
     )
     return path
@@ -82,7 +80,7 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
         number = port.getHost().port
         try:
             pending = [private.in_thread(peer.call_fastagi, "127.0.0.1", number, script) for peer, script in peers.values()]
-            records = dict(zip(peers, private.run_until(gatherResults(pending, consumeErrors=True), 60)))
+            records = dict(zip(peers, private.run_until(gatherResults(pending, consumeErrors=True), 60), strict=False))
             uniqueids = {name: peer.uniqueid for name, (peer, _) in peers.items()}
 
             def all_written() -> bool:
@@ -184,7 +182,7 @@ def _serve(config: Config, database: Database, registry: CollectorRegistry, call
             if raw is not None:
                 pending.append(private.in_thread(raw_exchange, "127.0.0.1", number, raw))
             results = private.run_until(gatherResults(pending, consumeErrors=True), 60)
-            records = dict(zip(calls, results))
+            records = dict(zip(calls, results, strict=False))
             if recorded:
                 private.run_until_true(lambda: all((found := the_call(database, peer.uniqueid)) is not None and found.ended_at is not None for peer, _ in calls.values()), timeout=30)
         finally:

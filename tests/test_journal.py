@@ -22,18 +22,18 @@ from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from hotline.agi.scripted import ScriptedLine, catalogue_durations, in_queue, speak
 from hotline.calllog import callbacks
 from hotline.calllog import records as calls
-from hotline.tickets import voicemail as messages
+from hotline.calllog.journal import REJECTED_NAME, CallLog, Outcome, SyncCallLog, is_unreachable, journal_path, sync_run
 from hotline.storage import db as dbmod
 from hotline.storage.db import Database
-from hotline.calllog.journal import REJECTED_NAME, CallLog, Outcome, SyncCallLog, is_unreachable, journal_path, sync_run
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
+from hotline.tickets import voicemail as messages
 from hotline.tickets.services import TicketPolicy
 from ivr.flows import SessionStore
 from ivr.menu import load_menu
 from ivr.runner import CallRunner
-from hotline.agi.scripted import ScriptedLine, catalogue_durations, in_queue, speak
 from tests.conftest import BACKENDS
 from tests.test_flows import MONDAY, clock_at, make_config, queued_to, record
 
@@ -205,7 +205,7 @@ def test_message_left_while_the_database_is_down_becomes_a_ticket_once(outage, t
     made from the journal when the database is back, once."""
     config = make_config(tmp_path, general={"hours": ["workdays 08:30-17:30"]})
     clock = clock_at(MONDAY.replace(hour=21))
-    line, runner, calllog = runner_with_retry(config, outage.database, clock)
+    line, runner, _calllog = runner_with_retry(config, outage.database, clock)
     outage.stop()
     channel = line.call(speak(12))
     assert "record_file" in channel.verbs()
@@ -225,7 +225,7 @@ def test_callback_request_while_the_database_is_down_is_stored_once(outage, tmp_
     """A queue-callback request during the outage is kept and stored once afterwards."""
     config = make_config(tmp_path)
     clock = clock_at(MONDAY)
-    line, runner, calllog = runner_with_retry(config, outage.database, clock)
+    line, runner, _calllog = runner_with_retry(config, outage.database, clock)
     outage.stop()
     first = line.call(in_queue("EXIT", wait=30, position=4))
     line.call(flow="queue_callback", uniqueid=first.info.uniqueid, variables=dict(first.variables))

@@ -129,36 +129,82 @@ def february(database, ref):
     r = ref
     rows = [
         # T1: closed on time in Feb, caller called back and satisfied.
-        case("T1", at(2, 2), at(2, 5), department_id=r["d1"], category_id=r["c11"], caller_number="13800000001", status=TicketStatus.CLOSED,
-             handled_at=at(2, 4), handled_on_time=True, closed_at=at(2, 4, 15), closed_on_time=True,
-             satisfaction="满意", satisfied=True, callback_at=at(2, 6)),
+        case(
+            "T1",
+            at(2, 2),
+            at(2, 5),
+            department_id=r["d1"],
+            category_id=r["c11"],
+            caller_number="13800000001",
+            status=TicketStatus.CLOSED,
+            handled_at=at(2, 4),
+            handled_on_time=True,
+            closed_at=at(2, 4, 15),
+            closed_on_time=True,
+            satisfaction="满意",
+            satisfied=True,
+            callback_at=at(2, 6),
+        ),
         # T2: reworked once, handled and closed late in Feb, not called back yet.
-        case("T2", at(2, 3), at(2, 6), department_id=r["d1"], category_id=r["c11"], caller_number="13800000002", status=TicketStatus.CLOSED,
-             handled_at=at(2, 8), handled_on_time=False, closed_at=at(2, 9), closed_on_time=False, rework_count=1, dispatch_count=2),
+        case(
+            "T2",
+            at(2, 3),
+            at(2, 6),
+            department_id=r["d1"],
+            category_id=r["c11"],
+            caller_number="13800000002",
+            status=TicketStatus.CLOSED,
+            handled_at=at(2, 8),
+            handled_on_time=False,
+            closed_at=at(2, 9),
+            closed_on_time=False,
+            rework_count=1,
+            dispatch_count=2,
+        ),
         # T3: received in Jan, extended to 10 Feb, still open: overdue, unhandled.
         case("T3", at(1, 20), at(2, 10), department_id=r["d1"], category_id=r["c12"], extension_count=1),
         # T4: inspector's case (no caller), closed on time in Feb with a March deadline.
-        case("T4", at(2, 10), at(3, 5), source=TicketSource.INSPECTOR, department_id=r["d2"], category_id=r["c21"], status=TicketStatus.CLOSED,
-             handled_at=at(2, 20), handled_on_time=True, closed_at=at(2, 25), closed_on_time=True),
+        case(
+            "T4",
+            at(2, 10),
+            at(3, 5),
+            source=TicketSource.INSPECTOR,
+            department_id=r["d2"],
+            category_id=r["c21"],
+            status=TicketStatus.CLOSED,
+            handled_at=at(2, 20),
+            handled_on_time=True,
+            closed_at=at(2, 25),
+            closed_on_time=True,
+        ),
         # T5: all of it in January: in no February figure.
-        case("T5", at(1, 5), at(1, 20), department_id=r["d2"], category_id=r["c21"], status=TicketStatus.CLOSED,
-             handled_at=at(1, 15), handled_on_time=True, closed_at=at(1, 18), closed_on_time=True),
+        case("T5", at(1, 5), at(1, 20), department_id=r["d2"], category_id=r["c21"], status=TicketStatus.CLOSED, handled_at=at(1, 15), handled_on_time=True, closed_at=at(1, 18), closed_on_time=True),
         # T6: dispatched late Feb, deadline in March, nothing reported yet: not due in Feb.
         case("T6", at(2, 26), at(3, 3), department_id=r["d2"], category_id=r["c21"]),
         # T7: handled on time in Feb, closed late on 2 March: overdue and open at Feb's end.
-        case("T7", at(2, 20), at(2, 25), department_id=r["d2"], category_id=r["c12"], status=TicketStatus.CLOSED,
-             handled_at=at(2, 24), handled_on_time=True, closed_at=at(3, 2), closed_on_time=False),
+        case("T7", at(2, 20), at(2, 25), department_id=r["d2"], category_id=r["c12"], status=TicketStatus.CLOSED, handled_at=at(2, 24), handled_on_time=True, closed_at=at(3, 2), closed_on_time=False),
         # T8: not registered (不予立案).
         ticket("T8", at(2, 5), status=TicketStatus.REJECTED),
         # T9: a consultation answered directly, called back and basically satisfied.
-        ticket("T9", at(2, 6), category_id=r["c11"], caller_number="13800000009", status=TicketStatus.ANSWERED,
-               satisfaction="基本满意", satisfied=True, callback_at=at(2, 7)),
+        ticket("T9", at(2, 6), category_id=r["c11"], caller_number="13800000009", status=TicketStatus.ANSWERED, satisfaction="基本满意", satisfied=True, callback_at=at(2, 7)),
         # T10: received, not yet decided.
         ticket("T10", at(2, 27), category_id=r["c11"]),
         # T12: closed in Jan; unsatisfied callback on 2 Feb reopened and redispatched it (the
         # workflow clears closed_at and handled_at); the new deadline passed in Feb.
-        case("T12", at(1, 10), at(2, 12), department_id=r["d2"], category_id=r["c21"], caller_number="13800000012",
-             dispatched_at=at(2, 2), dispatch_count=2, reopen_count=1, satisfaction="不满意", satisfied=False, callback_at=at(2, 2)),
+        case(
+            "T12",
+            at(1, 10),
+            at(2, 12),
+            department_id=r["d2"],
+            category_id=r["c21"],
+            caller_number="13800000012",
+            dispatched_at=at(2, 2),
+            dispatch_count=2,
+            reopen_count=1,
+            satisfaction="不满意",
+            satisfied=False,
+            callback_at=at(2, 2),
+        ),
     ]
     insert_tickets(database, rows)
     return r
@@ -335,11 +381,14 @@ def test_csv_row_carries_the_counts_behind_each_rate(database, february):
 def test_open_overdue_case_is_in_the_on_time_denominator(database, ref):
     """An open case past its deadline counts against 按期结案率; one not yet due at `now` does not."""
     d = ref["d1"]
-    insert_tickets(database, [
-        case("ONTIME", at(2, 2), at(2, 8), department_id=d, status=TicketStatus.CLOSED, handled_at=at(2, 4), handled_on_time=True, closed_at=at(2, 5), closed_on_time=True),
-        case("OVERDUE", at(2, 3), at(2, 10), department_id=d),
-        case("NOTYET", at(2, 4), at(2, 20), department_id=d),
-    ])
+    insert_tickets(
+        database,
+        [
+            case("ONTIME", at(2, 2), at(2, 8), department_id=d, status=TicketStatus.CLOSED, handled_at=at(2, 4), handled_on_time=True, closed_at=at(2, 5), closed_on_time=True),
+            case("OVERDUE", at(2, 3), at(2, 10), department_id=d),
+            case("NOTYET", at(2, 4), at(2, 20), department_id=d),
+        ],
+    )
     with database.transaction() as s:
         mid = kpi.ticket_kpis(s, FEB, now=at(2, 15)).overall
         later = kpi.ticket_kpis(s, FEB, now=NOW).overall
@@ -353,11 +402,14 @@ def test_open_overdue_case_is_in_the_on_time_denominator(database, ref):
 def test_closed_exactly_at_end_belongs_to_next_period(database, ref):
     """Periods are half-open: a case closed (or a ticket received) exactly at the end is in the next month."""
     end = FEB.end.astimezone(UTC)  # 2026-02-28 16:00 UTC = 1 March 00:00 in Shanghai
-    insert_tickets(database, [
-        case("EDGE", at(2, 20), at(3, 5), department_id=ref["d1"], status=TicketStatus.CLOSED, handled_at=at(2, 27), handled_on_time=True, closed_at=end, closed_on_time=True),
-        ticket("LATE", end),
-        ticket("JUST", end - timedelta(microseconds=1)),
-    ])
+    insert_tickets(
+        database,
+        [
+            case("EDGE", at(2, 20), at(3, 5), department_id=ref["d1"], status=TicketStatus.CLOSED, handled_at=at(2, 27), handled_on_time=True, closed_at=end, closed_on_time=True),
+            ticket("LATE", end),
+            ticket("JUST", end - timedelta(microseconds=1)),
+        ],
+    )
     with database.transaction() as s:
         feb = kpi.ticket_kpis(s, FEB, now=NOW).overall
         mar = kpi.ticket_kpis(s, month_period(2026, 3), now=NOW).overall
@@ -486,7 +538,12 @@ def test_refused_timed_out_and_lost_calls_are_offered_but_neither_answered_nor_a
     while the service was down asked for an operator and got none: offered, lowering the
     answer rate, but not abandoned (they did not hang up on the queue)."""
     D = CallDisposition
-    rows = [call("r1", at(2, 2), D.REFUSED, "12319"), call("r2", at(2, 3), D.TIMED_OUT, "12319", wait=300), call("r3", at(2, 4), D.SERVICE_DOWN, "12319"), call("r4", at(2, 5), D.ANSWERED, "12319", wait=5)]
+    rows = [
+        call("r1", at(2, 2), D.REFUSED, "12319"),
+        call("r2", at(2, 3), D.TIMED_OUT, "12319", wait=300),
+        call("r3", at(2, 4), D.SERVICE_DOWN, "12319"),
+        call("r4", at(2, 5), D.ANSWERED, "12319", wait=5),
+    ]
     with database.transaction() as s:
         s.execute(insert(Call), rows)
     with database.transaction() as s:

@@ -137,7 +137,13 @@ BROKEN = [
     ("default path to a hangup", 'default = "operators"', 'default = "bye"', "bye", "a caller who presses nothing ends here"),
     ("default path to another queue", 'default = "operators"', 'default = "emergency"', "emergency", "not in the 'general' queue"),
     ("too slow for a silent caller", 'default = "operators"', 'default = "operators"\ntimeout_seconds = 8', "main", "over the menu's limit of 10 s"),
-    ("cycle without exit", 'default = "operators"', 'default = "again"\n\n[nodes.again]\ntype = "menu"\nprompts = ["main_menu"]\noptions = { "0" = "operators" }\ndefault = "main"', "main", "is a loop a caller cannot leave without pressing a key"),
+    (
+        "cycle without exit",
+        'default = "operators"',
+        'default = "again"\n\n[nodes.again]\ntype = "menu"\nprompts = ["main_menu"]\noptions = { "0" = "operators" }\ndefault = "main"',
+        "main",
+        "is a loop a caller cannot leave without pressing a key",
+    ),
     ("prompt cycle", 'next = "main"', 'next = "echo"\n\n[nodes.echo]\ntype = "prompt"\nprompts = ["welcome"]\nnext = "welcome"', "welcome", "cycle with no exit"),
     ("overflow back into itself", 'queue = "emergency"', 'queue = "emergency"\noverflow = "emergency"', "emergency", "is a loop"),
     ("unreachable node", "[nodes.message]", '[nodes.orphan]\ntype = "hangup"\n\n[nodes.message]', "orphan", "nothing leads here from the start node"),
@@ -169,7 +175,7 @@ def test_slow_path_message_lists_the_time_spent():
 
 def test_queue_without_overflow_is_refused():
     """A queue node needs somewhere to send callers when it is closed or full."""
-    text = broken('overflow = "message"\n', "").replace("[nodes.message]\ntype = \"voicemail\"\n", "")
+    text = broken('overflow = "message"\n', "").replace('[nodes.message]\ntype = "voicemail"\n', "")
     with pytest.raises(MenuError) as caught:
         parse_menu(text, CONFIG, source="city.toml")
     assert caught.value.node == "emergency" and "no overflow" in str(caught.value)
@@ -257,7 +263,12 @@ def test_after_hours_path_ends_at_the_message():
 @pytest.mark.parametrize(
     "old, new, node, fragment",
     [
-        ('[nodes.welcome]\ntype = "prompt"', '[nodes.welcome]\ntype = "hours"\nqueue = "nightly"\nopen = "main"\nclosed = "message"\n[nodes.unused]\ntype = "prompt"', "welcome", "queue 'nightly' is not declared"),
+        (
+            '[nodes.welcome]\ntype = "prompt"',
+            '[nodes.welcome]\ntype = "hours"\nqueue = "nightly"\nopen = "main"\nclosed = "message"\n[nodes.unused]\ntype = "prompt"',
+            "welcome",
+            "queue 'nightly' is not declared",
+        ),
         ('default = "operators"', 'default = "operators"\ntransfer_prompt = "no_such"', "main", "transfer_prompt: unknown prompt 'no_such'"),
         ('default = "operators"', 'default = "operators"\nlanguage_offer = "no_such"', "main", "language_offer: unknown prompt 'no_such'"),
         ('[nodes.message]\ntype = "voicemail"', '[nodes.message]\ntype = "voicemail"\nmin_seconds = 20', "message", "min_seconds must be a number from 0 to 10"),

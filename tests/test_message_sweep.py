@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from hotline.calllog import records as calls
-from hotline.tickets import voicemail as messages
 from hotline.storage.models import Recording, Ticket, TicketSource
+from hotline.tickets import voicemail as messages
 from hotline.tickets.services import TicketPolicy
 from hotline.tickets.worktime import WorkingCalendar
 
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=ZoneInfo("Asia/Shanghai")))
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def _message(directory, name: str, age_seconds: float) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,14 +17,14 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
-from hotline.calllog import records as calls
-from hotline.calllog.queue_events import QueueCallLog
 from hotline.ami.codec import AmiDecoder, Event
 from hotline.ami.live import CallerLeft, Change, LiveModel
 from hotline.ami.service import start_ami
+from hotline.calllog import records as calls
+from hotline.calllog.queue_events import QueueCallLog
 from hotline.config import AmiConfig
-from hotline.storage.db import Database
 from hotline.dialplan import recording_path
+from hotline.storage.db import Database
 from hotline.storage.models import CallDisposition
 from tests import ami_peer as peer
 from tests.ami_peer import AmiPeer, PeerEndpoint
@@ -98,7 +98,7 @@ def after(frames: tuple[bytes, ...], last: bytes) -> tuple[bytes, ...]:
 
 def _utc_iso(offset: float) -> str:
     """The ISO time `offset` seconds after the capture's start, as the call log writes it."""
-    return datetime.fromtimestamp(CAPTURE_EPOCH + offset, timezone.utc).isoformat()
+    return datetime.fromtimestamp(CAPTURE_EPOCH + offset, UTC).isoformat()
 
 
 def answered_call(line: Line) -> None:
@@ -246,7 +246,7 @@ def test_operations_apply_to_the_database(database: Database) -> None:
 
 def _aware(moment: datetime | None) -> datetime:
     assert moment is not None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # -- the whole AMI side: start_ami over our peer, a reconnect in the middle of a call
@@ -433,7 +433,7 @@ def test_records_left_open_by_a_killed_service_are_reconciled_on_start(database:
     has ended while the service was down, at the latest when it started again; B is followed
     again and closed by its hangup; a call that started after the restart is not judged."""
     restart = CAPTURE_EPOCH + 3600
-    at = lambda seconds: datetime.fromtimestamp(restart + seconds, timezone.utc).isoformat()  # noqa: E731
+    at = lambda seconds: datetime.fromtimestamp(restart + seconds, UTC).isoformat()  # noqa: E731
     gone, newer = "1796272200.5", "1796275870.1"
     _apply(database, "start_call", uniqueid=gone, at=at(-300))
     _apply(database, "queue_joined", uniqueid=gone, queue=SKILL, at=at(-290), source="ami")
@@ -448,7 +448,7 @@ def test_records_left_open_by_a_killed_service_are_reconciled_on_start(database:
     service, endpoint = start(reactor, [AmiPeer(channels=channels)], DatabaseWriter(database), CollectorRegistry())
     assert service.resyncs == 1 and "CoreShowChannels" in endpoint.peer.action_names()
     disposition, ended_at, kinds = _record(database, gone)
-    assert disposition is CallDisposition.SERVICE_DOWN and ended_at == datetime.fromtimestamp(restart, timezone.utc) and kinds.count("service_down") == 1
+    assert disposition is CallDisposition.SERVICE_DOWN and ended_at == datetime.fromtimestamp(restart, UTC) and kinds.count("service_down") == 1
     assert _record(database, peer.B_CALLER)[:2] == (CallDisposition.ANSWERED, None)
     assert _record(database, newer)[:2] == (CallDisposition.IN_PROGRESS, None)
 
@@ -457,7 +457,7 @@ def test_records_left_open_by_a_killed_service_are_reconciled_on_start(database:
     endpoint.peer.send(_hangup_of(b_caller), *(_hangup_of(f) for f in channels if f is not b_caller))
     endpoint.flush()
     disposition, ended_at, kinds = _record(database, peer.B_CALLER)
-    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(restart + 30, timezone.utc)) and kinds.count("end") == 1
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(restart + 30, UTC)) and kinds.count("end") == 1
     with database.transaction() as session:  # the agent's and the ;1 channels' hangups made no records
         assert all(calls.get(session, uniqueid) is None for uniqueid in peer.B_CHANNELS if uniqueid != peer.B_CALLER)
 
@@ -467,8 +467,8 @@ def test_a_call_that_ends_while_the_ami_connection_is_down_is_closed_at_the_loss
     and the second CoreShowChannels no longer lists it: its record ends when we lost sight
     of it, and keeps what was known (answered)."""
     start_at = CAPTURE_EPOCH + 7200
-    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
-    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", at=datetime.fromtimestamp(start_at - 50, timezone.utc).isoformat(), source="ami")
+    _apply(database, "start_call", uniqueid=peer.B_CALLER, at=datetime.fromtimestamp(start_at - 60, UTC).isoformat())
+    _apply(database, "queue_answered", uniqueid=peer.B_CALLER, queue=SKILL, agent="Local/talk60@lab-agents/n", at=datetime.fromtimestamp(start_at - 50, UTC).isoformat(), source="ami")
     reactor = MemoryReactorClock()
     reactor.advance(start_at)
     peers = [AmiPeer(channels=peer.CORE_SHOW_CHANNELS_B_TALKING[1:-1]), AmiPeer(channels=())]
@@ -481,7 +481,7 @@ def test_a_call_that_ends_while_the_ami_connection_is_down_is_closed_at_the_loss
     endpoint.flush()
     assert service.resyncs == 2
     disposition, ended_at, _ = _record(database, peer.B_CALLER)
-    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(start_at + 5, timezone.utc))
+    assert (disposition, ended_at) == (CallDisposition.ANSWERED, datetime.fromtimestamp(start_at + 5, UTC))
 
 
 def test_no_channel_list_no_reconciliation(database: Database, caplog: pytest.LogCaptureFixture) -> None:
@@ -489,7 +489,7 @@ def test_no_channel_list_no_reconciliation(database: Database, caplog: pytest.Lo
     "Permission denied": which calls are gone cannot be told, so no record is closed (and
     the log says why)."""
     start_at = CAPTURE_EPOCH + 9000
-    _apply(database, "start_call", uniqueid="1796272200.7", at=datetime.fromtimestamp(start_at - 60, timezone.utc).isoformat())
+    _apply(database, "start_call", uniqueid="1796272200.7", at=datetime.fromtimestamp(start_at - 60, UTC).isoformat())
     reactor = MemoryReactorClock()
     reactor.advance(start_at)
     denied = AmiPeer(refuse={"CoreShowChannels": peer.CORE_SHOW_CHANNELS_DENIED.split(b"Message: ")[1].split(b"\r\n")[0].decode()})

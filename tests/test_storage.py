@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ def test_migrations_reach_head(database):
 
 def test_datetimes_come_back_aware_utc(database):
     """Timestamps round-trip as aware UTC datetimes on both backends."""
-    shanghai = datetime(2026, 2, 14, 9, 30, tzinfo=timezone.utc).astimezone()
+    shanghai = datetime(2026, 2, 14, 9, 30, tzinfo=UTC).astimezone()
     with database.transaction() as s:
         s.add(Ticket(number="2602140001", source=TicketSource.HOTLINE, created_at=shanghai))
     with database.transaction() as s:
@@ -41,21 +41,18 @@ def _ticket_with_one_event(database) -> None:
 def test_history_cannot_be_rewritten_through_orm(database):
     """The ORM refuses to update or delete a ticket history row."""
     _ticket_with_one_event(database)
-    with pytest.raises(HistoryRewriteError):
-        with database.transaction() as s:
-            s.scalars(select(TicketEvent)).one().note = "rewritten"
-    with pytest.raises(HistoryRewriteError):
-        with database.transaction() as s:
-            s.delete(s.scalars(select(TicketEvent)).one())
+    with pytest.raises(HistoryRewriteError), database.transaction() as s:
+        s.scalars(select(TicketEvent)).one().note = "rewritten"
+    with pytest.raises(HistoryRewriteError), database.transaction() as s:
+        s.delete(s.scalars(select(TicketEvent)).one())
 
 
 def test_history_cannot_be_rewritten_in_sql(database):
     """The database itself refuses UPDATE and DELETE on history, whoever connects."""
     _ticket_with_one_event(database)
     for statement in ("UPDATE ticket_events SET note = 'x'", "DELETE FROM ticket_events"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with database.engine.begin() as conn:
-                conn.execute(text(statement))
+        with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
+            conn.execute(text(statement))
     with database.transaction() as s:
         assert s.scalars(select(TicketEvent.note)).one() == ""
 
@@ -64,11 +61,14 @@ def test_status_check_constraint(database):
     """A status outside the workflow is refused by the database, not just by Python."""
     with database.transaction() as s:
         s.add(Department(code="D1", name_zh="环卫"))
-    with pytest.raises(DBAPIError):
-        with database.engine.begin() as conn:
-            conn.execute(text("INSERT INTO tickets (number, source, status, caller_number, caller_name, location, description, transcript, urgency, "
-                              "created_at, dispatch_count, rework_count, extension_count, reopen_count, resolution, version) "
-                              "VALUES ('x', 'hotline', 'lost', '', '', '', '', '', 'normal', CURRENT_TIMESTAMP, 0, 0, 0, 0, '', 1)"))
+    with pytest.raises(DBAPIError), database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tickets (number, source, status, caller_number, caller_name, location, description, transcript, urgency, "
+                "created_at, dispatch_count, rework_count, extension_count, reopen_count, resolution, version) "
+                "VALUES ('x', 'hotline', 'lost', '', '', '', '', '', 'normal', CURRENT_TIMESTAMP, 0, 0, 0, 0, '', 1)"
+            )
+        )
 
 
 def test_migrations_match_the_models(database):
@@ -86,7 +86,6 @@ def test_migrations_match_the_models(database):
 def test_downgrade_to_base_and_back(database_url):
     """The first migration can be undone and redone on both backends."""
     from alembic import command
-
     from sqlalchemy import create_engine, inspect
 
     command.downgrade(dbmod.alembic_config(database_url), "base")
@@ -141,7 +140,6 @@ def test_pool_reads_run_while_the_writers_are_busy(database):
     import threading
 
     from twisted.internet import reactor as global_reactor  # noqa: F401 - only for the type
-
     from twisted.internet.task import Clock
 
     from hotline.storage.dbpool import DatabasePool

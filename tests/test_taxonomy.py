@@ -62,8 +62,7 @@ def snapshot(session) -> list[tuple[Any, ...]]:
     departments = {d.id: d.code for d in session.scalars(select(Department))}
     codes = {c.id: c.code for c in session.scalars(select(Category))}
     cats = [
-        (c.id, c.code, c.kind, codes.get(c.parent_id), c.name_zh, c.name_en, departments.get(c.default_department_id),
-         c.time_limit, c.urgent_time_limit, c.code_origin, c.note, c.active)
+        (c.id, c.code, c.kind, codes.get(c.parent_id), c.name_zh, c.name_en, departments.get(c.default_department_id), c.time_limit, c.urgent_time_limit, c.code_origin, c.note, c.active)
         for c in session.scalars(select(Category).order_by(Category.code))
     ]
     deps = [(d.id, d.code, d.name_zh, d.name_en, d.phone, d.active) for d in session.scalars(select(Department).order_by(Department.code))]
@@ -286,9 +285,7 @@ def test_minor_without_own_limits_inherits_its_major(loaded):
         vendor = category_by_code(session, "200501")  # own normal limit only
         parking = category_by_code(session, "200506")  # nothing of its own
         assert begging.time_limit is None and begging.urgent_time_limit is None
-        assert category_defaults(session, begging.id) == CategoryDefaults(
-            department_id=department_by_code(session, "CIVIL").id, time_limit=major.time_limit, urgent_time_limit=major.urgent_time_limit
-        )
+        assert category_defaults(session, begging.id) == CategoryDefaults(department_id=department_by_code(session, "CIVIL").id, time_limit=major.time_limit, urgent_time_limit=major.urgent_time_limit)
         vendor_defaults = category_defaults(session, vendor.id)
         assert (vendor_defaults.time_limit, vendor_defaults.urgent_time_limit) == ("4 working_days", major.urgent_time_limit)
         assert vendor_defaults.limit_for(urgent=False) == "4 working_days"
@@ -368,9 +365,11 @@ def test_bad_taxonomy_is_refused_naming_file_and_class(loaded, tmp_path, case):
 
 def test_every_problem_of_a_file_is_reported_at_once(database, tmp_path):
     """A file with several mistakes lists them all, each naming its class, and nothing is written."""
+
     def mutate(d):
         _minor(d)["time_limit"] = "soon"
         d["events"][0]["subcategories"][0]["code"] = "X0102"
+
     with database.transaction() as session:
         load_departments(session, write_json(tmp_path, "departments.json", CITY_DEPARTMENTS))
     path = write_json(tmp_path, "taxonomy.json", _city(mutate))

@@ -13,7 +13,11 @@ def test_mypy_is_clean():
     """mypy (config in setup.cfg) finds no errors in hotline, ivr, asterisk_conf, agent_desk, callback."""
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "hotline", "ivr", "asterisk_conf", "agent_desk", "callback"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout

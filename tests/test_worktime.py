@@ -433,9 +433,7 @@ def test_override_holiday_beats_the_library() -> None:
 
 def test_override_workday_beats_the_library() -> None:
     """A date the library calls a holiday or weekend is worked when the override says so."""
-    calendar = WorkingCalendar(
-        overrides={2026: YearOverride(workdays=frozenset({date(2026, 3, 7), date(2026, 10, 5)}))}
-    )
+    calendar = WorkingCalendar(overrides={2026: YearOverride(workdays=frozenset({date(2026, 3, 7), date(2026, 10, 5)}))})
     assert calendar.is_working_day(date(2026, 10, 5))
     assert due("2026-03-06 15:00", "1wd", calendar) == at("2026-03-07 15:00")
 

@@ -56,8 +56,8 @@ from typing import Any, BinaryIO
 from asterisk.agi import AGI, AGIHangup
 
 from hotline.agi import codec
-from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +380,7 @@ async def _serve(handler: Handler, channel: ClassicAgiChannel) -> int:
     except ProtocolError as exc:
         log.warning("call %s (%s) abandoned: %s", info.uniqueid, info.flow, exc)
         return EXIT_FAILURE
-    except Exception:  # noqa: BLE001 - the one guard: log with the uniqueid, fail the AGI
+    except Exception:
         log.exception("flow %r failed on call %s (%s)", info.flow, info.uniqueid, info.channel)
         return EXIT_FAILURE
     return EXIT_OK
@@ -415,7 +415,7 @@ def main(argv: Sequence[str] | None = None, *, handler: Handler | None = None, s
             log.warning("call %s abandoned: %s", channel.info.uniqueid, exc)
         try:
             chosen = builder.result()
-        except Exception:  # noqa: BLE001 - a broken config or install: say so, fail the AGI
+        except Exception:
             log.exception("cannot build the IVR for call %s", channel.info.uniqueid)
             return EXIT_FAILURE
         from hotline.agi.driver import Suspended, run_to_end  # loaded by the builder

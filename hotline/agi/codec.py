@@ -536,7 +536,14 @@ def format_say_number(number: int, escape_digits: str = "") -> bytes:
 def format_record_file(name: str, fmt: str = "wav", escape_digits: str = "#", timeout_ms: int = 120_000, beep: bool = True, silence_seconds: int | None = 5) -> bytes:
     """`RECORD FILE <name> <fmt> "<keys>" <ms> 0 [BEEP] [s=<n>]`; the offset 0 is always
     written so that res_agi never mistakes BEEP for an offset."""
-    parts = ["RECORD FILE", _sound(name, "recording name"), _matching(fmt, _FORMAT, "format", "a sound format such as wav"), _escape_digits(escape_digits), str(_integer(timeout_ms, "timeout_ms", -1, _INT32)), "0"]
+    parts = [
+        "RECORD FILE",
+        _sound(name, "recording name"),
+        _matching(fmt, _FORMAT, "format", "a sound format such as wav"),
+        _escape_digits(escape_digits),
+        str(_integer(timeout_ms, "timeout_ms", -1, _INT32)),
+        "0",
+    ]
     if beep:
         parts.append("BEEP")
     if silence_seconds is not None:

@@ -31,13 +31,13 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from hotline.config import FastAgiConfig
-from hotline.agi.directwrite import DirectWriter
-from hotline.agi.loopmetrics import LoopHistogram
 from hotline.agi import codec
-from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.channel import CallInfo, Channel, CommandRejected, Hangup, RecordResult
+from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
+from hotline.agi.directwrite import DirectWriter
 from hotline.agi.driver import CallTask, Pending
+from hotline.agi.loopmetrics import LoopHistogram
+from hotline.config import FastAgiConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class _Command(Pending):
     directly (`hotline.agi.driver.CallTask`) instead of through a Deferred's callback chain
     and `Deferred.fromCoroutine`'s machinery, which cost as much as the rest of a command."""
 
-    __slots__ = ("operation", "line", "started", "reply", "error")
+    __slots__ = ("error", "line", "operation", "reply", "started")
 
     def __init__(self, operation: str, line: bytes) -> None:
         self.operation, self.line = operation, line
@@ -348,7 +348,7 @@ class FastAgiProtocol(Protocol):
             log.debug("call %s (%s) ended by hangup: %s", info.uniqueid, info.flow, exc)
         except ProtocolError as exc:
             log.debug("call %s (%s) abandoned: %s", info.uniqueid, info.flow, exc)  # logged and counted as "protocol"
-        except Exception:  # noqa: BLE001 - the guard: log with the uniqueid, count, close
+        except Exception:
             self.metrics.error("handler")
             log.exception("flow %r failed on call %s (%s)", info.flow, info.uniqueid, info.channel)
         finally:

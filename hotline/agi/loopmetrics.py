@@ -54,5 +54,5 @@ class LoopHistogram:
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
         for value, series in self._series.items():
-            family.add_metric([value], list(zip(self._le, accumulate(series.counts))), series.sum)
+            family.add_metric([value], list(zip(self._le, accumulate(series.counts), strict=False)), series.sum)
         yield family

@@ -619,8 +619,7 @@ class AmiClient:
             if isinstance(failure.value, AmiLoginFailed):
                 self.last_error = f"login refused: {failure.value.message}"
                 log.error(
-                    "AMI: Asterisk at %s refused login as %r (%s); check [ami] username and password "
-                    "(or HOTLINE_AMI_PASSWORD); retrying with backoff",
+                    "AMI: Asterisk at %s refused login as %r (%s); check [ami] username and password (or HOTLINE_AMI_PASSWORD); retrying with backoff",
                     self.address,
                     self.username,
                     failure.value.message or "no reason given",

@@ -328,7 +328,20 @@ class _Member:
     agent_uniqueid: str | None = None
 
     def key(self) -> tuple[object, ...]:
-        return (self.name, self.status, self.paused, self.pause_reason, self.last_pause, self.calls_taken, self.in_call, self.last_call, self.membership, self.penalty, self.talking_to, self.agent_uniqueid)
+        return (
+            self.name,
+            self.status,
+            self.paused,
+            self.pause_reason,
+            self.last_pause,
+            self.calls_taken,
+            self.in_call,
+            self.last_call,
+            self.membership,
+            self.penalty,
+            self.talking_to,
+            self.agent_uniqueid,
+        )
 
 
 @dataclass(slots=True)

@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.timestamps import utc
-from hotline.calllog import records as calls
 from hotline import phone as phones
+from hotline.calllog import records as calls
 from hotline.storage.models import Call, Callback, CallbackKind, CallbackStatus, CallDisposition
+from hotline.timestamps import utc
 
 
 def request_queue_callback(
@@ -54,7 +54,9 @@ def request_queue_callback(
     )
     session.add(callback)
     session.flush()
-    calls.set_outcome(session, uniqueid=uniqueid, outcome=CallDisposition.CALLBACK_REQUESTED.value, at=when, detail={"queue": callback.queue, "position": callback.position, "callback_id": callback.id})
+    calls.set_outcome(
+        session, uniqueid=uniqueid, outcome=CallDisposition.CALLBACK_REQUESTED.value, at=when, detail={"queue": callback.queue, "position": callback.position, "callback_id": callback.id}
+    )
     return callback
 
 

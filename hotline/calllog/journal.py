@@ -38,7 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -140,7 +140,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: call-log times must be aware")
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -578,7 +578,7 @@ class CallLog:
         the database is unreachable."""
         try:
             await self._write([entry for _, entry, _ in group])
-        except Exception as error:  # noqa: BLE001 - sorted: retry later, split, or set aside
+        except Exception as error:
             if is_unreachable(error):
                 raise
             if len(group) > 1:
@@ -631,7 +631,7 @@ class CallLog:
         return float(self.clock.seconds()) if self.clock is not None else time.time()
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._seconds(), timezone.utc)
+        return datetime.fromtimestamp(self._seconds(), UTC)
 
 
 #: Journal lines written together in one transaction by a replay.

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from hotline import dialplan
 from hotline.ami.live import (
     CallCompleted,
     CallerAbandoned,
@@ -47,11 +48,9 @@ from hotline.ami.live import (
 )
 from hotline.calllog.records import REFUSALS
 from hotline.config import AsteriskConfig
-from hotline import dialplan
 from hotline.dialplan import recording_path
 
 log = logging.getLogger(__name__)
-
 
 
 #: The `source` of what this module reports (the IVR's reports say "ivr").
@@ -62,6 +61,7 @@ def _skill(asterisk_queue: str) -> str:
     """The call record holds the skill ("general"), as the IVR writes it, not Asterisk's
     queue name ("hotline-general"), so one call never shows under two names."""
     return dialplan.skill_of(asterisk_queue) or asterisk_queue
+
 
 class CallLogWriter(Protocol):
     """Where operations go (hotline.calllog.journal.CallLog in the service, a list in tests).
@@ -94,7 +94,7 @@ class QueueCallLog:
     def __init__(self, writer: CallLogWriter, *, recordings_dir: str = AsteriskConfig().recordings_dir, max_calls: int = 20_000, clock: Any = None) -> None:
         self.writer = writer
         #: Since when we have not seen Asterisk: this process's start, then each AMI loss.
-        self._unseen_since: datetime | None = datetime.fromtimestamp(clock.seconds(), timezone.utc) if clock is not None else datetime.now(timezone.utc)
+        self._unseen_since: datetime | None = datetime.fromtimestamp(clock.seconds(), UTC) if clock is not None else datetime.now(UTC)
         #: Channels that were up at a resync and not followed otherwise: maybe a call on record.
         self._maybe: OrderedDict[str, None] = OrderedDict()
         self.recordings_dir = recordings_dir
@@ -251,11 +251,7 @@ class QueueCallLog:
             self._submit("reconcile_open_calls", live=sorted(change.live_channels), since=since.isoformat(), at=change.at.isoformat())
 
     def _recording(self, change: RecordingStarted) -> None:
-        uid = (
-            change.uniqueid
-            if change.uniqueid in self._calls
-            else self._by_agent.get(change.uniqueid) or (self._by_linkedid.get(change.linkedid) if change.linkedid else None)
-        )
+        uid = change.uniqueid if change.uniqueid in self._calls else self._by_agent.get(change.uniqueid) or (self._by_linkedid.get(change.linkedid) if change.linkedid else None)
         call = self._calls.get(uid) if uid else None
         if call is None:
             # MixMonitor may start on the agent's channel before AgentConnect ties it to a call.
@@ -311,7 +307,7 @@ class QueueCallLog:
         self.submitted += 1
         try:
             result = self.writer.submit(operation, arguments)
-        except Exception:  # noqa: BLE001 - the writer journals; if even that fails, say so and go on
+        except Exception:
             self.writer_errors += 1
             log.exception("call log: %s for %s not written", operation, arguments.get("uniqueid"))
             return

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from hotline.timestamps import utc
 from hotline import phone
 from hotline.storage.models import Call, CallDisposition, CallEvent
+from hotline.timestamps import utc
 
 #: QUEUESTATUS values (lower case) of a Queue() that would not keep the caller.
 REFUSALS = frozenset({"full", "joinempty", "leaveempty", "joinunavail", "leaveunavail"})
@@ -246,8 +246,7 @@ def start_call(
     call.caller_name = call.caller_name or _clip(caller_name, 100)
     call.dnid = call.dnid or _clip(dnid, 32)
     call.direction = direction if direction in ("in", "out") else "in"
-    if when < call.started_at:
-        call.started_at = when
+    call.started_at = min(call.started_at, when)
     if created:
         _created(session, uniqueid, call)
         _event(session, call, "start", {"channel": call.channel, "dnid": call.dnid}, when, op_id)
@@ -312,7 +311,18 @@ def queue_joined(session: Session, *, uniqueid: str, queue: str, position: int |
     return call
 
 
-def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, wait_seconds: int | None = None, agent_user_id: int | None = None, at: datetime | str | None = None, op_id: str | None = None, source: str = "") -> Call:
+def queue_answered(
+    session: Session,
+    *,
+    uniqueid: str,
+    queue: str,
+    agent: str,
+    wait_seconds: int | None = None,
+    agent_user_id: int | None = None,
+    at: datetime | str | None = None,
+    op_id: str | None = None,
+    source: str = "",
+) -> Call:
     """An agent took the call (AgentConnect, or Queue()'s ANSWEREDTIME seen by the IVR)."""
     when = utc(at)
     call = _ensure(session, uniqueid, when)
@@ -330,7 +340,9 @@ def queue_answered(session: Session, *, uniqueid: str, queue: str, agent: str, w
     return call
 
 
-def queue_abandoned(session: Session, *, uniqueid: str, queue: str, position: int | None = None, wait_seconds: int | None = None, at: datetime | str | None = None, op_id: str | None = None, source: str = "") -> Call:
+def queue_abandoned(
+    session: Session, *, uniqueid: str, queue: str, position: int | None = None, wait_seconds: int | None = None, at: datetime | str | None = None, op_id: str | None = None, source: str = ""
+) -> Call:
     """The caller left the queue unanswered. From AMI (QueueCallerAbandon) this is ambiguous:
     Asterisk sends it on a timeout and on leavewhenempty too, so the IVR's QUEUESTATUS
     (`queue_timed_out`, `queue_refused`) outranks it in `decide`."""

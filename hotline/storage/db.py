@@ -75,7 +75,14 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, timeout: fl
         ms = int(timeout * 1000)
         # statement_timeout and lock_timeout bound the server's side; tcp_user_timeout and
         # keepalives a server that vanished mid-query (no reply would ever come).
-        connect |= {"options": f"-c statement_timeout={ms} -c lock_timeout={ms}", "tcp_user_timeout": ms, "keepalives": 1, "keepalives_idle": max(1, int(timeout)), "keepalives_interval": 1, "keepalives_count": 3}
+        connect |= {
+            "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+            "tcp_user_timeout": ms,
+            "keepalives": 1,
+            "keepalives_idle": max(1, int(timeout)),
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
         extra["pool_timeout"] = timeout
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect, **extra)
 

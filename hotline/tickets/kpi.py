@@ -703,12 +703,7 @@ def call_kpis(session: Session, period: Period, *, threshold_seconds: int = CALL
     """
     if threshold_seconds < 0:
         raise ValueError(f"threshold_seconds must be >= 0, got {threshold_seconds}")
-    stmt = (
-        select(Call.queue, func.count().label("calls"), *_call_columns(threshold_seconds))
-        .where(Call.direction == "in", _in(Call.started_at, period))
-        .group_by(Call.queue)
-        .order_by(Call.queue)
-    )
+    stmt = select(Call.queue, func.count().label("calls"), *_call_columns(threshold_seconds)).where(Call.direction == "in", _in(Call.started_at, period)).group_by(Call.queue).order_by(Call.queue)
     per_queue: dict[str, dict[str, int]] = {}
     not_queued = 0
     for row in session.execute(stmt):

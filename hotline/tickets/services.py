@@ -131,12 +131,7 @@ def allocate_number(session: Session, day: date, digits: int = 4) -> str:
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(TicketSequence)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=[TicketSequence.day], set_={"last": TicketSequence.last + 1})
-        .returning(TicketSequence.last)
-    )
+    stmt = insert(TicketSequence).values(day=day, last=1).on_conflict_do_update(index_elements=[TicketSequence.day], set_={"last": TicketSequence.last + 1}).returning(TicketSequence.last)
     sequence = session.execute(stmt).scalar_one()
     return f"{day:%y%m%d}{sequence:0{digits}d}"
 
@@ -426,23 +421,13 @@ def get(session: Session, number_or_id: int | str) -> Ticket:
 def due_soon(session: Session, now: datetime, within: timedelta, limit: int = 200) -> list[Ticket]:
     """Dispatched tickets whose deadline falls in (now, now + within], soonest first."""
     now = utc(now)
-    stmt = (
-        select(Ticket)
-        .where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + within)
-        .order_by(Ticket.deadline_at)
-        .limit(limit)
-    )
+    stmt = select(Ticket).where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + within).order_by(Ticket.deadline_at).limit(limit)
     return list(session.scalars(stmt))
 
 
 def overdue(session: Session, now: datetime, limit: int = 200) -> list[Ticket]:
     """Dispatched tickets past their deadline, most overdue first."""
-    stmt = (
-        select(Ticket)
-        .where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= utc(now))
-        .order_by(Ticket.deadline_at)
-        .limit(limit)
-    )
+    stmt = select(Ticket).where(Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= utc(now)).order_by(Ticket.deadline_at).limit(limit)
     return list(session.scalars(stmt))
 
 
@@ -468,12 +453,7 @@ def for_caller(session: Session, caller_number: str, *, open_only: bool = False,
 # The IVR's two lookups read two columns, not whole tickets: a caller waits on each, and
 # loading an ORM object costs more than the query. Built once, with bound parameters.
 _STATUS_BY_NUMBER = select(Ticket.number, Ticket.status).where(Ticket.number == bindparam("number"))
-_OPEN_STATUS_BY_CALLER = (
-    select(Ticket.number, Ticket.status)
-    .where(Ticket.caller_number == bindparam("caller"), Ticket.status.not_in(FINISHED))
-    .order_by(Ticket.created_at.desc())
-    .limit(1)
-)
+_OPEN_STATUS_BY_CALLER = select(Ticket.number, Ticket.status).where(Ticket.caller_number == bindparam("caller"), Ticket.status.not_in(FINISHED)).order_by(Ticket.created_at.desc()).limit(1)
 
 
 def ticket_status(session: Session | Connection, number: str) -> tuple[str, str] | None:

@@ -81,10 +81,7 @@ class IllegalTransition(WorkflowError):
     def __init__(self, number: str, action: Action, status: S) -> None:
         rule = RULES[action]
         allowed = ", ".join(sorted(s.value for s in rule.sources))
-        super().__init__(
-            f"ticket {number}: cannot {action.value} ({rule.label_zh}) a ticket that is {status.value} "
-            f"({STATUS_LABELS[status][0]}); {action.value} is allowed from: {allowed}"
-        )
+        super().__init__(f"ticket {number}: cannot {action.value} ({rule.label_zh}) a ticket that is {status.value} ({STATUS_LABELS[status][0]}); {action.value} is allowed from: {allowed}")
         self.number, self.action, self.status = number, action, status
 
 

@@ -77,9 +77,7 @@ _UNIT_ALIASES: dict[str, TimeUnit] = {
 
 _LIMIT_RE = re.compile(r"\s*([0-9]+)\s*(\S(?:.*\S)?)\s*", re.DOTALL)
 _LIMIT_FORMS = (
-    "'<amount> <unit>' with a whole amount > 0 and unit one of "
-    "hours (h, 小时), working_hours (wh, 工作时), working_days (wd, 工作日), "
-    "e.g. '4 hours', '2 working_hours', '4 working_days', '4wd'"
+    "'<amount> <unit>' with a whole amount > 0 and unit one of hours (h, 小时), working_hours (wh, 工作时), working_days (wd, 工作日), e.g. '4 hours', '2 working_hours', '4 working_days', '4wd'"
 )
 
 _ZH_LABELS = {
@@ -271,10 +269,7 @@ class WorkingCalendar:
                 raise ValueError(f"calendar.years.{year}: {wrong[0].isoformat()} is not in {year}")
         self._overrides: Mapping[int, YearOverride] = MappingProxyType(table)
         # Period bounds as offsets from midnight, for day arithmetic without time objects.
-        self._periods = tuple(
-            (timedelta(seconds=_seconds_of_day(s)), timedelta(seconds=_seconds_of_day(e)))
-            for s, e in self._office_hours.periods
-        )
+        self._periods = tuple((timedelta(seconds=_seconds_of_day(s)), timedelta(seconds=_seconds_of_day(e))) for s, e in self._office_hours.periods)
         self._day_length = sum((e - s for s, e in self._periods), timedelta())
         # The library scans its whole table on every call, so remember each answer.
         self._day_cache: dict[date, bool] = {}
@@ -370,10 +365,7 @@ class WorkingCalendar:
         first_day = day
         while True:
             if (day - first_day).days > MAX_SEARCH_DAYS:
-                raise ValueError(
-                    f"no deadline within {MAX_SEARCH_DAYS} days of {start.isoformat()} "
-                    f"for {seconds} s of working time"
-                )
+                raise ValueError(f"no deadline within {MAX_SEARCH_DAYS} days of {start.isoformat()} for {seconds} s of working time")
             if self.is_working_day(day):
                 midnight = datetime.combine(day, time())
                 if local <= midnight and remaining > self._day_length:

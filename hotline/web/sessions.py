@@ -19,8 +19,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hotline import audit, users
+from hotline.storage.models import DeskSession, LoginFailure, User, UserSetting, utcnow
 from hotline.users import SignedIn
-from hotline.storage.models import DeskSession, LoginFailure, Role, User, UserSetting, utcnow
 
 LANGUAGES = ("zh_Hans", "en")
 DEFAULT_LANGUAGE = "zh_Hans"

@@ -11,8 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.web import resource, server
 from twisted.web.server import Request
 
-from hotline.storage.dbpool import DatabasePool
 from hotline.metrics import Metrics
+from hotline.storage.dbpool import DatabasePool
 
 
 class HealthResource(resource.Resource):
