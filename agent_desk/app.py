@@ -13,6 +13,7 @@ the pool's threads through the core's services; templates render on the reactor 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -149,8 +150,17 @@ class Desk:
 
     @staticmethod
     def address(request: Req) -> str:
-        host = request.getClientAddress()
-        return str(getattr(host, "host", "") or "unknown")
+        """The browser's address, for the audit log and login throttling. Behind the
+        supervisor's port or a reverse proxy on this machine the peer is loopback and the
+        browser's address is the last X-Forwarded-For entry; from anyone else that header is
+        ignored, so a browser cannot choose the address it is throttled by."""
+        host = str(getattr(request.getClientAddress(), "host", "") or "unknown")
+        forwarded = request.getHeader(b"x-forwarded-for")
+        if forwarded and _is_loopback(host):
+            last = forwarded.decode("latin-1").split(",")[-1].strip()
+            if last:
+                return str(last[:64])
+        return host
 
     @staticmethod
     def form(request: Req, name: str) -> str:
@@ -461,3 +471,10 @@ class Desk:
             raise HttpError(400, N_("Bad filter"), N_("page: not a number")) from None
         entries = await self.db(lambda s: audit.recent(s, limit=100, offset=(page - 1) * 100))
         return self.render(request, "audit.html", who, entries=entries, page=page)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

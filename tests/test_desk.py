@@ -5,6 +5,7 @@ with SQL metacharacters, and a ticket's whole loop through the roles."""
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -320,3 +321,26 @@ def test_requests_are_measured_per_route_on_the_nodes_metrics(database: Database
     assert 'hotline_desk_request_seconds_count{route="tickets",status="200"} 1.0' in exposed
     assert 'hotline_desk_request_seconds_count{route="users",status="403"} 1.0' in exposed
     assert 'hotline_desk_request_seconds_count{route="login",status="303"} 1.0' in exposed
+
+
+class _Peer:
+    def __init__(self, host: str, forwarded: bytes | None) -> None:
+        self.host, self.forwarded = host, forwarded
+
+    def getClientAddress(self) -> object:
+        return types.SimpleNamespace(host=self.host)
+
+    def getHeader(self, name: bytes) -> bytes | None:
+        return self.forwarded if name == b"x-forwarded-for" else None
+
+
+def test_the_browser_address_comes_from_x_forwarded_for_only_behind_a_loopback_proxy():
+    """Behind the supervisor's port (or nginx on this machine) the audit log and the login
+    throttle see the browser, not 127.0.0.1; a browser talking to the desk directly cannot
+    choose the address it is throttled by."""
+    from agent_desk.app import Desk
+
+    assert Desk.address(_Peer("127.0.0.1", b"203.0.113.9")) == "203.0.113.9"
+    assert Desk.address(_Peer("::1", b"10.1.1.1, 198.51.100.7")) == "198.51.100.7"
+    assert Desk.address(_Peer("198.51.100.20", b"127.0.0.1")) == "198.51.100.20"
+    assert Desk.address(_Peer("127.0.0.1", None)) == "127.0.0.1"

@@ -304,6 +304,11 @@ def test_a_killed_role_comes_back_and_term_stops_everything(tmp_path):
             re.MULTILINE,
         ), body
         pids["ivr"] = again
+        # The parent's one port also serves the desk, proxied to the desk role's own port.
+        status, body = get(base + "/desk/login?next=/desk/")
+        assert status == 200 and "12319" in body and 'name="csrf' in body, body[:300]
+        status, body = get(base + "/no-such-page")
+        assert status == 404, body[:300]
     finally:
         code = node.stop()
     assert code == 0, node.log

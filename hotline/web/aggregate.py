@@ -20,6 +20,7 @@ from prometheus_client.samples import Sample
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.web import resource, server
 from twisted.web.client import Agent, readBody
+from twisted.web.proxy import ProxyClientFactory
 from twisted.web.server import Request
 
 from hotline.web.site import RootResource
@@ -139,9 +140,62 @@ class AggregateMetrics(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class RoleProxy(resource.Resource):
+    """Every other path of the parent's port goes to the desk role's loopback port, so the one
+    public address serves the desk too. The response is streamed as the child writes it (live
+    updates included); the browser's address travels in X-Forwarded-For, which the desk trusts
+    only from a loopback peer (docs/architecture.md)."""
+
+    isLeaf = True
+
+    def __init__(self, reactor: Any, supervisor: Any, role: str) -> None:
+        super().__init__()
+        self.reactor, self.supervisor, self.role = reactor, supervisor, role
+
+    def render(self, request: Request) -> Any:
+        def forward(address: tuple[str, int] | None) -> None:
+            if address is None:
+                unavailable()
+                return
+            headers = {name.lower(): value for name, value in request.getAllHeaders().items()}
+            peer = getattr(request.getClientAddress(), "host", "") or "unknown"
+            headers[b"x-forwarded-for"] = peer.encode()
+            headers[b"connection"] = b"close"
+            content = request.content
+            body = b""
+            if content is not None:
+                content.seek(0)
+                body = content.read()
+            factory = ProxyClientFactory(request.method, request.uri, b"HTTP/1.0", headers, body, request)
+            self.reactor.connectTCP(address[0], address[1], factory, timeout=FETCH_TIMEOUT_SECONDS)
+
+        def unavailable(*_: object) -> None:
+            if request.finished or getattr(request, "_disconnected", False):
+                return
+            request.setResponseCode(503)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.setHeader(b"retry-after", b"5")
+            request.write(f"服务暂不可用，请稍后再试 / The {self.role} is starting or restarting; try again in a few seconds.\n".encode())
+            request.finish()
+
+        self.supervisor.address(self.role).addTimeout(READY_TIMEOUT_SECONDS, self.reactor).addCallbacks(forward, unavailable)
+        return server.NOT_DONE_YET
+
+
+class _AggregateRoot(RootResource):
+    def __init__(self, fallback: resource.Resource | None) -> None:
+        super().__init__()
+        self.fallback = fallback
+
+    def getChild(self, path: bytes, request: Request) -> resource.Resource:
+        if self.fallback is not None:
+            return self.fallback
+        return super().getChild(path, request)
+
+
 def build_aggregate_root(reactor: Any, supervisor: Any, registry: CollectorRegistry) -> RootResource:
     fetcher = _Fetcher(reactor, supervisor)
-    root = RootResource()
+    root = _AggregateRoot(RoleProxy(reactor, supervisor, "desk") if "desk" in supervisor.roles else None)
     root.putChild(b"healthz", AggregateHealth(fetcher))
     root.putChild(b"metrics", AggregateMetrics(fetcher, registry))
     return root
