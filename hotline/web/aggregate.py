@@ -22,7 +22,7 @@ from twisted.web import resource, server
 from twisted.web.client import Agent, readBody
 from twisted.web.server import Request
 
-from hotline.web.site import RootResource
+from hotline.web.site import JSON_NO_STORE, RootResource, respond
 
 #: Seconds the parent waits for a role that is starting, and for one child's answer.
 READY_TIMEOUT_SECONDS = 30.0
@@ -32,7 +32,7 @@ FETCH_TIMEOUT_SECONDS = 10.0
 class _Fetcher:
     def __init__(self, reactor: Any, supervisor: Any) -> None:
         self.reactor, self.supervisor = reactor, supervisor
-        self.agent = Agent(reactor)
+        self.agent = Agent(reactor)  # type: ignore[no-untyped-call]  # twisted.web leaves Agent.__init__ unannotated
 
     def each(self, path: bytes) -> Deferred[list[tuple[str, int | None, bytes]]]:
         """(role, status or None when down, body) for every role, in the supervisor's order."""
@@ -60,7 +60,7 @@ class AggregateHealth(resource.Resource):
     isLeaf = True
 
     def __init__(self, fetcher: _Fetcher) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web leaves Resource.__init__ unannotated
         self.fetcher = fetcher
 
     def render_GET(self, request: Request) -> Any:
@@ -73,16 +73,12 @@ class AggregateHealth(resource.Resource):
                     roles[role] = {"status": "unavailable"}
             ok = all(status == 200 for _, status, _ in results)
             database = all(r.get("database") == "ok" for r in roles.values())
-            request.setResponseCode(200 if ok else 503)
-            request.setHeader(b"content-type", b"application/json")
-            request.setHeader(b"cache-control", b"no-store")
             answer = {
                 "status": "ok" if ok else "unavailable",
                 "database": "ok" if database else "unreachable",
                 "roles": roles,
             }
-            request.write(json.dumps(answer).encode())
-            request.finish()
+            respond(request, 200 if ok else 503, JSON_NO_STORE, json.dumps(answer).encode())
 
         self.fetcher.each(b"/healthz").addCallback(done)
         return server.NOT_DONE_YET
@@ -125,15 +121,13 @@ class AggregateMetrics(resource.Resource):
     isLeaf = True
 
     def __init__(self, fetcher: _Fetcher, registry: CollectorRegistry) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web leaves Resource.__init__ unannotated
         self.fetcher, self.registry = fetcher, registry
 
     def render_GET(self, request: Request) -> Any:
         def done(results: list[tuple[str, int | None, bytes]]) -> None:
             children = [(role, body.decode("utf-8", "replace")) for role, status, body in results if status == 200]
-            request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-            request.write(merge_expositions(self.registry, children))
-            request.finish()
+            respond(request, 200, {b"content-type": b"text/plain; version=0.0.4; charset=utf-8"}, merge_expositions(self.registry, children))
 
         self.fetcher.each(b"/metrics").addCallback(done)
         return server.NOT_DONE_YET
