@@ -19,7 +19,7 @@ from asterisk_conf.secrets import SecretsError
 from hotline.cli import CommandError, load_config
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Callable[[argparse.Namespace], int]]:
     parser = subparsers.add_parser("asterisk-config", help="render the Asterisk files (pjsip, extensions, queues, manager)")
     sub = parser.add_subparsers(dest="asterisk_command", metavar="ACTION", required=True)
     p = sub.add_parser("render", help="render, check and write hotline-*.conf for Asterisk to #include")

@@ -14,12 +14,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import __version__
 from hotline import config as configmod
 from hotline.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from hotline.storage.db import Database
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -177,7 +181,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _database(config: Config):
+def _database(config: Config) -> Database:
     from hotline.storage.db import Database
 
     return Database.from_url(config.database_url(), pool_size=config.database.pool_size)

@@ -480,6 +480,6 @@ def _accept_eagerly(port: tcp.Port) -> None:
 
     def doRead() -> Any:
         port.numberAccepts = LISTEN_BACKLOG
-        return accept()
+        return accept()  # type: ignore[no-untyped-call]  # Twisted leaves Port.doRead unannotated
 
     port.doRead = doRead  # type: ignore[method-assign]

@@ -41,7 +41,7 @@ class LoopHistogram:
         bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
         if not bounds:
             raise ValueError("a histogram needs at least one finite bucket")
-        self._le = [floatToGoString(b) for b in bounds] + ["+Inf"]
+        self._le = [floatToGoString(b) for b in bounds] + ["+Inf"]  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
         self._series = {value: _Series(bounds) for value in values}
         registry.register(self)
 

@@ -125,7 +125,7 @@ def ami_endpoint(reactor: Any, host: str, port: int, timeout: int = CONNECT_TIME
     except ValueError:
         return HostnameEndpoint(reactor, host, port, timeout=timeout)
     if address.version == 6:
-        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)
+        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)  # type: ignore[no-untyped-call]  # unannotated in Twisted, unlike TCP4ClientEndpoint
     return TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
 
 

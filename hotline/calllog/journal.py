@@ -405,6 +405,7 @@ class CallLog:
 
     def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value
+        assert error is not None  # a Failure always carries its exception; Twisted types it optional
         if is_unreachable(error):
             if not self._journalling:
                 self._journalling = True
@@ -675,13 +676,14 @@ class SyncCallLog(CallLog):
         pass
 
     def submit_now(self, operation: str, arguments: Mapping[str, Any]) -> Submitted:
-        results: list[Any] = []
+        results: list[Submitted | Failure] = []
         self.submit(operation, arguments).addBoth(results.append)
         if not results:
             raise RuntimeError("SyncCallLog used with an asynchronous session runner")
-        if isinstance(results[0], Failure):
-            results[0].raiseException()
-        return results[0]
+        result = results[0]
+        if isinstance(result, Failure):
+            result.raiseException()
+        return result
 
 
 def _takes_at(fn: Callable[..., Any]) -> bool:

@@ -23,7 +23,7 @@ from twisted.web.client import Agent, readBody
 from twisted.web.proxy import ProxyClientFactory
 from twisted.web.server import Request
 
-from hotline.web.site import RootResource
+from hotline.web.site import JSON_NO_STORE, RootResource, respond
 
 #: Seconds the parent waits for a role that is starting, and for one child's answer.
 READY_TIMEOUT_SECONDS = 30.0
@@ -33,7 +33,7 @@ FETCH_TIMEOUT_SECONDS = 10.0
 class _Fetcher:
     def __init__(self, reactor: Any, supervisor: Any) -> None:
         self.reactor, self.supervisor = reactor, supervisor
-        self.agent = Agent(reactor)
+        self.agent = Agent(reactor)  # type: ignore[no-untyped-call]  # twisted.web leaves Agent.__init__ unannotated
 
     def each(self, path: bytes) -> Deferred[list[tuple[str, int | None, bytes]]]:
         """(role, status or None when down, body) for every role, in the supervisor's order."""
@@ -61,7 +61,7 @@ class AggregateHealth(resource.Resource):
     isLeaf = True
 
     def __init__(self, fetcher: _Fetcher) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web leaves Resource.__init__ unannotated
         self.fetcher = fetcher
 
     def render_GET(self, request: Request) -> Any:
@@ -74,16 +74,12 @@ class AggregateHealth(resource.Resource):
                     roles[role] = {"status": "unavailable"}
             ok = all(status == 200 for _, status, _ in results)
             database = all(r.get("database") == "ok" for r in roles.values())
-            request.setResponseCode(200 if ok else 503)
-            request.setHeader(b"content-type", b"application/json")
-            request.setHeader(b"cache-control", b"no-store")
             answer = {
                 "status": "ok" if ok else "unavailable",
                 "database": "ok" if database else "unreachable",
                 "roles": roles,
             }
-            request.write(json.dumps(answer).encode())
-            request.finish()
+            respond(request, 200 if ok else 503, JSON_NO_STORE, json.dumps(answer).encode())
 
         self.fetcher.each(b"/healthz").addCallback(done)
         return server.NOT_DONE_YET
@@ -126,15 +122,13 @@ class AggregateMetrics(resource.Resource):
     isLeaf = True
 
     def __init__(self, fetcher: _Fetcher, registry: CollectorRegistry) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web leaves Resource.__init__ unannotated
         self.fetcher, self.registry = fetcher, registry
 
     def render_GET(self, request: Request) -> Any:
         def done(results: list[tuple[str, int | None, bytes]]) -> None:
             children = [(role, body.decode("utf-8", "replace")) for role, status, body in results if status == 200]
-            request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-            request.write(merge_expositions(self.registry, children))
-            request.finish()
+            respond(request, 200, {b"content-type": b"text/plain; version=0.0.4; charset=utf-8"}, merge_expositions(self.registry, children))
 
         self.fetcher.each(b"/metrics").addCallback(done)
         return server.NOT_DONE_YET
@@ -149,7 +143,7 @@ class RoleProxy(resource.Resource):
     isLeaf = True
 
     def __init__(self, reactor: Any, supervisor: Any, role: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web leaves Resource.__init__ unannotated
         self.reactor, self.supervisor, self.role = reactor, supervisor, role
 
     def render(self, request: Request) -> Any:
@@ -157,8 +151,8 @@ class RoleProxy(resource.Resource):
             if address is None:
                 unavailable()
                 return
-            headers = {name.lower(): value for name, value in request.getAllHeaders().items()}
-            peer = getattr(request.getClientAddress(), "host", "") or "unknown"
+            headers = {name.lower(): values[-1] for name, values in request.requestHeaders.getAllRawHeaders()}
+            peer = str(getattr(request.client, "host", "") or "unknown")
             headers[b"x-forwarded-for"] = peer.encode()
             headers[b"connection"] = b"close"
             content = request.content
@@ -166,17 +160,14 @@ class RoleProxy(resource.Resource):
             if content is not None:
                 content.seek(0)
                 body = content.read()
-            factory = ProxyClientFactory(request.method, request.uri, b"HTTP/1.0", headers, body, request)
+            factory = ProxyClientFactory(request.method, request.uri, b"HTTP/1.0", headers, body, request)  # type: ignore[no-untyped-call]  # twisted.web.proxy is unannotated
             self.reactor.connectTCP(address[0], address[1], factory, timeout=FETCH_TIMEOUT_SECONDS)
 
         def unavailable(*_: object) -> None:
             if request.finished or getattr(request, "_disconnected", False):
                 return
-            request.setResponseCode(503)
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            request.setHeader(b"retry-after", b"5")
-            request.write(f"服务暂不可用，请稍后再试 / The {self.role} is starting or restarting; try again in a few seconds.\n".encode())
-            request.finish()
+            text = f"服务暂不可用，请稍后再试 / The {self.role} is starting or restarting; try again in a few seconds.\n"
+            respond(request, 503, {b"content-type": b"text/plain; charset=utf-8", b"retry-after": b"5"}, text.encode())
 
         self.supervisor.address(self.role).addTimeout(READY_TIMEOUT_SECONDS, self.reactor).addCallbacks(forward, unavailable)
         return server.NOT_DONE_YET
