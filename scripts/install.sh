@@ -13,7 +13,8 @@ mode=run
 # sox to make and measure speech.
 packages=(python3-venv)
 if [ "$mode" = test ]; then
-  packages+=(postgresql util-linux espeak-ng sox chromium fonts-noto-cjk)
+  # libatomic1: the Node.js driver inside the playwright wheel links against it.
+  packages+=(postgresql util-linux espeak-ng sox chromium fonts-noto-cjk libatomic1)
 fi
 missing=()
 for p in "${packages[@]}"; do

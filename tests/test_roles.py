@@ -166,13 +166,23 @@ def test_features_plug_in_through_entry_points():
 # -- real processes
 
 
+#: Run a command the way a shell starts a foreground job: SIGINT at its default. A test run
+#: started as a background job of a non-interactive shell inherits SIGINT ignored (POSIX),
+#: and a process that starts with SIGINT ignored is meant to stay deaf to Ctrl-C.
+_AS_A_TERMINAL_JOB = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 class Node:
     """A `hotline serve [...]` process; its stderr is read on a thread, lines waited for."""
 
     def __init__(self, cwd: Path, *args: str, session: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         self.proc = subprocess.Popen(
-            [*HOTLINE, "serve", *args],
+            [*_AS_A_TERMINAL_JOB, *HOTLINE, "serve", *args],
             cwd=cwd,
             env=env,
             stderr=subprocess.PIPE,
