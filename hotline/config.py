@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotline.tickets.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
+from hotline.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
 
 #: Environment variables that override secrets and deployment addresses.
 ENVIRONMENT = {

@@ -68,7 +68,7 @@ from hotline.dialplan import (
 from hotline.prompts import Prompt, sound_name
 from hotline.storage.models import CallDisposition
 from hotline.tickets import services as tickets
-from hotline.tickets.worktime import WorkingCalendar
+from hotline.worktime import WorkingCalendar
 from ivr.menu import (
     DTMF,
     CallerTicketNode,

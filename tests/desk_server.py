@@ -23,9 +23,9 @@ from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.models import Category, CategoryKind, Department, Role, utcnow
 from hotline.tickets.services import TicketPolicy
-from hotline.tickets.worktime import WorkingCalendar
 from hotline.users import create_user
 from hotline.web.site import build_root, make_site
+from hotline.worktime import WorkingCalendar
 
 PASSWORD = "correct-horse-42"
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=ZoneInfo("Asia/Shanghai")))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.business_hours import BusinessHours
-from hotline.tickets.worktime import WorkingCalendar
+from hotline.worktime import WorkingCalendar
 
 CST = ZoneInfo("Asia/Shanghai")
 CAL = WorkingCalendar(tz=CST)

@@ -121,7 +121,7 @@ def test_year_override_reaches_the_calendar(tmp_path):
     assert not cal.is_working_day(date(2031, 1, 2))  # a Thursday made a holiday
     assert cal.is_working_day(date(2031, 1, 4))  # a Saturday made a working day
     start = datetime(2031, 1, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    from hotline.tickets.worktime import TimeLimit
+    from hotline.worktime import TimeLimit
 
     assert cal.deadline(start, TimeLimit.parse("1 working_days")) == datetime(2031, 1, 3, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 

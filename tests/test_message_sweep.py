@@ -12,7 +12,7 @@ from hotline.calllog import records as calls
 from hotline.storage.models import Recording, Ticket, TicketSource
 from hotline.tickets import voicemail as messages
 from hotline.tickets.services import TicketPolicy
-from hotline.tickets.worktime import WorkingCalendar
+from hotline.worktime import WorkingCalendar
 
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=ZoneInfo("Asia/Shanghai")))
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

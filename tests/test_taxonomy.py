@@ -26,7 +26,7 @@ from hotline.tickets.taxonomy import (
     read_departments,
     read_taxonomy,
 )
-from hotline.tickets.worktime import TimeLimit
+from hotline.worktime import TimeLimit
 
 # What the shipped files hold (the reference's Beijing-Chaoyang table plus four assigned majors).
 COMPONENT_MAJORS, COMPONENT_MINORS = 7, 100

@@ -28,7 +28,7 @@ from hotline.storage.models import (
 from hotline.tickets import services as tickets
 from hotline.tickets.services import SYSTEM, Actor, TicketPolicy
 from hotline.tickets.workflow import RULES, Action, IllegalTransition, InvalidValue, MissingField, StaleTicket, WorkflowError
-from hotline.tickets.worktime import WorkingCalendar
+from hotline.worktime import WorkingCalendar
 
 CST = ZoneInfo("Asia/Shanghai")
 POLICY = TicketPolicy(calendar=WorkingCalendar(tz=CST))

@@ -1,4 +1,4 @@
-"""Tests for hotline.tickets.worktime: time limits on the Chinese working calendar.
+"""Tests for hotline.worktime: time limits on the Chinese working calendar.
 
 Expected deadlines are worked out by hand from the State Council holiday notices for 2025 and
 2026 (which chinesecalendar encodes), with the default office hours 08:30-12:00 and
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.tickets.worktime import OfficeHours, TimeLimit, TimeUnit, WorkingCalendar, YearOverride
+from hotline.worktime import OfficeHours, TimeLimit, TimeUnit, WorkingCalendar, YearOverride
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = 7.5 * 3600
@@ -440,7 +440,7 @@ def test_override_workday_beats_the_library() -> None:
 
 def test_override_for_unknown_year_beats_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
     """A configured 2031 (made-up holidays) decides its days and logs no warning."""
-    caplog.set_level(logging.WARNING, logger="hotline.tickets.worktime")
+    caplog.set_level(logging.WARNING, logger="hotline.worktime")
     calendar = WorkingCalendar(
         overrides={
             2031: YearOverride(
@@ -459,13 +459,13 @@ def test_override_for_unknown_year_beats_the_fallback(caplog: pytest.LogCaptureF
 
 def test_unknown_year_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     """Without data for 2030, Monday-Friday are worked and one warning names calendar.years.2030."""
-    caplog.set_level(logging.WARNING, logger="hotline.tickets.worktime")
+    caplog.set_level(logging.WARNING, logger="hotline.worktime")
     calendar = WorkingCalendar()
     assert calendar.is_working_day(date(2030, 1, 1))  # a Tuesday; New Year is unknown
     assert not calendar.is_working_day(date(2030, 1, 5))  # a Saturday
     assert due("2030-01-04 15:00", "1wd", calendar) == at("2030-01-07 15:00")
     assert due("2030-05-01 09:00", "4wd", calendar) == at("2030-05-07 09:00")
-    warnings = [r for r in caplog.records if r.name == "hotline.tickets.worktime"]
+    warnings = [r for r in caplog.records if r.name == "hotline.worktime"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert "2030" in warnings[0].getMessage()
@@ -474,13 +474,13 @@ def test_unknown_year_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCa
 
 def test_each_unknown_year_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     """A deadline crossing from a known year into an unknown one warns for that year only, once."""
-    caplog.set_level(logging.WARNING, logger="hotline.tickets.worktime")
+    caplog.set_level(logging.WARNING, logger="hotline.worktime")
     calendar = WorkingCalendar()
     # 2027-01-01 is a Friday: with no data it counts as a working day.
     assert due("2026-12-31 15:00", "1wd", calendar) == at("2027-01-01 15:00")
     calendar.is_working_day(date(2027, 6, 1))
     calendar.is_working_day(date(2028, 6, 1))
-    messages = [r.getMessage() for r in caplog.records if r.name == "hotline.tickets.worktime"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "hotline.worktime"]
     assert len(messages) == 2
     assert "calendar.years.2027" in messages[0]
     assert "calendar.years.2028" in messages[1]

@@ -22,8 +22,8 @@ from hotline.storage.models import Call, Category, Department, Role, Ticket, Tic
 from hotline.tickets import services
 from hotline.tickets.services import Actor, TicketNotFound, TicketPolicy
 from hotline.tickets.workflow import FINISHED, RULES, STATUS_LABELS, Action, InvalidValue, WorkflowError, allowed_actions
-from hotline.tickets.worktime import TimeLimit
 from hotline.users import SignedIn
+from hotline.worktime import TimeLimit
 
 #: The department's request for more time: recorded as a note that a supervisor acts on with EXTEND.
 REQUEST_EXTENSION = "request_extension"

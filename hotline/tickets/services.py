@@ -41,8 +41,8 @@ from hotline.tickets.workflow import (
     WorkflowError,
     check,
 )
-from hotline.tickets.worktime import TimeLimit, WorkingCalendar
 from hotline.timestamps import utc
+from hotline.worktime import TimeLimit, WorkingCalendar
 
 M = TypeVar("M")
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.storage.models import Category, CategoryKind, Department
-from hotline.tickets.worktime import TimeLimit
+from hotline.worktime import TimeLimit
 
 __all__ = [
     "DEFAULT_DEPARTMENTS_PATH",
