@@ -21,7 +21,7 @@ from hotline import audit, phone
 from hotline.storage.models import Call, Category, Department, Role, Ticket, TicketEvent, TicketSource, TicketStatus, Urgency, User, utcnow
 from hotline.tickets import services
 from hotline.tickets.services import Actor, TicketNotFound, TicketPolicy
-from hotline.tickets.workflow import FINISHED, RULES, STATUS_LABELS, Action, InvalidValue, WorkflowError, allowed_actions
+from hotline.tickets.workflow import RULES, STATUS_LABELS, Action, InvalidValue, WorkflowError, allowed_actions
 from hotline.users import SignedIn
 from hotline.worktime import TimeLimit
 
@@ -347,14 +347,6 @@ def choices(session: Session) -> tuple[list[Category], list[Department]]:
     categories = list(session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code)))
     departments = list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.code)))
     return categories, departments
-
-
-def open_count(session: Session, who: SignedIn) -> int:
-    query = select(func.count()).select_from(Ticket).where(Ticket.status.not_in(FINISHED))
-    visible = scope(who)
-    if visible is not None:
-        query = query.where(Ticket.department_id == visible)
-    return session.scalar(query) or 0
 
 
 def _visible(session: Session, who: SignedIn, number: str) -> Ticket:
