@@ -38,7 +38,7 @@ from agent_desk.routes import ROUTES, Route
 from hotline import audit, users
 from hotline.config import Config
 from hotline.metrics import Metrics
-from hotline.storage.dbpool import DatabasePool
+from hotline.storage.dbpool import DatabasePool, is_unreachable
 from hotline.storage.models import Role, Urgency, utcnow
 from hotline.tickets import desk
 from hotline.tickets.services import TicketNotFound, TicketPolicy
@@ -252,6 +252,19 @@ class Desk:
             code = exc.code or 500
             return self.render(
                 request, "error.html", None, code, title=N_("Not found") if code == 404 else N_("Bad request"), message=N_("There is no such page.") if code == 404 else str(exc.description)
+            )
+        if is_unreachable(exc):
+            # The database is away (or did not answer in time): say so; nothing was saved, and
+            # the browser still has the form. One line in the log, not a traceback per request.
+            log.warn("desk request {path}: database unreachable ({error})", path=request.path, error=type(exc).__name__)
+            request.setHeader(b"retry-after", b"10")
+            return self.render(
+                request,
+                "error.html",
+                None,
+                503,
+                title=N_("Database unavailable"),
+                message=N_("The database cannot be reached just now, so nothing was saved. Go back, and try again in a moment; your form is still in the browser."),
             )
         log.failure("desk request failed", failure)
         return self.render(request, "error.html", None, 500, title=N_("Server error"), message=N_("Something went wrong on our side. Try again; if it keeps happening, tell your administrator."))

@@ -344,3 +344,31 @@ def test_the_browser_address_comes_from_x_forwarded_for_only_behind_a_loopback_p
     assert Desk.address(_Peer("::1", b"10.1.1.1, 198.51.100.7")) == "198.51.100.7"
     assert Desk.address(_Peer("198.51.100.20", b"127.0.0.1")) == "198.51.100.20"
     assert Desk.address(_Peer("127.0.0.1", None)) == "127.0.0.1"
+
+
+def test_a_database_that_is_away_gets_a_clear_503_not_a_server_error(unused_tcp_port_database: Database) -> None:
+    """Signing in while the database cannot be reached: 503 with Retry-After and a page that
+    says nothing was saved (Chinese first), instead of "something went wrong"."""
+    with running_desk(unused_tcp_port_database) as port:
+        client = Client(port)
+        page = client.get("/desk/login")
+        assert page.status == 200
+        answer = client.post("/desk/login", {"csrf": page.csrf(), "username": "op1", "password": PASSWORD})
+        assert answer.status == 503, answer.body[:500]
+        assert answer.headers.get("retry-after") == "10"
+        assert "数据库暂时无法访问" in answer.body and "未保存" in answer.body
+
+
+@pytest.fixture
+def unused_tcp_port_database() -> Iterator[Database]:
+    """A PostgreSQL URL on a loopback port nobody listens on: every connection is refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = Database.from_url(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
+    try:
+        yield database
+    finally:
+        database.dispose()
