@@ -253,7 +253,7 @@ class Desk:
             return self.render(
                 request, "error.html", None, code, title=N_("Not found") if code == 404 else N_("Bad request"), message=N_("There is no such page.") if code == 404 else str(exc.description)
             )
-        if is_unreachable(exc):
+        if exc is not None and is_unreachable(exc):
             # The database is away (or did not answer in time): say so; nothing was saved, and
             # the browser still has the form. One line in the log, not a traceback per request.
             log.warn("desk request {path}: database unreachable ({error})", path=request.path, error=type(exc).__name__)
