@@ -5,97 +5,41 @@ coroutines, an IResource to `putChild` under the node's site), with nothing to r
 reactor; everything else here (sessions, CSRF, templates) is ours, because Klein's session
 machinery assumes its own store and would hide what the audit must see.
 
-Every route goes through `_guard`: signed in (else to the login page), the route's roles
-(else 403), and for POST the CSRF token (else a 403 page that says so). Database work runs in
-the pool's threads through the core's services; templates render on the reactor thread.
+`Desk` is every page module's class together (`agent_desk.base.DeskBase` holds the plumbing);
+this module keeps the sign-in, ticket and account pages.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from klein import Klein
-from prometheus_client import Histogram
 from twisted.logger import Logger
-from twisted.python.failure import Failure
-from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
-from agent_desk import i18n
+from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
-from agent_desk.routes import ROUTES, Route
 from hotline import audit, users
 from hotline.config import Config
-from hotline.metrics import Metrics
-from hotline.storage.dbpool import DatabasePool, is_unreachable
-from hotline.storage.models import Role, Urgency, utcnow
+from hotline.storage.models import Role, Urgency
 from hotline.tickets import desk
 from hotline.tickets.services import TicketNotFound, TicketPolicy
-from hotline.tickets.workflow import STATUS_LABELS, WorkflowError
+from hotline.tickets.workflow import WorkflowError
 from hotline.users import SignedIn
 from hotline.web import accounts, sessions
-from hotline.web.sessions import SessionPolicy
 
-HERE = Path(__file__).parent
 log = Logger()
-COOKIE = b"hotline_desk"
-#: Before login there is no session to hold a CSRF token: the login form's token is also in
-#: this cookie (double submit), so another site cannot post a login (login CSRF).
-PRELOGIN_COOKIE = b"hotline_prelogin"
-STATIC_TYPES = {".css": b"text/css; charset=utf-8", ".js": b"text/javascript; charset=utf-8"}
-SECURITY_HEADERS = {
-    b"content-security-policy": b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    b"x-content-type-options": b"nosniff",
-    b"referrer-policy": b"same-origin",
-    b"x-frame-options": b"DENY",
-}
 
 
-@dataclass(frozen=True)
-class DeskSettings:
-    #: Where the composition root mounts the desk (`root.putChild(b"desk", …)`).
-    base_path: str = "/desk"
-    #: True when browsers reach the desk over TLS (directly or through a proxy): cookies get Secure.
-    secure_cookies: bool = False
-    sessions: SessionPolicy = field(default_factory=SessionPolicy)
-
-
-@dataclass(frozen=True)
-class DeskContext:
-    """What the desk needs from the node; the composition root builds one."""
-
-    pool: DatabasePool
-    policy: TicketPolicy
-    settings: DeskSettings = field(default_factory=DeskSettings)
-    metrics: Metrics | None = None
-    now: Callable[[], datetime] = utcnow
-
-
-class HttpError(Exception):
-    def __init__(self, code: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.title, self.message = code, title, message
-
-
-#: twisted.web.server.Request; Any because its methods carry no annotations for mypy --strict.
-Req = Any
-Handler = Callable[..., Awaitable[bytes | str | None]]
-
-
-def mount(reactor: object, config: Config, pool: DatabasePool, metrics: Metrics) -> IResource:
-    """The desk role's entry point (`hotline.web`): the desk under /desk/ of the node's site."""
-    return build_desk(DeskContext(pool=pool, policy=TicketPolicy.from_config(config), settings=DeskSettings(base_path="/desk"), metrics=metrics))
+def mount(node: Any) -> IResource:
+    """The desk role's entry point (`hotline.web`): the desk under /desk/ of the node's site.
+    `node` is the role's `hotline.service.Service`."""
+    config: Config = node.config
+    context = DeskContext(pool=node.pool, policy=TicketPolicy.from_config(config), settings=DeskSettings(base_path="/desk"), metrics=node.metrics, config=config, ami=node.ami, reactor=node.reactor)
+    return build_desk(context)
 
 
 def build_desk(context: DeskContext) -> IResource:
@@ -104,173 +48,8 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk:
-    def __init__(self, context: DeskContext) -> None:
-        self.context = context
-        self.settings = context.settings
-        self.base = context.settings.base_path.rstrip("/")
-        self.tz: ZoneInfo = context.policy.tz
-        self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
-        self.static = {p.name: p.read_bytes() for p in (HERE / "static").iterdir() if p.suffix in STATIC_TYPES}
-        self.requests: Histogram | None = None
-        if context.metrics is not None:
-            self.requests = Histogram(
-                "hotline_desk_request_seconds", "Desk requests by route and status, from routing to the response body", ["route", "status"],
-                registry=context.metrics.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-            )  # fmt: skip
-        self.app = Klein()
-        for route in ROUTES:
-            handler: Handler = getattr(self, f"on_{route.name}")
-            self.app.route(route.path, methods=[route.method], endpoint=route.name)(self._guard(route, handler))
-        self.app.handle_errors(Exception)(self._error)  # type: ignore[arg-type]  # Klein's protocol names its parameter `request`  # unknown path, wrong method, anything unexpected
-
-    # -- plumbing
-
-    def _environment(self, language: str) -> Environment:
-        env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-        env.install_gettext_translations(i18n.catalogue(language), newstyle=True)  # type: ignore[attr-defined]
-        env.filters["local"] = self._local
-        env.globals.update(base=self.base, languages=i18n.LANGUAGES, language=language, statuses=STATUS_LABELS, zh=language == "zh_Hans")
-        return env
-
-    def _local(self, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return "" if moment is None else moment.astimezone(self.tz).strftime(fmt)
-
-    def render(self, request: Req, template: str, who: SignedIn | None, status: int = 200, **values: Any) -> bytes:
-        language = who.language if who is not None else i18n.DEFAULT
-        env = self.envs.get(language, self.envs[i18n.DEFAULT])
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
-        return env.get_template(template).render(who=who, roles=Role, **values).encode()
-
-    def _headers(self, request: Req) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            request.setHeader(name, value)
-
-    @staticmethod
-    def address(request: Req) -> str:
-        """The browser's address, for the audit log and login throttling. Behind the
-        supervisor's port or a reverse proxy on this machine the peer is loopback and the
-        browser's address is the last X-Forwarded-For entry; from anyone else that header is
-        ignored, so a browser cannot choose the address it is throttled by."""
-        host = str(getattr(request.getClientAddress(), "host", "") or "unknown")
-        forwarded = request.getHeader(b"x-forwarded-for")
-        if forwarded and _is_loopback(host):
-            last = forwarded.decode("latin-1").split(",")[-1].strip()
-            if last:
-                return str(last[:64])
-        return host
-
-    @staticmethod
-    def form(request: Req, name: str) -> str:
-        values = (request.args or {}).get(name.encode()) or [b""]
-        try:
-            return str(values[0].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise HttpError(400, "Bad request", f"{name}: not UTF-8 text") from None
-
-    def redirect(self, request: Req, path: str) -> bytes:
-        request.setResponseCode(303)
-        request.setHeader(b"location", (self.base + path).encode())
-        return b""
-
-    def _safe_next(self, value: str) -> str:
-        """A path inside the desk to go back to; anything else (another site) becomes the list."""
-        if value.startswith(self.base + "/") and not value.startswith("//") and "\\" not in value:
-            return value[len(self.base) :]
-        return "/tickets"
-
-    def _set_cookie(self, request: Req, name: bytes, value: str, *, expire: bool = False) -> None:
-        request.addCookie(
-            name,
-            value.encode(),
-            path=(self.base or "/").encode(),
-            httpOnly=True,
-            secure=self.settings.secure_cookies,
-            sameSite="lax",
-            **({"max_age": b"0", "expires": b"Thu, 01 Jan 1970 00:00:00 GMT"} if expire else {}),
-        )
-
-    def _guard(self, route: Route, handler: Handler) -> Callable[..., Awaitable[bytes]]:
-        async def guarded(klein_request: IRequest, **kw: Any) -> bytes:
-            request: Req = klein_request
-            started = time.perf_counter()
-            try:
-                return await checked(request, **kw)
-            finally:
-                if self.requests is not None:
-                    self.requests.labels(route.name, str(request.code)).observe(time.perf_counter() - started)
-
-        async def checked(request: Req, **kw: Any) -> bytes:
-            self._headers(request)
-            who: SignedIn | None = None
-            try:
-                if route.roles is not None:
-                    token = (request.getCookie(COOKIE) or b"").decode("ascii", "replace")
-                    policy, now = self.settings.sessions, self.context.now()
-                    who, due = await self.context.pool.read(lambda s: sessions.look_up(s, token, policy=policy, now=now))
-                    if due:
-                        who = await self.context.pool.run(lambda s: sessions.resolve(s, token, policy=policy, now=now))
-                    if who is None:
-                        if route.changes_state:
-                            raise HttpError(401, N_("Signed out"), N_("Your session has ended. Sign in again; nothing was changed."))
-                        return self.redirect(request, "/login?" + urlencode({"next": request.uri.decode("utf-8", "replace")}))
-                    if not who.roles & route.roles:
-                        raise HttpError(403, N_("Not allowed"), N_("Your role may not open this page or do this."))
-                    if route.changes_state and not hmac.compare_digest(self.form(request, "csrf").encode(), who.csrf_token.encode()):
-                        raise HttpError(403, N_("Form expired"), N_("This form is missing its security token or it has expired. Reload the page and try again; nothing was changed."))
-                result = await handler(request, who, **kw)
-                if result is None:
-                    return b""
-                return result.encode() if isinstance(result, str) else result
-            except HttpError as exc:
-                if exc.code == 403:
-                    await self._audit_refusal(request, who, route, exc)
-                return self.render(request, "error.html", who, exc.code, title=exc.title, message=exc.message)
-
-        guarded.__name__ = route.name
-        return guarded
-
-    async def _audit_refusal(self, request: Req, who: SignedIn | None, route: Route, exc: HttpError) -> None:
-        """A refused request (role, CSRF) is a security event: kept in the audit log. Its own
-        transaction, since the refused work (if any) was rolled back."""
-        user_id, username = (who.user_id, who.username) if who is not None else (None, "")
-        address, target, detail = self.address(request), request.path.decode("utf-8", "replace")[:128], {"route": route.name, "reason": exc.title}
-        try:
-            await self.db(lambda s: audit.record(s, "refused", user_id=user_id, username=username, target=target, address=address, detail=detail))
-        except Exception:  # noqa: BLE001 - the refusal page is shown even when the database is away
-            log.failure("could not audit a refused request")
-
-    def _error(self, klein_request: IRequest, failure: Failure) -> bytes:
-        from werkzeug.exceptions import HTTPException
-
-        request: Req = klein_request
-        self._headers(request)
-        exc = failure.value
-        if isinstance(exc, HTTPException):
-            code = exc.code or 500
-            return self.render(
-                request, "error.html", None, code, title=N_("Not found") if code == 404 else N_("Bad request"), message=N_("There is no such page.") if code == 404 else str(exc.description)
-            )
-        if exc is not None and is_unreachable(exc):
-            # The database is away (or did not answer in time): say so; nothing was saved, and
-            # the browser still has the form. One line in the log, not a traceback per request.
-            log.warn("desk request {path}: database unreachable ({error})", path=request.path, error=type(exc).__name__)
-            request.setHeader(b"retry-after", b"10")
-            return self.render(
-                request,
-                "error.html",
-                None,
-                503,
-                title=N_("Database unavailable"),
-                message=N_("The database cannot be reached just now, so nothing was saved. Go back, and try again in a moment; your form is still in the browser."),
-            )
-        log.failure("desk request failed", failure)
-        return self.render(request, "error.html", None, 500, title=N_("Server error"), message=N_("Something went wrong on our side. Try again; if it keeps happening, tell your administrator."))
-
-    async def db(self, work: Callable[[Any], Any]) -> Any:
-        return await self.context.pool.run(work)
+class Desk(DeskBase):
+    """Every page of the desk."""
 
     # -- public
 
@@ -484,10 +263,3 @@ class Desk:
             raise HttpError(400, N_("Bad filter"), N_("page: not a number")) from None
         entries = await self.db(lambda s: audit.recent(s, limit=100, offset=(page - 1) * 100))
         return self.render(request, "audit.html", who, entries=entries, page=page)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

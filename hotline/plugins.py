@@ -8,7 +8,7 @@ Groups (declared in setup.cfg `[options.entry_points]`):
   ``agi://host/NAME``.
 - ``hotline.call_handlers``: ``name = module:factory``; builds the FastAGI call handler of
   the ivr role (hotline.service), given the flows.
-- ``hotline.web``: ``name = module:mount``; `mount(reactor, config, pool, metrics)` returns the
+- ``hotline.web``: ``name = module:mount``; `mount(node)` (the role's `hotline.service.Service`) returns the
   resource the desk role serves at ``/name/``.
 
 Why the checkout's own setup.cfg is read first: an editable install records the entry points

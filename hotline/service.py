@@ -56,6 +56,7 @@ class Service:
     runner: Any = None
     ami: Any = None
     lease: Any = None
+    reactor: Any = None
 
     @property
     def http_address(self) -> tuple[str, int]:
@@ -91,7 +92,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
     pool = DatabasePool(reactor, database, size=config.database.pool_size, timeout=config.database.timeout)
     pool.start()
     metrics = Metrics(version=__version__)
-    service = Service(config=config, pool=pool, metrics=metrics, role=role)
+    service = Service(config=config, pool=pool, metrics=metrics, role=role, reactor=reactor)
     started: Deferred[None] | None = None
     try:
         if role == "ivr":
@@ -108,7 +109,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         root = build_root(pool, metrics, started=started)
         if role == "desk":
             for name, mount in plugins.load(plugins.WEB).items():
-                root.putChild(name.encode(), mount(reactor, config, pool, metrics))
+                root.putChild(name.encode(), mount(service))
         site = make_site(root)
         bind = http_bind if http_bind is not None else config.http.bind
         port = http_port if http_port is not None else config.http.port
