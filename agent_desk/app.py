@@ -22,9 +22,10 @@ from twisted.web.resource import IResource
 
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
+from agent_desk.intake import IntakePages
 from hotline import audit, users
 from hotline.config import Config
-from hotline.storage.models import Role, Urgency
+from hotline.storage.models import Role
 from hotline.tickets import desk
 from hotline.tickets.services import TicketNotFound, TicketPolicy
 from hotline.tickets.workflow import WorkflowError
@@ -48,7 +49,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(DeskBase):
+class Desk(IntakePages, DeskBase):
     """Every page of the desk."""
 
     # -- public
@@ -178,40 +179,6 @@ class Desk(DeskBase):
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
         except (WorkflowError, ValueError) as exc:
             return self.redirect(request, f"/tickets/{number}?" + urlencode({"error": str(exc)}))
-        return self.redirect(request, f"/tickets/{number}")
-
-    async def on_new_ticket(self, request: Req, who: SignedIn, *, error: str = "", status: int = 200) -> bytes:
-        categories, departments = await self.db(desk.choices)
-        values = {k: self.form(request, k) for k in ("caller", "caller_name", "location", "description", "category", "urgency")}
-        return self.render(request, "new_ticket.html", who, status, categories=categories, departments=departments, error=error, values=values)
-
-    async def on_create_ticket(self, request: Req, who: SignedIn) -> bytes:
-        f = self.form
-        try:
-            category_id = int(f(request, "category")) if f(request, "category") else None
-            urgency = Urgency(f(request, "urgency") or "normal")
-        except ValueError:
-            return await self.on_new_ticket(request, who, error=N_("Choose a category and an urgency from the lists."), status=400)
-        policy, address = self.context.policy, self.address(request)
-        try:
-            number: str = await self.db(
-                lambda s: (
-                    desk.create(
-                        s,
-                        policy,
-                        who,
-                        address=address,
-                        caller_number=f(request, "caller"),
-                        caller_name=f(request, "caller_name"),
-                        description=f(request, "description"),
-                        location=f(request, "location"),
-                        category_id=category_id,
-                        urgency=urgency,
-                    ).number
-                )
-            )
-        except WorkflowError as exc:
-            return await self.on_new_ticket(request, who, error=str(exc), status=400)
         return self.redirect(request, f"/tickets/{number}")
 
     # -- admin

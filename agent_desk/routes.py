@@ -48,4 +48,11 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # Intake (受理): category search, likely duplicates (重复件), adding the caller to an open case,
+    # finding a case on the phone, and who reported a case (the ticket page asks for it).
+    Route("intake_categories", "GET", "/intake/categories", CREATORS),
+    Route("intake_duplicates", "GET", "/intake/duplicates", CREATORS),
+    Route("intake_link", "POST", "/intake/link", CREATORS),
+    Route("intake_find", "GET", "/intake/find", CREATORS | {Role.CALLBACK}),
+    Route("ticket_reporters", "GET", "/tickets/<number>/reporters", EVERYONE),
 )

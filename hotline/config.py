@@ -399,6 +399,8 @@ class TicketsConfig:
     sequence_digits: int = _check(_integer(3, 6), default=4)
     default_time_limit: str = _check(_time_limit, default="5 working_days")
     urgent_time_limit: str = _check(_time_limit, default="4 hours")
+    #: Intake offers open cases of the same category at a nearby address opened within this many days as likely duplicates (重复件).
+    duplicate_days: int = _check(_integer(1, 90), default=7)
 
 
 @dataclass(frozen=True)

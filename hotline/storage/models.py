@@ -581,3 +581,25 @@ class UserSetting(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _forbid_audit_rewrite(mapper: Mapper[AuditEntry], connection: Connection, target: AuditEntry) -> None:
     raise HistoryRewriteError(f"the audit log is append-only (entry {target.id})")
+
+
+# -- intake: citizens who reported a case that was already open (重复件)
+
+
+class TicketReporter(Base):
+    """A caller added to an existing case at intake instead of a second case being opened.
+    The case's first caller stays on the ticket; these are everyone who reported it since."""
+
+    __tablename__ = "ticket_reporters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    caller_number: Mapped[str] = mapped_column(String(32), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(100), default="")
+    #: The call they reported it on, when the form was opened from one.
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    #: What this caller added, in their words.
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The operator who added them.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
