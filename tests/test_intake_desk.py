@@ -61,7 +61,7 @@ def test_the_form_opened_from_a_call_takes_the_callers_number_language_and_links
     operator = signed_in(port, "operator")
     page = operator.get(f"/desk/tickets/new?call={UNIQUEID}")
     assert page.status == 200 and 'name="caller" value="13912345678"' in page.body and "English" in page.body and f'name="call" value="{UNIQUEID}"' in page.body
-    assert "通话中" in page.body
+    assert "通话中" in page.body and "该来电人此前没有反映过问题" in page.body
     created = post_form(operator, **case(ids, caller="13912345678", call=UNIQUEID, location="延安三路5号"))
     assert created.status == 303, created.body
     number = created.headers["location"].rsplit("/", 1)[1]
