@@ -17,7 +17,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pypinyin import Style, pinyin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,6 +33,10 @@ MAX_QUERY = 40
 def syllables(text: str) -> tuple[Syllable, ...]:
     """The readings of each Chinese character of `text` in order; runs of Latin letters or
     digits count as one syllable each; punctuation and spaces are dropped."""
+    # Imported here: its dictionaries take a noticeable part of a second and ~200,000 objects,
+    # which the desk's start-up should not pay before anyone searches.
+    from pypinyin import Style, pinyin
+
     out: list[Syllable] = []
     for item in pinyin(unicodedata.normalize("NFKC", text), style=Style.NORMAL, heteronym=True, errors="default"):
         if all(_plain_reading(r) for r in item):
