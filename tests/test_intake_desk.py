@@ -211,3 +211,16 @@ def test_reporters_fragment_masks_numbers_and_hides_other_departments_cases(desk
     assert operator.get("/desk/tickets/0000000000/reporters").status == 404
     alone = post_form(operator, **case(ids, location="延安三路9号")).headers["location"].rsplit("/", 1)[1]
     assert operator.get(f"/desk/tickets/{alone}/reporters").body.strip() == ""  # one report: nothing to add to the page
+
+
+def test_the_intake_pages_in_english(desk: tuple[int, dict[str, int], Database, Metrics]) -> None:
+    port, ids, _, _ = desk
+    operator = signed_in(port, "operator")
+    assert operator.post("/desk/language", {"csrf": operator.csrf(), "language": "en"}).status == 303
+    page = operator.get(f"/desk/tickets/new?call={UNIQUEID}")
+    assert "Find a category" in page.body and "Language <strong>English</strong>" in page.body and "搜索分类" not in page.body
+    bad = post_form(operator, **case(ids, location=""))
+    assert bad.status == 400 and "Say where the problem is" in bad.body
+    number = post_form(operator, **case(ids)).headers["location"].rsplit("/", 1)[1]
+    offered = post_form(operator, **case(ids, caller="13912345678"))
+    assert offered.status == 409 and "Likely duplicates" in offered.body and "1 citizen(s) reported it" in offered.body and number in offered.body
