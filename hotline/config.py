@@ -410,8 +410,20 @@ class SatisfactionConfig:
 
 
 @dataclass(frozen=True)
+class RolesConfig:
+    """Scheduling niceness per role (os.nice, 0-19: higher yields the CPU sooner). The IVR
+    answers callers within milliseconds; a busy desk or a speech recogniser on the same
+    machine must wait for it, not the other way round (bench/RESULTS.md, "another role busy")."""
+
+    ivr_nice: int = _check(_integer(0, 19), default=0)
+    desk_nice: int = _check(_integer(0, 19), default=5)
+    workers_nice: int = _check(_integer(0, 19), default=10)
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     fastagi: FastAgiConfig = field(default_factory=FastAgiConfig)
@@ -456,6 +468,7 @@ class Config:
 
 _SECTION_TYPES = {
     "service": ServiceConfig,
+    "roles": RolesConfig,
     "database": DatabaseConfig,
     "http": HttpConfig,
     "fastagi": FastAgiConfig,

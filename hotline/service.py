@@ -269,6 +269,7 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     reactor: Any = _reactor
     early = _EarlyStop()
     configure_logging(config.service.log_level)
+    _lower_priority(role, getattr(config.roles, f"{role}_nice", 0))
     service = build(reactor, config, role, http_bind=http_bind, http_port=http_port)
     host, port = service.http_address
     if report_fd is None:
@@ -284,6 +285,15 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     early.hand_over()
     reactor.run()
     return 0
+
+
+def _lower_priority(role: str, niceness: int) -> None:
+    """Yield the CPU to the IVR on a shared machine (config [roles]). Only ever lowers the
+    priority: raising it back needs privileges a service should not have."""
+    current = os.nice(0)
+    if niceness > current:
+        os.nice(niceness - current)
+        log.info("role %s: niceness %d", role, niceness)
 
 
 class _EarlyStop:

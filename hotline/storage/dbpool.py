@@ -151,18 +151,22 @@ class DatabasePool:
                     self._apply([item])
                 return
             results = [error] * len(batch)
-        for (_, d), result in zip(batch, results, strict=True):
+        # One hand-over to the reactor for the whole batch: each callFromThread wakes the
+        # reactor and takes the GIL back from it.
+        self.reactor.callFromThread(_fire_all, [(d, result) for (_, d), result in zip(batch, results, strict=True)])
+
+
+def _fire_all(outcomes: list[tuple[Deferred[Any], Any]]) -> None:
+    for d, result in outcomes:
+        if not d.called:
             # Works return rows or plain values, never exceptions: an exception is the failure.
-            fire = d.errback if isinstance(result, BaseException) else d.callback
-            self.reactor.callFromThread(_fire_unless_called, d, fire, result)
+            if isinstance(result, BaseException):
+                d.errback(result)
+            else:
+                d.callback(result)
 
 
 def _timed_out(result: Any, timeout: float) -> Any:
     if isinstance(result, Failure) and isinstance(result.value, defer.CancelledError):
         raise defer.TimeoutError(f"the database did not answer within {timeout:g} s")
     return result
-
-
-def _fire_unless_called(d: Deferred[Any], fire: Callable[[Any], None], result: Any) -> None:
-    if not d.called:
-        fire(result)
