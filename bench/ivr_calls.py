@@ -1714,16 +1714,16 @@ def main() -> int:
                 results["cross_check"] = {"tests/agi_peer.py": cross_check(ctx, setup.tickets, warm["lines"])}
                 results["silent_lines_match_baselines"] = warm["lines"].get("silent") == list(SILENT_FLOW)
                 print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
-            for paths, mode in runs:
-                pace = held if mode == "held" else instant
-                record(
+
+            def our_run(paths: str, mode: str, suffix: str = "") -> dict[str, Any]:
+                return record(
                     run_load(
                         ctx,
-                        name=f"hotline serve, {paths}, {mode}",
+                        name=f"hotline serve, {paths}, {mode}{suffix}",
                         n=n,
                         mode=mode,
                         paths=paths,
-                        pace=pace,
+                        pace=held if mode == "held" else instant,
                         procs=args.procs,
                         tickets=setup.tickets,
                         rate=args.held_rate if mode == "held" else 0.0,
@@ -1731,25 +1731,13 @@ def main() -> int:
                         steady=args.steady_calls,
                     )
                 )
-            if args.busy_desk:
-                for paths, mode in runs:
-                    if mode != "held":
-                        continue
+
+            for paths, mode in runs:
+                our_run(paths, mode)
+            for paths, mode in runs if args.busy_desk else ():
+                if mode == "held":
                     with busy_desk(setup, ctx) as load:
-                        row = record(
-                            run_load(
-                                ctx,
-                                name=f"hotline serve, {paths}, held, desk busy",
-                                n=n,
-                                mode=mode,
-                                paths=paths,
-                                pace=held,
-                                procs=args.procs,
-                                tickets=setup.tickets,
-                                rate=args.held_rate,
-                                steady=args.steady_calls,
-                            )
-                        )
+                        row = our_run(paths, mode, ", desk busy")
                         row["desk_load"] = load.figures()
                         print(f"  desk role kept busy meanwhile: {row['desk_load']}", flush=True)
             server.stop()
