@@ -50,7 +50,7 @@ from twisted.python.failure import Failure
 
 from hotline.calllog import records as calls
 from hotline.storage.db import Database
-from hotline.storage.dbpool import is_unreachable
+from hotline.storage.dbpool import Keyed, is_unreachable
 
 __all__ = ["CallLog", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "sync_lookup", "sync_run"]
 
@@ -93,6 +93,18 @@ def apply_entry(session: Session, operations: Mapping[str, Callable[..., Any]], 
     if operations[operation] is calls.OPERATIONS.get(operation):
         return calls.apply(session, operation, entry["args"], op_id=entry.get("id"))
     return operations[operation](session, **entry["args"])
+
+
+def entries_work(operations: Mapping[str, Callable[..., Any]], entries: list[dict[str, Any]]) -> Keyed:
+    """One transaction's work for journal entries: applies them in order, and names their
+    calls so that a batch of such works reads all its calls' rows at once (`Keyed`)."""
+    keys = tuple({uniqueid for entry in entries if (uniqueid := _uniqueid_of(entry))})
+    return Keyed(lambda session: [apply_entry(session, operations, entry) for entry in entries], keys, calls.preload)
+
+
+def _uniqueid_of(entry: Mapping[str, Any]) -> str | None:
+    uniqueid = entry.get("args", {}).get("uniqueid")
+    return uniqueid if isinstance(uniqueid, str) else None
 
 
 def _operations_in(entry: Mapping[str, Any] | None) -> int:
@@ -409,7 +421,7 @@ class CallLog:
 
     def _write(self, entries: list[dict[str, Any]]) -> Deferred[list[Any]]:
         """Entries in one transaction; their results."""
-        return self._run(lambda session: [apply_entry(session, self.operations, entry) for entry in entries])
+        return self._run(entries_work(self.operations, entries))
 
     def _not_written(self, failure: Failure, entry: dict[str, Any]) -> Submitted | Deferred[Submitted]:
         error = failure.value

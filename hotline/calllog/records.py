@@ -260,10 +260,12 @@ class _Pending:
     as a few statements for the whole batch (`write`): rows by uniqueid, new timeline
     events, and moves of once-per-call events."""
 
-    __slots__ = ("events", "moves", "records")
+    __slots__ = ("absent", "events", "moves", "records")
 
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
+        #: uniqueids `preload` found no row for (so `get` need not ask again).
+        self.absent: set[str] = set()
         self.events: list[tuple[Record, dict[str, Any]]] = []
         self.moves: list[tuple[Record, str, datetime, dict[str, Any], bool]] = []
 
@@ -340,11 +342,28 @@ def _write_before_orm_statement(state: ORMExecuteState) -> None:
         write(state.session)
 
 
+_CALLS_BY_UNIQUEIDS = select(_CALLS).where(_CALLS.c.uniqueid.in_(bindparam("uniqueids", expanding=True))).order_by(_CALLS.c.uniqueid).with_for_update()
+
+
+def preload(session: Session, uniqueids: list[str]) -> None:
+    """Read the rows of many calls in one statement before a batch's operations run (the
+    pool's `Keyed` writes). On PostgreSQL they are locked in uniqueid order, so two nodes
+    writing overlapping batches take their locks in the same order."""
+    pending = _pending(session)
+    wanted = sorted({_clip(u, 64) for u in uniqueids} - pending.records.keys() - pending.absent)
+    if not wanted:
+        return
+    for row in session.connection().execute(_CALLS_BY_UNIQUEIDS, {"uniqueids": wanted}).mappings():
+        pending.records[row["uniqueid"]] = Record(**row)
+    pending.absent.update(u for u in wanted if u not in pending.records)
+
+
 def get(session: Session, uniqueid: str) -> Record | None:
     """The call's record: this transaction's, or read (and, on PostgreSQL, locked) once."""
+    uniqueid = _clip(uniqueid, 64)
     pending = _pending(session)
     call = pending.records.get(uniqueid)
-    if call is None:
+    if call is None and uniqueid not in pending.absent:
         row = session.connection().execute(_CALL_BY_UNIQUEID, {"uniqueid": _clip(uniqueid, 64)}).mappings().one_or_none()
         if row is not None:
             call = pending.records[uniqueid] = Record(**row)
@@ -361,10 +380,11 @@ def saved(session: Session, call: Record) -> int:
 
 def _ensure(session: Session, uniqueid: str, at: datetime) -> Record:
     """The call's record, created bare if the first we hear of it is a queue event."""
+    uniqueid = _clip(uniqueid, 64)
     call = get(session, uniqueid)
     if call is None:
         # linkedid stays empty so a later start_call fills in the real one.
-        call = _pending(session).records[uniqueid] = Record(uniqueid=_clip(uniqueid, 64), started_at=at, facts={})
+        call = _pending(session).records[uniqueid] = Record(uniqueid=uniqueid, started_at=at, facts={})
     return call
 
 
@@ -382,11 +402,11 @@ def start_call(
     direction: str = "in",
 ) -> Record:
     """Open the record. Repeating it (a replayed journal, a second AGI leg) fills gaps only."""
-    when = utc(at)
+    when, uniqueid = utc(at), _clip(uniqueid, 64)
     call = get(session, uniqueid)
     created = call is None
     if call is None:
-        call = _pending(session).records[uniqueid] = Record(uniqueid=_clip(uniqueid, 64), started_at=when, facts={})
+        call = _pending(session).records[uniqueid] = Record(uniqueid=uniqueid, started_at=when, facts={})
     call.linkedid = call.linkedid or _clip(linkedid or uniqueid, 64)
     call.channel = call.channel or _clip(channel, 128)
     call.caller_number = call.caller_number or _clip(phone.normalise_or_raw(caller_number), 32)
