@@ -264,7 +264,8 @@ def _attribute_line(svc: Service, code: str, values: list[str]) -> str:
     """How an attribute reads in the ticket's description: its Chinese label and the values' names."""
     a = next(a for a in svc.attributes if a.code == code)
     names = {v.key: v.name for v in a.values}
-    return f"{a.description.split(' ')[0]}: {', '.join(names.get(v, v) for v in values)}"
+    label = re.sub(r"[A-Za-z].*$", "", a.description).strip() or a.code
+    return f"{label}: {', '.join(names.get(v, v) for v in values)}"
 
 
 def _attributes(svc: Service, given: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
