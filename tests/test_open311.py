@@ -28,6 +28,7 @@ from hotline.storage.models import AuditEntry, Category, CategoryKind, Open311Re
 from hotline.tickets import services as tickets
 from hotline.tickets.services import Actor
 from open311.app import Context, build
+from tests import test_desk
 from tests.desk_server import POLICY, Client, running_desk, seed
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
@@ -612,6 +613,18 @@ def test_rate_limits_per_key_and_per_address_answer_429_with_retry_after(databas
         assert keyless.services("json").status == 200 and keyed.create("json", service_code="200101", address_string="x").status == 200
         used = database.run(lambda s: apikeys.keys(s)[0])
         assert used.request_count == 5 and used.last_used_address == "127.0.0.1" and used.last_used_at is not None
+
+
+#: The desk's fixture: a PostgreSQL URL on a port nobody listens on.
+unused_tcp_port_database = test_desk.unused_tcp_port_database
+
+
+def test_a_database_that_is_away_gets_503_in_the_specs_format_and_nothing_is_saved(unused_tcp_port_database: Database) -> None:
+    mounts = {b"open311": lambda pool: build(Context(pool=pool, policy=POLICY, settings=UNLIMITED, clock=lambda: 0.0))}
+    with running_desk(unused_tcp_port_database, mounts=mounts) as port:
+        client = GeoReport(port, api_key="h311_" + "x" * 43)
+        for reply in (client.services("xml"), client.requests("json"), client.create("json", service_code="200101", address_string="x")):
+            assert "cannot reach its database" in reply.error(503) and reply.headers["retry-after"] == "10"
 
 
 # -- keys: the CLI and the admin page
