@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select, update
 
 from hotline import apikeys, cli
@@ -290,12 +291,12 @@ UNLIMITED = Open311Config(rate_limit_per_key=0, rate_limit_per_address=0)
 
 
 @contextmanager
-def serve(database: Database, settings: Open311Config | None = None) -> Iterator[Api]:
+def serve(database: Database, settings: Open311Config | None = None, registry: CollectorRegistry | None = None) -> Iterator[Api]:
     ids = seed(database)
     seed_taxonomy(database)
     _, key = database.run(lambda s: apikeys.create(s, apikeys.Who("test"), "城管通 app"))
     clock = [1000.0]
-    context = lambda pool: build(Context(pool=pool, policy=POLICY, settings=settings or UNLIMITED, clock=lambda: clock[0]))  # noqa: E731
+    context = lambda pool: build(Context(pool=pool, policy=POLICY, settings=settings or UNLIMITED, clock=lambda: clock[0], registry=registry))  # noqa: E731
     with running_desk(database, mounts={b"open311": context}) as port:
         yield Api(port, ids, database, key, clock)
 
@@ -597,7 +598,8 @@ def test_jurisdiction(database: Database) -> None:
 
 
 def test_rate_limits_per_key_and_per_address_answer_429_with_retry_after(database: Database) -> None:
-    with serve(database, Open311Config(rate_limit_per_key=3, rate_limit_per_address=2)) as api:
+    registry = CollectorRegistry()
+    with serve(database, Open311Config(rate_limit_per_key=3, rate_limit_per_address=2), registry) as api:
         keyless, keyed = GeoReport(api.port), api.client()
         assert [keyless.services("json").status for _ in range(2)] == [200, 200]
         refused = keyless.services("json")
@@ -613,6 +615,12 @@ def test_rate_limits_per_key_and_per_address_answer_429_with_retry_after(databas
         assert keyless.services("json").status == 200 and keyed.create("json", service_code="200101", address_string="x").status == 200
         used = database.run(lambda s: apikeys.keys(s)[0])
         assert used.request_count == 5 and used.last_used_address == "127.0.0.1" and used.last_used_at is not None
+        counted = {(labels["resource"], labels["method"], labels["status"]): value for labels, value in _samples(registry, "hotline_open311_requests_total")}
+        assert counted == {("services", "GET", "200"): 3, ("services", "GET", "429"): 2, ("requests", "GET", "200"): 2, ("requests", "POST", "200"): 2, ("requests", "POST", "429"): 1}
+
+
+def _samples(registry: CollectorRegistry, name: str) -> list[tuple[dict[str, str], float]]:
+    return [(sample.labels, sample.value) for metric in registry.collect() for sample in metric.samples if sample.name == name]
 
 
 #: The desk's fixture: a PostgreSQL URL on a port nobody listens on.
