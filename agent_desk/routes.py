@@ -48,4 +48,8 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # Open311 API keys (agent_desk/api_keys.py)
+    Route("api_keys", "GET", "/admin/api-keys", ADMIN),
+    Route("create_api_key", "POST", "/admin/api-keys", ADMIN),
+    Route("revoke_api_key", "POST", "/admin/api-keys/revoke", ADMIN),
 )

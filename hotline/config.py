@@ -421,6 +421,24 @@ class RolesConfig:
 
 
 @dataclass(frozen=True)
+class Open311Config:
+    """The Open311 GeoReport v2 API (docs/open311.md)."""
+
+    #: The jurisdiction this endpoint serves; a request naming another gets 404. Empty: any.
+    jurisdiction_id: str = _check(_string, default="")
+    #: Requests per minute one API key may make (POST and GET); 0: no limit.
+    rate_limit_per_key: int = _check(_integer(0, 100000), default=60)
+    #: Requests per minute one address may make without a key (GET only); 0: no limit.
+    rate_limit_per_address: int = _check(_integer(0, 100000), default=30)
+    #: GET /requests shows tickets filed through Open311 only; true: every ticket (descriptions
+    #: of phoned-in cases may hold what a caller said about themselves).
+    publish_all_tickets: bool = _check(_boolean, default=False)
+    #: The discovery document's contact and where integrators ask for a key.
+    contact: str = _check(_string, default="")
+    key_service: str = _check(_string, default="")
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     roles: RolesConfig = field(default_factory=RolesConfig)
@@ -433,6 +451,7 @@ class Config:
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
+    open311: Open311Config = field(default_factory=Open311Config)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
     seats: tuple[SeatConfig, ...] = ()
     #: Where the values came from, for messages; not a setting.
@@ -478,6 +497,7 @@ _SECTION_TYPES = {
     "satisfaction": SatisfactionConfig,
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
+    "open311": Open311Config,
 }
 #: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.
 _LIST_TYPES: dict[str, tuple[type, str]] = {"queues": (QueueConfig, "name"), "seats": (SeatConfig, "extension")}

@@ -8,7 +8,7 @@ import html
 import http.client
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,8 +113,11 @@ class Client:
 
 
 @contextmanager
-def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None) -> Iterator[int]:
-    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards."""
+def running_desk(
+    database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None, mounts: Mapping[bytes, Callable[[DatabasePool], Any]] | None = None
+) -> Iterator[int]:
+    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards;
+    `mounts` are other web applications beside it (name: build(pool) → resource)."""
     from twisted.internet.pollreactor import PollReactor
 
     reactor = PollReactor()
@@ -124,6 +127,8 @@ def running_desk(database: Database, settings: DeskSettings | None = None, now: 
     metrics = metrics or Metrics()
     root = build_root(pool, metrics)
     root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now)))
+    for name, build in (mounts or {}).items():
+        root.putChild(name, build(pool))
     port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
     thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
     thread.start()

@@ -159,7 +159,8 @@ def test_features_plug_in_through_entry_points():
     from hotline import dialplan
 
     assert set(plugins.load(plugins.FLOWS)) == set(dialplan.FLOWS) == {"ivr", "queue_callback"}  # every name the dialplan calls
-    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf", "admin"}
+    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf", "admin", "open311"}
+    assert set(plugins.load(plugins.WEB)) == {"desk", "open311"}
     assert list(plugins.load(plugins.CALL_HANDLERS)) == ["ivr"]
 
 
@@ -444,6 +445,9 @@ def test_one_role_alone_serves_its_own_health_and_metrics(tmp_path, role, has, l
         # The desk (entry point hotline.web) is mounted by the desk role only.
         status, body = get(base + "/desk/login")
         assert (status, "12319" in body) == ((200, True) if role == "desk" else (404, False)), body[:300]
+        # So is the Open311 API (hotline.web open311), with the role's configuration and pool.
+        status, body = get(base + "/open311/v2/services.xml")
+        assert (status, "<services" in body) == ((200, True) if role == "desk" else (404, False)), body[:300]
     finally:
         assert node.stop() == 0, node.log
 

@@ -113,6 +113,7 @@ class TicketSource(enum.StrEnum):
     CALLBACK = "callback"
     WEB = "web"  # web form or Open311
     INSPECTOR = "inspector"  # field supervisor 监督员
+    OPEN311 = "open311"  # a city app or mini-program through the Open311 GeoReport v2 API
 
 
 class Urgency(enum.StrEnum):
@@ -581,3 +582,46 @@ class UserSetting(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _forbid_audit_rewrite(mapper: Mapper[AuditEntry], connection: Connection, target: AuditEntry) -> None:
     raise HistoryRewriteError(f"the audit log is append-only (entry {target.id})")
+
+
+# -- Open311: API clients and what they sent beyond the ticket's own columns
+
+
+class ApiKey(Base):
+    """An API client's key (a city app, a WeChat mini-program). Only the SHA-256 of the key is
+    stored: the key is shown once, at creation; `prefix` lets an administrator tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    last_used_address: Mapped[str] = mapped_column(String(64), default="")
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Open311Request(Base):
+    """What an Open311 client sent with a ticket that the ticket has no column for: the
+    reporter's contact details, the address id, the media link and the service attributes."""
+
+    __tablename__ = "open311_requests"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    #: Answers GET /tokens/{token}: the request's id under another name, for clients that keep tokens.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    address_id: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    device_id: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
+    first_name: Mapped[str] = mapped_column(String(50), default="")
+    last_name: Mapped[str] = mapped_column(String(50), default="")
+    media_url: Mapped[str] = mapped_column(String(2048), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
