@@ -473,7 +473,7 @@ def test_config_check_into_a_closed_pipe_exits_quietly(tmp_path):
 @contextmanager
 def ami_server() -> Iterator[tuple[int, list[Any], Any]]:
     """Our AMI peer on a real socket, its reactor on a thread: (port, peers, reactor)."""
-    from tests.ami_peer import AmiPeer, private_reactor
+    from hotline.simulator.ami import AmiPeer, private_reactor
 
     peers: list[Any] = []
 
@@ -507,10 +507,10 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     through both FastAGI servers each leave one record, and the queue events both ivr nodes
     receive from AMI are written by the one that holds the writer's lease, once."""
     from hotline.calllog import records as calls
+    from hotline.simulator import ami as ami_peer
+    from hotline.simulator.agi import AsteriskPeer
     from hotline.storage.db import Database
     from hotline.storage.models import Call, CallEvent
-    from tests import ami_peer
-    from tests.agi_peer import AsteriskPeer
 
     name = f"hotline_roles_{os.getpid()}"
     url = pg_server.createdb(name, template=pg_template)

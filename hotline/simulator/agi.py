@@ -78,7 +78,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.internet.posixbase import PosixReactorBase
 
 # --------------------------------------------------------------------------------------------
 # Caller actions
@@ -635,7 +638,7 @@ class _Aborted(Exception):
 
 
 class _Session:
-    def __init__(self, peer: AsteriskPeer, link: Any, record: CallRecord, classic: bool) -> None:
+    def __init__(self, peer: AsteriskPeer, link: _SocketLink | _ProcessLink, record: CallRecord, classic: bool) -> None:
         self.peer, self.link, self.record, self.classic = peer, link, record, classic
         self.actions: deque[Action] = deque(a for a in peer.caller if not isinstance(a, (HangupAtCommand, HangupWhenIdle)))
         self.hangup_commands = {a.n for a in peer.caller if isinstance(a, HangupAtCommand)}
@@ -689,7 +692,7 @@ class _Session:
                 record.close_delay = time.monotonic() - self.hangup_time
             if not self.classic and self.send_sighup and not self.closed_by_us:
                 self.link.send(b"HANGUP\n")  # what Asterisk does once the server closed
-        if self.classic:
+        if isinstance(self.link, _ProcessLink):
             self.link.close()
             record.exit_status = self.link.proc.returncode
             record.stderr = bytes(self.link.stderr)
@@ -1191,15 +1194,15 @@ def raw_exchange(host: str, port: int, data: bytes, *, close_after_send: bool = 
 # A reactor of the test's own
 
 
-def _new_reactor() -> Any:
+def _new_reactor() -> PosixReactorBase:
     try:
         from twisted.internet.epollreactor import EPollReactor
 
-        return EPollReactor()
+        return EPollReactor()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
     except ImportError:  # not Linux
         from twisted.internet.pollreactor import PollReactor
 
-        return PollReactor()
+        return PollReactor()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
 
 
 class PrivateReactor:
@@ -1233,7 +1236,7 @@ class PrivateReactor:
             try:
                 result = function(*args, **kwargs)
             except BaseException:  # noqa: BLE001 - handed to the Deferred
-                failure = Failure()
+                failure = Failure()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
                 self.reactor.callFromThread(deferred.errback, failure)
             else:
                 self.reactor.callFromThread(deferred.callback, result)
@@ -1295,7 +1298,7 @@ def run_fastagi_calls(handler: Callable[[Any], Any], calls: Sequence[tuple[Aster
 
     with PrivateReactor() as private:
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), handler, registry, header_timeout=header_timeout)
-        number = port.getHost().port
+        number = port.getHost().port  # type: ignore[attr-defined]  # IListeningPort.getHost() is an IPv4Address here
         try:
             pending = [private.in_thread(peer.call_fastagi, "127.0.0.1", number, script) for peer, script in calls]
             return list(private.run_until(gatherResults(pending, consumeErrors=True), timeout))
