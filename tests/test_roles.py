@@ -177,15 +177,17 @@ _AS_A_TERMINAL_JOB = [
 
 
 class Node:
-    """A `hotline serve [...]` process; its stderr is read on a thread, lines waited for."""
+    """A `hotline serve [...]` process; its stderr (and stdout with `stdout_too`) is read on a
+    thread, lines waited for. `env`: added to the environment, which has no HOTLINE_* else."""
 
-    def __init__(self, cwd: Path, *args: str, session: bool = False) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    def __init__(self, cwd: Path, *args: str, session: bool = False, env: dict[str, str] | None = None, stdout_too: bool = False) -> None:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}, **(env or {})}
         self.proc = subprocess.Popen(
             [*_AS_A_TERMINAL_JOB, *HOTLINE, "serve", *args],
             cwd=cwd,
             env=env,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout_too else None,
+            stderr=subprocess.STDOUT if stdout_too else subprocess.PIPE,
             text=True,
             start_new_session=session,
         )
@@ -194,8 +196,9 @@ class Node:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        output = self.proc.stdout or self.proc.stderr
+        assert output is not None
+        for line in output:
             with self.changed:
                 self.lines.append(line)
                 self.changed.notify_all()

@@ -117,9 +117,14 @@ class HangUp:
 class QueueOutcome:
     """How the next EXEC Queue or Dial ends: Queue TIMEOUT/FULL/JOINEMPTY/LEAVEEMPTY/
     JOINUNAVAIL/LEAVEUNAVAIL set QUEUESTATUS and return 0; Dial BUSY/NOANSWER/CHANUNAVAIL/
-    CONGESTION set DIALSTATUS and return 0; ANSWERED (the default): -1, caller still up."""
+    CONGESTION set DIALSTATUS and return 0; ANSWERED (the default): -1, caller still up.
+    For ANSWERED, `member`, `wait_seconds` and `talk_seconds` (when given) are what app_queue
+    leaves in MEMBERINTERFACE, QUEUEWAIT and ANSWEREDTIME (default: the lab's call 1)."""
 
     status: str
+    member: str = ""
+    wait_seconds: int | None = None
+    talk_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,10 @@ class AsteriskPeer:
         header: raw bytes to send instead of the normal header (hostile-peer tests).
         url_authority: "host:port" written in agi_request instead of the address connected
             to (to reproduce a transcript byte for byte).
+        on_queue: called, in the peer's thread, when EXEC Queue runs, with the peer, the
+            application's data and the scripted action for it (the head QueueOutcome or
+            HangUp, else None); it may block while the caller waits (the demo's queue does)
+            and returns how Queue() ends (a QueueOutcome, or HangUp: the caller gave up).
     """
 
     def __init__(
@@ -340,6 +349,7 @@ class AsteriskPeer:
         timeout: float = 10.0,
         header: bytes | None = None,
         url_authority: str | None = None,
+        on_queue: Callable[[AsteriskPeer, str, Action | None], QueueOutcome | HangUp] | None = None,
     ) -> None:
         number = next(_session_numbers)
         self.caller = list(caller)
@@ -357,6 +367,7 @@ class AsteriskPeer:
         self.timeout = timeout
         self.raw_header = header
         self.url_authority = url_authority
+        self.on_queue = on_queue
 
     # -- the header block, as Asterisk writes it
 
@@ -1089,7 +1100,11 @@ class _Session:
         if name not in _KNOWN_APPS:
             return b"200 result=-2\n"
         blocking = name in _BLOCKING_APPS and not self.dead
-        action = self._caller_action(reads_dtmf=name in _DTMF_APPS, queue=name in ("queue", "dial")) if blocking else None
+        action: Action | None
+        if blocking and name == "queue" and self.peer.on_queue is not None:
+            action = self.peer.on_queue(self.peer, data, self._caller_action(reads_dtmf=False, queue=True))
+        else:
+            action = self._caller_action(reads_dtmf=name in _DTMF_APPS, queue=name in ("queue", "dial")) if blocking else None
         if name == "queue":
             # app_queue clears these when Queue() starts and sets them when the caller leaves
             # (values of the lab's calls in reference/asterisk/ami_queue.txt, ami_channels.txt).
@@ -1098,7 +1113,12 @@ class _Session:
             if isinstance(action, HangUp):
                 self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="8", ANSWEREDTIME="0")
             elif status == "ANSWERED":
-                self.channel_variables.update(QUEUEWAIT="0", ANSWEREDTIME="5", MEMBERINTERFACE="Local/agent1@agents/n")
+                answered = action if isinstance(action, QueueOutcome) else QueueOutcome("ANSWERED")
+                self.channel_variables.update(
+                    QUEUEWAIT=str(answered.wait_seconds if answered.wait_seconds is not None else 0),
+                    ANSWEREDTIME=str(answered.talk_seconds if answered.talk_seconds is not None else 5),
+                    MEMBERINTERFACE=answered.member or "Local/agent1@agents/n",
+                )
             elif status in ("TIMEOUT", "LEAVEEMPTY", "LEAVEUNAVAIL"):
                 self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="6" if status == "TIMEOUT" else "0", ANSWEREDTIME="0")
         if isinstance(action, HangUp):
