@@ -33,6 +33,8 @@ from sqlalchemy import select
 from hotline.config import Config, SeatConfig
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hotline.storage.db import Database
     from hotline.supervisor import Supervisor
 
@@ -147,7 +149,7 @@ def prepare(config: Config, real: Config | None = None) -> list[Account]:
     return list(ACCOUNTS)
 
 
-def _accounts(session: Any) -> None:
+def _accounts(session: Session) -> None:
     """Every demo account exists with its printed password (a demo run resets them)."""
     from hotline import audit, users
     from hotline.storage.models import Department, User
@@ -161,7 +163,7 @@ def _accounts(session: Any) -> None:
         department_id = None
         if account.department:
             department_id = session.scalars(select(Department.id).where(Department.code == account.department)).first()
-        user = users.create_user(session, account.username, account.password, account.roles, display_name=account.display_name, department_id=department_id, extension=account.extension)
+        users.create_user(session, account.username, account.password, account.roles, display_name=account.display_name, department_id=department_id, extension=account.extension)
         audit.record(session, "user.create", username="demo", target=account.username, detail={"roles": list(account.roles), "demo": True})
 
 
@@ -175,7 +177,7 @@ DEMO_TICKETS = (
 )
 
 
-def _tickets(session: Any, config: Config) -> list[str]:
+def _tickets(session: Session, config: Config) -> list[str]:
     """A few tickets at different steps of the workflow, so every page has something to show."""
     from hotline.storage.models import Category, TicketSource, utcnow
     from hotline.tickets import services as tickets
