@@ -167,13 +167,14 @@ def _accounts(session: Session) -> None:
         audit.record(session, "user.create", username="demo", target=account.username, detail={"roles": list(account.roles), "demo": True})
 
 
-#: Demo tickets: (description, location, caller, category name contains, moves to make).
+#: Demo tickets: (description, location, caller, category code, moves to make). The ones
+#: dispatched go to the demo department staff's department (MUNI: manholes, bridges).
 DEMO_TICKETS = (
-    ("人行道井盖缺失，有行人差点踩空", "解放路与人民路交叉口东南角", "13912345678", "井盖", ("register", "dispatch")),
-    ("路灯连续三晚不亮，夜间行走不安全", "滨江小区北门外", "13800138000", "路灯", ("register", "dispatch", "handle")),
-    ("小区门口垃圾桶满溢，气味很大", "学院路 88 号", "15057712319", "垃圾", ("register",)),
-    ("商铺占道经营，堵塞盲道", "百货大楼西侧人行道", "18657700001", "占道", ()),
-    ("道路破损积水，车辆经过溅水", "东门大街 120 号", "13700001111", "道路", ("register", "dispatch", "handle", "verify", "close")),
+    ("人行道井盖缺失，有行人差点踩空", "解放路与人民路交叉口东南角", "13912345678", "100114", ("register", "dispatch")),
+    ("过街天桥台阶破损，老人上下不便", "火车站广场过街天桥南侧", "13800138000", "100205", ("register", "dispatch", "handle")),
+    ("小区门口垃圾桶满溢，气味很大", "学院路 88 号", "15057712319", "100315", ("register",)),
+    ("商铺占道经营，堵塞盲道", "百货大楼西侧人行道", "18657700001", "", ()),
+    ("路灯连续三晚不亮，夜间行走不安全", "滨江小区北门外", "13700001111", "100118", ("register", "dispatch", "handle", "verify", "close")),
 )
 
 
@@ -187,8 +188,8 @@ def _tickets(session: Session, config: Config) -> list[str]:
     actor = Actor("demo")
     now = utcnow()
     numbers = []
-    for index, (description, location, caller, topic, moves) in enumerate(DEMO_TICKETS):
-        category = session.scalars(select(Category).where(Category.parent_id.is_not(None), Category.name_zh.contains(topic), Category.default_department_id.is_not(None)).limit(1)).first()
+    for index, (description, location, caller, code, moves) in enumerate(DEMO_TICKETS):
+        category = session.scalars(select(Category).where(Category.code == code)).first() if code else None
         at = now - timedelta(days=len(DEMO_TICKETS) - index, hours=index)
         ticket = tickets.open_ticket(
             session, policy, source=TicketSource.HOTLINE, actor=actor, caller_number=caller, description=description, location=location, category_id=category.id if category else None, at=at
