@@ -245,7 +245,9 @@ def companion(config: Config, *, rng: random.Random | None = None) -> Callable[[
     numbers = ticket_numbers(config)
 
     def start(reactor: Any, supervisor: Supervisor) -> SimulatedAsterisk:
-        simulator = SimulatedAsterisk(reactor, username=AMI_USERNAME, secret=AMI_SECRET, queues=[(q.name, q.wrapup_seconds) for q in config.queues], rng=rng)
+        simulator = SimulatedAsterisk(
+            reactor, username=AMI_USERNAME, secret=AMI_SECRET, queues=[(q.name, q.wrapup_seconds) for q in config.queues], rng=rng, recordings_dir=config.asterisk.recordings_dir
+        )
         try:
             port = reactor.listenTCP(config.ami.port, simulator.factory(), interface="127.0.0.1")
         except CannotListenError as exc:

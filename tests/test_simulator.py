@@ -8,6 +8,7 @@ test_demo.py."""
 from __future__ import annotations
 
 import random
+import wave
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hotline.ami.codec import AmiDecoder, Event, Message, Response
-from hotline.ami.live import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, Change, LiveModel
+from hotline.ami.live import CallCompleted, CallerAbandoned, CallerAnswered, CallerJoined, Change, LiveModel, RecordingStarted
+from hotline.dialplan import recording_path
 from hotline.simulator.agi import HangUp, QueueOutcome
 from hotline.simulator.ami import AmiPeer
 from hotline.simulator.asterisk import SIMULATED_AGENT, Caller, SimulatedAsterisk, _CallEvents, compose, demo_caller
@@ -120,8 +122,8 @@ def test_queue_actions_are_answered_and_their_member_events_reach_every_client()
     assert denied.get("Message") == "Permission denied"
 
 
-def test_a_ready_desk_seat_gets_the_caller_and_both_sides_agree():
-    sim = simulator()
+def test_a_ready_desk_seat_gets_the_caller_and_both_sides_agree(tmp_path):
+    sim = simulator(recordings_dir=str(tmp_path))
     desk, ivr = Client(sim), Client(sim)
     desk.act("QueueAdd", Queue="hotline-general", Interface=SEAT, MemberName="8001")
     model, changes = live_model(ivr)
@@ -134,7 +136,7 @@ def test_a_ready_desk_seat_gets_the_caller_and_both_sides_agree():
     for event in events:
         model.apply(event)
     names = [e.name for e in events]
-    assert names == ["QueueCallerJoin", "AgentCalled", "QueueCallerLeave", "AgentConnect", "QueueMemberStatus", "AgentComplete", "QueueMemberStatus"]
+    assert names == ["QueueCallerJoin", "AgentCalled", "QueueCallerLeave", "AgentConnect", "QueueMemberStatus", "MixMonitorStart", "AgentComplete", "QueueMemberStatus"]
     [joined] = [c for c in changes if isinstance(c, CallerJoined)]
     [answered] = [c for c in changes if isinstance(c, CallerAnswered)]
     [completed] = [c for c in changes if isinstance(c, CallCompleted)]
@@ -142,6 +144,11 @@ def test_a_ready_desk_seat_gets_the_caller_and_both_sides_agree():
     assert (answered.queue, answered.interface, completed.interface) == ("hotline-general", SEAT, SEAT)
     member = {m.interface: m for m in model.queue("hotline-general").members}[SEAT]  # type: ignore[union-attr]
     assert (member.calls_taken, member.in_call) == (1, False)
+    # Recorded as the dialplan's MixMonitor would: the event, and audio where the call log looks.
+    [recording] = [c for c in changes if isinstance(c, RecordingStarted)]
+    assert recording.uniqueid == "demo-1.1"
+    with wave.open(recording_path(str(tmp_path), "demo-1.1")) as audio:
+        assert audio.getframerate() == 8000 and audio.getnframes() > 0
 
 
 def test_without_a_desk_seat_the_simulated_agent_answers():

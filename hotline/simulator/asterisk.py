@@ -35,11 +35,14 @@ from typing import Any
 
 from twisted.internet.protocol import Factory
 
+from hotline.dialplan import recording_path
 from hotline.simulator import ami
 from hotline.simulator.agi import Action, AsteriskPeer, HangUp, Press, QueueOutcome, Silence
 
 log = logging.getLogger(__name__)
 
+#: Audio written for a recorded call at most (a demo left running should not fill the disk).
+RECORDING_CAP_MS = 8000
 #: The simulated agent who answers when no desk seat is ready.
 SIMULATED_AGENT = "Local/demo-agent@agents/n"
 SIMULATED_AGENT_NAME = "模拟坐席 Simulated agent"
@@ -121,7 +124,10 @@ class Caller:
 
 class SimulatedAsterisk:
     """The AMI server's state and the call stream. `reactor` runs the AMI side; calls run in
-    threads. `agent_ring`, `agent_talk`, `seat_talk` (seconds) shape the simulated calls."""
+    threads. `agent_wait`, `agent_talk`, `seat_talk`, `seat_ring` (seconds) shape the
+    simulated calls. With `recordings_dir`, a call answered at a desk seat is recorded as the
+    dialplan's MixMonitor would (MixMonitorStart, and a short audio file where
+    hotline.dialplan.recording_path says), so a ticket filed from it has a recording to play."""
 
     def __init__(
         self,
@@ -136,12 +142,14 @@ class SimulatedAsterisk:
         seat_talk: tuple[float, float] = (45.0, 90.0),
         seat_ring: float = 2.0,
         prompt_ms: int = 200,
+        recordings_dir: str = "",
     ) -> None:
         self.reactor = reactor
         self.username, self.secret = username, secret
         self.rng = rng or random.Random()
         self.agent_wait, self.agent_talk, self.seat_talk, self.seat_ring = agent_wait, agent_talk, seat_talk, seat_ring
         self.prompt_ms = prompt_ms
+        self.recordings_dir = recordings_dir
         self.lock = threading.Lock()
         self.queues = {f"hotline-{name}": QueueState(f"hotline-{name}", wrapup) for name, wrapup in queues}
         for queue in self.queues.values():
@@ -371,6 +379,9 @@ class SimulatedAsterisk:
             compose(ami.MEMBER_IN_CALL, **member.fields(queue.name)),
         )
         talk = self.rng.uniform(*(self.agent_talk if simulated else self.seat_talk))
+        if self.recordings_dir and not simulated:
+            self._emit(ami.mixmonitor_start(call.frame(_NEWCHANNEL)))
+            write_message(recording_path(self.recordings_dir, call.uniqueid), max(1000, min(int(talk * 1000), RECORDING_CAP_MS)))
         self.stopping.wait(talk)
         talked = int(talk)
         with self.lock:
@@ -408,8 +419,8 @@ class SimulatedAsterisk:
 
 
 def write_message(path: str, milliseconds: int) -> None:
-    """What Asterisk's RECORD FILE leaves behind: 8 kHz 16-bit mono audio, here a soft
-    warbling tone standing for the caller's voice, so the desk's player has something to play."""
+    """What Asterisk's RECORD FILE or MixMonitor leaves behind: 8 kHz 16-bit mono audio, here
+    a soft warbling tone standing for the voices, so the desk's player has something to play."""
     if not path.startswith("/") or milliseconds <= 0:
         return
     rate = 8000
