@@ -8,6 +8,7 @@ test_demo.py."""
 from __future__ import annotations
 
 import random
+import time
 import wave
 from collections.abc import Callable
 from typing import Any
@@ -192,3 +193,21 @@ def test_the_demo_stream_shows_every_path_first():
     assert kinds == ["night_message", "operator", "menu_hangup", "status", "emergency", "abandon"]
     night = demo_caller(0, rng)
     assert night.night and night.message_ms >= 10_000
+
+
+def test_a_client_that_logs_in_mid_call_finds_the_waiting_caller_and_its_channel():
+    """A role that (re)connects while a call waits is re-based on QueueStatus and
+    CoreShowChannels, and must not take the call for one that ended while it was away."""
+    sim = simulator()
+    call = _CallEvents("PJSIP/trunk-00000005", "demo-1.5", "13566668888", queue="hotline-general")
+    sim.active[call.uniqueid] = (call, time.monotonic() - 3)
+    sim.queues["hotline-general"].waiting.append(call.uniqueid)
+    client = Client(sim)
+    status = [f for f in client.act("QueueStatus") if isinstance(f, Event) and f.get("EventList") == ""]
+    channels = [f for f in client.act("CoreShowChannels") if isinstance(f, Event) and f.get("EventList") == ""]
+    model = LiveModel(Clock())
+    model.resync(status, channels)
+    [caller] = model.queue("hotline-general").callers  # type: ignore[union-attr]
+    assert (caller.uniqueid, caller.position) == ("demo-1.5", 1)
+    channel = model.snapshot().channel("demo-1.5")
+    assert channel is not None and channel.name == "PJSIP/trunk-00000005"

@@ -56,6 +56,7 @@ _MEMBER_REMOVED = ami.QUEUE_REMOVE_OK[1]
 _MEMBER_PAUSE = ami.QUEUE_PAUSE_OK[3]
 _QUEUE_PARAMS = ami.QUEUE_STATUS_IDLE[1]
 _QUEUE_MEMBER = ami.QUEUE_STATUS_IDLE[2]
+_QUEUE_ENTRY = ami.QUEUE_STATUS_WITH_CALLER[3]
 
 
 def compose(template: bytes, **values: object) -> bytes:
@@ -158,6 +159,8 @@ class SimulatedAsterisk:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.calls_placed = 0
+        #: Calls up now, by uniqueid: their headers and when they started (for resyncs).
+        self.active: dict[str, tuple[_CallEvents, float]] = {}
         self._numbers = itertools.count(1)
         self._epoch = int(time.time())
 
@@ -196,6 +199,9 @@ class SimulatedAsterisk:
         if name == "QueueStatus":
             peer.queue_status = self._status_items(fields.get("Queue", ""))
             return False
+        if name == "CoreShowChannels":
+            peer.channels = self._channel_items()
+            return False
         if name == "QueueSummary":
             return False
         handlers = {"QueueAdd": self._queue_add, "QueuePause": self._queue_pause, "QueueRemove": self._queue_remove}
@@ -219,6 +225,22 @@ class SimulatedAsterisk:
                 for member in queue.members.values():
                     f = member.fields(queue.name)
                     items.append(compose(_QUEUE_MEMBER, Queue=queue.name, Name=member.name, Location=member.interface, **{k: v for k, v in f.items() if k not in ("Queue", "MemberName", "Interface")}))
+                for position, uniqueid in enumerate(queue.waiting, 1):
+                    call, started = self.active.get(uniqueid) or (None, time.monotonic())
+                    if call is not None:
+                        items.append(compose(_QUEUE_ENTRY, Queue=queue.name, Position=position, Channel=call.channel, Uniqueid=uniqueid, CallerIDNum=call.number, Wait=int(time.monotonic() - started)))
+        return items
+
+    def _channel_items(self) -> list[bytes]:
+        """CoreShowChannels: every caller's channel that is up, in Queue() or in the IVR."""
+        with self.lock:
+            active = list(self.active.values())
+        items = []
+        for call, started in active:
+            seconds = int(time.monotonic() - started)
+            duration = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+            application, data = ("Queue", call.queue) if call.queue else ("AGI", "agi://127.0.0.1/ivr")
+            items.append(ami.core_show_channel(call.frame(_NEWCHANNEL), application=application, data=data, duration=duration))
         return items
 
     def _queue_add(self, fields: dict[str, str], action_id: str) -> list[bytes]:
@@ -292,6 +314,8 @@ class SimulatedAsterisk:
         uniqueid = self.new_uniqueid()
         channel = f"PJSIP/trunk-{next(self._numbers):08x}"
         call = _CallEvents(channel=channel, uniqueid=uniqueid, number=caller.number)
+        with self.lock:
+            self.active[uniqueid] = (call, time.monotonic())
         if caller.night:
             self.set_agent_on_duty(False)
         self._emit(call.frame(_NEWCHANNEL, Exten="12319", Context="hotline", ChannelState=4, ChannelStateDesc="Ring"))
@@ -322,6 +346,8 @@ class SimulatedAsterisk:
             if caller.night:
                 self.set_agent_on_duty(True)
             self.calls_placed += 1
+            with self.lock:
+                self.active.pop(uniqueid, None)
 
     def _queue(self, call: _CallEvents, caller: Caller, data: str) -> QueueOutcome | HangUp:
         """EXEC Queue, as app_queue runs it: blocks the caller's thread until the call ends."""
