@@ -124,6 +124,7 @@ class DeskBase:
         env.install_gettext_translations(i18n.catalogue(language), newstyle=True)  # type: ignore[attr-defined]
         env.filters["local"] = self._local
         env.globals.update(base=self.base, languages=i18n.LANGUAGES, language=language, statuses=STATUS_LABELS, zh=language == "zh_Hans")
+        env.globals["demo"] = self.context.config is not None and self.context.config.service.demo  # the demo banner (docs/demo.md)
         return env
 
     def _local(self, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

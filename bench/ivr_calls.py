@@ -8,7 +8,7 @@ Every party is its own process and talks over loopback only:
   server on a fresh copy of that database per N, so CPU (utime + stime) and VmRSS are read
   from /proc/<pid> of that process alone;
 - **the load generator**: `--procs` asyncio processes playing Asterisk 22's side of FastAGI:
-  the header block of `tests/agi_peer.py`, replies as res_agi writes them
+  the header block of `hotline/simulator/agi.py`, replies as res_agi writes them
   (tests/fixtures/asterisk/README.md), one command in flight, one more `HANGUP` when the
   server closes; Queue() answered as by an agent who talked and hung up (`200 result=-1`);
 - **baselines, same run, same generator**: our FastAGI layer alone (`hotline.agi.fastagi.listen`
@@ -91,7 +91,7 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.agi_peer import AST_ENVIRONMENT, AsteriskPeer, parse_args
+from hotline.simulator.agi import AST_ENVIRONMENT, AsteriskPeer, parse_args
 
 HOST = "127.0.0.1"
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"
@@ -239,7 +239,7 @@ KNOWN_APPS = {"queue", "dial", "playback", "set", "noop", "verbose", "userevent"
 
 
 def caller_actions(path: str, ticket: str) -> list[tuple[str, str]]:
-    """The caller's actions, used in order by the DTMF-reading commands (as tests/agi_peer.py)."""
+    """The caller's actions, used in order by the DTMF-reading commands (as hotline/simulator/agi.py)."""
     if path == "silent":
         return []
     if path == "status":
@@ -1519,9 +1519,9 @@ def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = Non
 
 
 def cross_check(ctx: RunContext, tickets: list[str], generator_lines: dict[str, list[str]]) -> dict[str, Any]:
-    """The project's Asterisk peer (tests/agi_peer.py) plays each path once against the same
+    """The project's Asterisk peer (hotline/simulator/agi.py) plays each path once against the same
     server: the server must send it the same command lines as to the load generator."""
-    from tests.agi_peer import Action, Press, Silence
+    from hotline.simulator.agi import Action, Press, Silence
 
     scripts: dict[str, list[Action]] = {"silent": [], "status": [Silence(), Press("1"), Press(tickets[0] + "#")], "emergency": [Silence(), Press("2")]}
     out: dict[str, Any] = {}
@@ -1711,9 +1711,12 @@ def main() -> int:
             servers.append(server)
             warm = run_load(ctx, name="warm-up", n=20, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets)
             if "cross_check" not in results:
-                results["cross_check"] = {"tests/agi_peer.py": cross_check(ctx, setup.tickets, warm["lines"])}
+                results["cross_check"] = {"hotline/simulator/agi.py": cross_check(ctx, setup.tickets, warm["lines"])}
                 results["silent_lines_match_baselines"] = warm["lines"].get("silent") == list(SILENT_FLOW)
-                print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
+                print(
+                    f"  cross-check with hotline/simulator/agi.py: {results['cross_check']['hotline/simulator/agi.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}",
+                    flush=True,
+                )
 
             def our_run(paths: str, mode: str, suffix: str = "") -> dict[str, Any]:
                 return record(

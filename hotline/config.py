@@ -271,6 +271,9 @@ class ServiceConfig:
     timezone: str = _check(_timezone, default="Asia/Shanghai")
     data_dir: str = _check(_non_empty_string, default="var")
     log_level: str = _check(_choice("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO")
+    #: Set by `hotline serve --demo` (hotline.demo): a demo database, simulated calls, and a
+    #: banner on every desk page.
+    demo: bool = _check(_boolean, default=False)
 
 
 @dataclass(frozen=True)
