@@ -104,7 +104,7 @@ class OversightPages(DeskBase):
         except ValueError:
             raise HttpError(400, N_("Bad filter"), N_("date: a day as YYYY-MM-DD")) from None
         summary = await self.db(lambda s: oversight.daily_summary(s, who, day, tz=tz, now=now))
-        return self.render(request, "oversight_daily.html", who, summary=summary, figures=oversight.DAILY_FIGURES, printed_at=now)
+        return self.render(request, "oversight_daily.html", who, summary=summary, figures=oversight.DAILY_FIGURES, names={k: (zh, en) for k, zh, en in oversight.DAILY_FIGURES}, printed_at=now)
 
 
 #: Message ids the oversight templates look up by value, listed so extraction finds them.
