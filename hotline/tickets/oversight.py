@@ -326,9 +326,9 @@ def parse_extra(amount: str, unit: str) -> TimeLimit:
         raise ValueError(f"amount: {amount[:20]!r} is not a whole number") from None
     if unit not in {u.value for u in REQUEST_UNITS}:
         raise ValueError(f"unit: {unit[:20]!r} is not working_hours or working_days")
-    limit = TimeLimit(count, TimeUnit(unit)) if count > 0 else None
-    if limit is None:
+    if count < 1:
         raise ValueError("amount: ask for at least 1")
+    limit = TimeLimit(count, TimeUnit(unit))
     most = MAX_REQUEST_DAYS * (8 if limit.unit is TimeUnit.WORKING_HOURS else 1)
     if limit.amount > most:
         raise ValueError(f"amount: at most {most} {limit.unit.value} at once")
