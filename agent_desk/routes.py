@@ -52,4 +52,11 @@ ROUTES: tuple[Route, ...] = (
     Route("api_keys", "GET", "/admin/api-keys", ADMIN),
     Route("create_api_key", "POST", "/admin/api-keys", ADMIN),
     Route("revoke_api_key", "POST", "/admin/api-keys/revoke", ADMIN),
+    # Oversight (issue 13 point 3): the overdue/due-soon board, 督办, departments' extension requests and their decisions, reworked cases, the printable daily summary.
+    Route("oversight_board", "GET", "/oversight", frozenset({Role.SUPERVISOR, Role.DEPARTMENT})),
+    Route("oversight_urge", "POST", "/oversight/cases/<number>/urge", frozenset({Role.SUPERVISOR})),
+    Route("oversight_request_extension", "POST", "/oversight/cases/<number>/extension", frozenset({Role.DEPARTMENT})),
+    Route("oversight_decide_extension", "POST", "/oversight/cases/<number>/extension/decision", frozenset({Role.SUPERVISOR})),
+    Route("oversight_reworked", "GET", "/oversight/reworked", frozenset({Role.SUPERVISOR, Role.DEPARTMENT})),
+    Route("oversight_daily", "GET", "/oversight/daily", frozenset({Role.SUPERVISOR})),
 )

@@ -625,3 +625,69 @@ class Open311Request(Base):
     last_name: Mapped[str] = mapped_column(String(50), default="")
     media_url: Mapped[str] = mapped_column(String(2048), default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# -- oversight: 督办 (urging a department) and a department's extension requests
+
+
+class Urge(Base):
+    """督办: a supervisor urges the department holding a case. Append-only: it is a record of
+    supervision that the department's reports count."""
+
+    __tablename__ = "urges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    #: The department urged: the one holding the case at that moment.
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    #: The dispatch round urged, so the department's board counts this round's urges only.
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The deadline in force when urged, and whether it had passed.
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_urges_department_id_at", "department_id", "at"), Index("ix_urges_at", "at"))
+
+
+class ExtensionRequest(Base):
+    """A department's request for more time (申请延期) on a case it holds; a supervisor approves
+    it (the workflow's extend move moves the deadline) or refuses it with a reason. At most one
+    pending request per case (a partial unique index)."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: How much more time, as `hotline.worktime.TimeLimit` writes it ('2 working_days').
+    added: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    #: The deadline in force when asked, and where the extra time would take it then.
+    deadline_at: Mapped[datetime] = mapped_column()
+    proposed_deadline_at: Mapped[datetime] = mapped_column()
+    #: pending, approved, refused, lapsed (the case left the department before a decision).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    #: The deadline the approval set.
+    new_deadline_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_extension_requests_status_requested_at", "status", "requested_at"),
+        Index("ix_extension_requests_department_id_requested_at", "department_id", "requested_at"),
+        Index("uq_extension_requests_pending_ticket_id", "ticket_id", unique=True, sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        CheckConstraint("status IN ('pending', 'approved', 'refused', 'lapsed')", name="status"),
+    )
+
+
+@event.listens_for(Urge, "before_update")
+@event.listens_for(Urge, "before_delete")
+def _forbid_urge_rewrite(mapper: Mapper[Urge], connection: Connection, target: Urge) -> None:
+    raise HistoryRewriteError(f"urges are append-only (urge {target.id})")

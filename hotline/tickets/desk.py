@@ -25,7 +25,8 @@ from hotline.tickets.workflow import RULES, STATUS_LABELS, Action, InvalidValue,
 from hotline.users import SignedIn
 from hotline.worktime import TimeLimit
 
-#: The department's request for more time: recorded as a note that a supervisor acts on with EXTEND.
+#: The department's request for more time: a structured request (`hotline.tickets.oversight`)
+#: that a supervisor approves with EXTEND or refuses; not a workflow move of its own.
 REQUEST_EXTENSION = "request_extension"
 
 #: Which workflow moves each role may make. A user with several roles may make the union.
@@ -270,8 +271,6 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
         for c in session.scalars(select(Call).where(call_filter).order_by(Call.started_at))
     ]
     actions = [a.value for a in allowed_actions(t.status) if may(who, a)]
-    if t.status is TicketStatus.DISPATCHED and may(who, REQUEST_EXTENSION):
-        actions.append(REQUEST_EXTENSION)
     deadline = None
     default_department = None
     if Action.DISPATCH.value in actions:
@@ -305,21 +304,14 @@ def move(
 ) -> Ticket:
     """One workflow move by a desk user; Forbidden if the role may not, TicketNotFound if the
     user may not see the case, or the workflow's own error. Audited in the same transaction."""
-    if not may(who, action):
+    if not may(who, action) or action == REQUEST_EXTENSION:
         raise Forbidden(f"your role may not {action} a ticket")
     t = _visible(session, who, number)
     actor = Actor.user(who.user_id, who.username)
-    if action == REQUEST_EXTENSION:
-        if t.status is not TicketStatus.DISPATCHED:
-            raise InvalidValue(f"ticket {t.number}: an extension can only be requested while dispatched")
-        if not (extra or "").strip() or not reason.strip():
-            raise InvalidValue(f"ticket {t.number}: say how much more time and why")
-        t = services.apply(session, policy, t, Action.NOTE, actor=actor, expected_version=expected_version, reason=f"申请延期 / extension requested: {extra} — {reason}")
-    else:
-        t = services.apply(
-            session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
-            department_id=department_id, category_id=category_id, extra=extra or None, satisfaction=satisfaction or None,
-        )  # fmt: skip
+    t = services.apply(
+        session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
+        department_id=department_id, category_id=category_id, extra=extra or None, satisfaction=satisfaction or None,
+    )  # fmt: skip
     audit.record(session, f"ticket_{action}", user_id=who.user_id, username=who.username, target=f"ticket:{t.number}", address=address, detail={"status": t.status.value})
     return t
 
