@@ -20,8 +20,10 @@ from urllib.parse import urlencode
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
+from agent_desk import errors
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
+from agent_desk.media import MediaPages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role, Urgency
@@ -48,7 +50,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(DeskBase):
+class Desk(MediaPages, DeskBase):
     """Every page of the desk."""
 
     # -- public
@@ -143,7 +145,10 @@ class Desk(DeskBase):
             case, categories, departments = await self.db(work)
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
-        return self.render(request, "ticket.html", who, case=case, categories=categories, departments=departments, error=self.form(request, "error"), satisfaction=policy.satisfaction_levels)
+        part = await self.ticket_media(who, number)
+        return self.render(
+            request, "ticket.html", who, case=case, categories=categories, departments=departments, error=self.form(request, "error"), satisfaction=policy.satisfaction_levels, media=part
+        )
 
     async def on_ticket_action(self, request: Req, who: SignedIn, number: str, action: str) -> bytes:
         f = self.form
@@ -173,11 +178,12 @@ class Desk(DeskBase):
                 )
             )
         except desk.Forbidden as exc:
-            raise HttpError(403, "Not allowed", str(exc)) from None
+            raise HttpError(403, N_("Not allowed"), errors.explain(exc, who.language)) from None
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
         except (WorkflowError, ValueError) as exc:
-            return self.redirect(request, f"/tickets/{number}?" + urlencode({"error": str(exc)}))
+            text = errors.explain(exc, who.language) if isinstance(exc, WorkflowError) else str(exc)
+            return self.redirect(request, f"/tickets/{number}?" + urlencode({"error": text}))
         return self.redirect(request, f"/tickets/{number}")
 
     async def on_new_ticket(self, request: Req, who: SignedIn, *, error: str = "", status: int = 200) -> bytes:

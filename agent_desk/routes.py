@@ -48,4 +48,8 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # -- media: recordings and transcripts on the ticket page, photos with a department's report (处置反馈)
+    Route("recording", "GET", "/tickets/<number>/recordings/<name>", EVERYONE),
+    Route("photo", "GET", "/tickets/<number>/photos/<name>", EVERYONE),
+    Route("report_handled", "POST", "/tickets/<number>/handle/report", frozenset({Role.DEPARTMENT})),
 )

@@ -306,7 +306,7 @@ def move(
     """One workflow move by a desk user; Forbidden if the role may not, TicketNotFound if the
     user may not see the case, or the workflow's own error. Audited in the same transaction."""
     if not may(who, action):
-        raise Forbidden(f"your role may not {action} a ticket")
+        raise Forbidden(f"your role may not {action} a ticket", code="forbidden_action", action=action[:32])
     t = _visible(session, who, number)
     actor = Actor.user(who.user_id, who.username)
     if action == REQUEST_EXTENSION:
