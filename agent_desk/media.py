@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
 
 from agent_desk import errors
 from agent_desk.base import DeskBase, HttpError, Req
@@ -132,10 +135,14 @@ class MediaPages(DeskBase):
         return served
 
     async def _send(self, request: Req, served: media.ServedFile, *, inline: bool) -> bytes:
+        """The file or the range asked for. Up to `files.MAX_SPAN` is read at once; more (a long
+        recording downloaded whole) is streamed in chunks, each read on a thread, and paused
+        while the browser is slower than the disk."""
         header = request.getHeader(b"range")
         wanted = header.decode("latin-1") if header else None
         try:
-            body, span, partial = await self.in_thread(_read, served.path, wanted)
+            span, partial = await self.in_thread(files.plan, served.path, wanted)
+            body = await self.in_thread(files.read_at, served.path, span.start, span.length) if span.length <= files.MAX_SPAN else None
         except files.Unsatisfiable:
             size = await self.in_thread(files.file_size, served.path)
             request.setResponseCode(416)
@@ -153,15 +160,60 @@ class MediaPages(DeskBase):
         request.setHeader(b"content-security-policy", FILE_CSP)
         if not request.responseHeaders.hasHeader(b"cache-control"):
             request.setHeader(b"cache-control", b"private, no-cache")
-        return bytes(body)
+        if body is not None:
+            request.setHeader(b"content-length", str(len(body)).encode())
+            return bytes(body)
+        request.setHeader(b"content-length", str(span.length).encode())
+        await self._stream(request, served.path, span)
+        return b""
+
+    async def _stream(self, request: Req, path: Path, span: files.Span) -> None:
+        gate = _Gate()
+        lost: list[Any] = []
+        request.notifyFinish().addErrback(lost.append)
+        request.registerProducer(gate, True)
+        try:
+            position, end = span.start, span.end + 1
+            while position < end and not lost and not gate.stopped:
+                await gate.ready()
+                chunk: bytes = await self.in_thread(files.read_at, path, position, min(STREAM_CHUNK, end - position))
+                if not chunk or lost or gate.stopped:
+                    break  # the file shrank, or the browser went away
+                request.write(chunk)
+                position += len(chunk)
+        finally:
+            request.unregisterProducer()
+        if position < end and not lost:
+            # The file was cut short under us: the promised length cannot be kept, so close.
+            request.channel.transport.abortConnection()
 
 
-def _read(path: Path, header: str | None) -> tuple[bytes, files.Span, bool]:
-    """The requested bytes of the file (blocking): the span is decided against the file's
-    size as it is now."""
-    span = files.parse_range(header, files.file_size(path))
-    body, read = files.read_span(path, span)
-    return body, read, span is not None
+STREAM_CHUNK = 1024 * 1024
+
+
+@implementer(IPushProducer)
+class _Gate:
+    """Backpressure for `_stream`: twisted.web pauses it while the connection's buffer is full."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._paused: Deferred[None] | None = None
+
+    def ready(self) -> Deferred[None]:
+        return self._paused if self._paused is not None else succeed(None)
+
+    def pauseProducing(self) -> None:
+        if self._paused is None:
+            self._paused = Deferred()
+
+    def resumeProducing(self) -> None:
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            paused.callback(None)
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self.resumeProducing()
 
 
 def _limit(problem: media.Problem) -> str:

@@ -217,6 +217,37 @@ def test_recordings_play_with_ranges_in_scope_and_nothing_else_is_served(media_d
     assert supervisor.get(f"/desk/tickets/{number}").status == 200
 
 
+def test_a_long_recording_is_streamed_and_a_browser_leaving_midway_harms_nothing(media_desk: Desk) -> None:
+    d = media_desk
+    big = os.urandom(3 * files.MAX_SPAN + 12345)
+    (d.recordings / "1700000000.33.wav").write_bytes(big)
+
+    def setup(s: Any) -> tuple[str, int]:
+        t = open_ticket(s, POLICY, source=TicketSource.HOTLINE, actor=SYSTEM, description="长时间通话")
+        records.start_call(s, uniqueid="1700000000.33", caller_number="13812345678")
+        call = records.link_ticket(s, uniqueid="1700000000.33", ticket_id=t.id)
+        call.recording_path = str(d.recordings / "1700000000.33.wav")
+        s.flush()
+        return t.number, call.id
+
+    number, call_id = d.database.run(setup)
+    supervisor = signed_in(d.port, "supervisor")
+    url = f"/desk/tickets/{number}/recordings/c{call_id}"
+    whole = raw(supervisor, url)
+    assert whole.status == 200 and whole.headers["content-length"] == str(len(big)) and whole.body == big
+    first = raw(supervisor, url, {"range": "bytes=0-"})
+    assert first.status == 206 and first.headers["content-range"] == f"bytes 0-{files.MAX_SPAN - 1}/{len(big)}" and first.body == big[: files.MAX_SPAN]
+    middle = raw(supervisor, url, {"range": f"bytes=1000-{len(big) - 1000}"})
+    assert middle.status == 206 and middle.body == big[1000 : len(big) - 999]
+    cookie = "; ".join(f"{k}={v}" for k, v in supervisor.jar.items())
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", d.port), timeout=30) as conn:
+            conn.sendall(f"GET {url} HTTP/1.1\r\nhost: x\r\ncookie: {cookie}\r\n\r\n".encode())
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200 ")
+    assert raw(supervisor, url, {"range": "bytes=-10"}).body == big[-10:]
+    assert supervisor.get(f"/desk/tickets/{number}").status == 200
+
+
 def test_range_parsing_edges() -> None:
     assert files.parse_range(None, 100) is None
     assert files.parse_range("bytes=0-", 10 * files.MAX_SPAN) == files.Span(0, files.MAX_SPAN - 1, 10 * files.MAX_SPAN)
@@ -409,6 +440,9 @@ def test_each_filter_of_the_ticket_list(media_desk: Desk) -> None:
     assert listed(f"since={today}") == everyone - {received}
     assert listed(f"until={today - timedelta(days=30)}") == {received}
     assert listed(f"since={today - timedelta(days=41)}&until={today - timedelta(days=39)}") == {received}
+    assert listed("period=today") == listed("period=7d") == listed("period=30d") == listed("period=month") == everyone - {received}
+    assert listed(f"period=30d&until={today - timedelta(days=1)}") == set()
+    assert operator.get("/desk/tickets?period=forever").status == 400
     # Full text: the number, the description, the address, the caller's name; Chinese substrings.
     assert listed("q=" + quote("塌陷")) == {late}
     assert listed("q=" + quote("香港中路")) == {plain}

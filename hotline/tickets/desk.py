@@ -79,6 +79,8 @@ class Filters:
     until: date | None = None
     text: str = ""
     page: int = 1
+    #: A named period of creation (PERIODS) in the service's time zone; `since`/`until` narrow it.
+    period: str = ""
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> Filters:
@@ -106,7 +108,25 @@ class Filters:
             until=pick("until", date.fromisoformat),
             text=args.get("q", "").strip()[:100],
             page=max(1, min(page, 10_000)),
+            period=pick("period", _period) or "",
         )
+
+
+#: Named periods of the list's filter: today, the last 7 and 30 days (today included), this month.
+PERIODS = ("today", "7d", "30d", "month")
+
+
+def _period(value: str) -> str:
+    if value not in PERIODS:
+        raise ValueError(value)
+    return value
+
+
+def period_start(period: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant of a named period, in the service's time zone."""
+    today = now.astimezone(tz).date()
+    first = {"today": today, "7d": today - timedelta(days=6), "30d": today - timedelta(days=29), "month": today.replace(day=1)}[period]
+    return datetime.combine(first, time(), tz)
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,8 @@ def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, n
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= now]
     if filters.due_soon:
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + DUE_SOON]
+    if filters.period:
+        conditions.append(Ticket.created_at >= period_start(filters.period, now, tz))
     if filters.since is not None:
         conditions.append(Ticket.created_at >= datetime.combine(filters.since, time(), tz))
     if filters.until is not None:

@@ -8,7 +8,6 @@ multipart/byteranges body no audio element asks for.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ class Span:
 
     @property
     def length(self) -> int:
-        return self.end - self.start + 1
+        return max(0, self.end - self.start + 1)
 
     def content_range(self) -> str:
         return f"bytes {self.start}-{self.end}/{self.size}"
@@ -69,15 +68,18 @@ def parse_range(header: str | None, size: int) -> Span | None:
     return Span(start, end, size)
 
 
-def read_span(path: Path, span: Span | None) -> tuple[bytes, Span]:
-    """The bytes of `span` (None: the whole file) and the span actually read. Blocking."""
+def plan(path: Path, header: str | None) -> tuple[Span, bool]:
+    """What to send of the file as it is now, and whether that is a part (206). Blocking."""
+    size = file_size(path)
+    span = parse_range(header, size)
+    return (span, True) if span is not None else (Span(0, size - 1, size), False)
+
+
+def read_at(path: Path, start: int, length: int) -> bytes:
+    """`length` bytes from `start` (fewer at the end of the file). Blocking."""
     with path.open("rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if span is None:
-            return f.read(), Span(0, max(0, size - 1), size)
-        end = min(span.end, size - 1)
-        f.seek(span.start)
-        return f.read(end - span.start + 1), Span(span.start, end, size)
+        f.seek(start)
+        return f.read(length)
 
 
 def file_size(path: Path) -> int:
