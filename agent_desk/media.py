@@ -103,7 +103,8 @@ class MediaPages(DeskBase):
         photos, problems = media.check_photos(uploads, max_count=config.photo_max_count, max_bytes=config.photo_max_bytes)
         if problems:
             _ = errors.translations(who.language).gettext
-            text = " ".join(_(PROBLEMS[p.code]) % {"name": p.filename, "limit": _limit(p)} for p in problems)
+            # Named one by one, but within what a redirect's URL can carry.
+            text = " ".join(_(PROBLEMS[p.code]) % {"name": p.filename[:80], "limit": _limit(p)} for p in problems[:10]) + (" …" if len(problems) > 10 else "")
             return self.redirect(request, f"/tickets/{quote(number)}?" + urlencode({"error": text}))
         note, address = self.form(request, "reason"), self.address(request)
         try:

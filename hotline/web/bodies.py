@@ -10,6 +10,7 @@ the node waits; it also drops the files' names. `BoundedRequest` instead
 - feeds a multipart body to werkzeug's sans-IO decoder chunk by chunk as it arrives (well under
   a millisecond per chunk): the form's fields land in `request.args` as twisted.web would put
   them (the desk's CSRF check reads them there), its files in `request.files` with their names;
+  the raw body stays in `request.content` too (the supervisor's aggregate port forwards it);
 - answers a malformed multipart body with a plain 400.
 """
 
@@ -66,6 +67,8 @@ class BoundedRequest(server.Request):
         if header:
             kind, options = parse_options_header(header[0].decode("latin-1"))
             if kind == "multipart/form-data":
+                # Parsed here as it arrives, never again whole on the reactor by twisted.web.
+                self._parsePOSTFormSubmission = False
                 boundary = options.get("boundary", "")
                 if boundary:
                     self._decoder = MultipartDecoder(boundary.encode("latin-1"), max_form_memory_size=MAX_FIELDS_BYTES, max_parts=MAX_PARTS)
@@ -79,11 +82,9 @@ class BoundedRequest(server.Request):
         if self._received > self.max_body:
             self._refuse()
             return
-        if self._decoder is None:
-            if not self._malformed:
-                super().handleContentChunk(data)  # type: ignore[no-untyped-call]
-            return
-        if not self._malformed:
+        # Kept as twisted.web keeps it (a temporary file beyond 100 kB): a proxy forwards it.
+        super().handleContentChunk(data)  # type: ignore[no-untyped-call]
+        if self._decoder is not None and not self._malformed:
             self._feed(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
@@ -91,7 +92,6 @@ class BoundedRequest(server.Request):
             return  # the 413 is on its way and the connection closing
         if self._decoder is not None and not self._malformed:
             self._feed(None)
-        # The content buffer holds no multipart bytes, so twisted.web parses only the query string.
         super().requestReceived(command, path, version)  # type: ignore[no-untyped-call]
 
     def process(self) -> None:
