@@ -361,6 +361,42 @@ def test_request_bodies_are_bounded_and_malformed_forms_refused(media_desk: Desk
     assert "已派遣" in dept.get(f"/desk/tickets/{number}").body
 
 
+def test_a_multipart_body_is_parsed_as_it_arrives_and_kept_whole_for_a_proxy() -> None:
+    """What the supervisor's aggregate port relies on: the raw body stays in request.content."""
+    import json
+    import threading
+
+    from twisted.internet.pollreactor import PollReactor
+    from twisted.web import resource
+
+    from hotline.web.site import make_site
+
+    class Echo(resource.Resource):
+        isLeaf = True
+
+        def render_POST(self, request: Any) -> bytes:
+            request.content.seek(0)
+            fields = {k.decode(): [v.decode() for v in vs] for k, vs in request.args.items()}
+            uploads = {n: [(u.filename, u.content_type, u.data.hex()) for u in us] for n, us in request.files.items()}
+            return json.dumps({"raw": request.content.read().hex(), "fields": fields, "files": uploads}).encode()
+
+    reactor = PollReactor()
+    port = reactor.listenTCP(0, make_site(Echo(), max_body_bytes=1_000_000), interface="127.0.0.1")
+    thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
+    thread.start()
+    try:
+        body, ctype = multipart({"csrf": "令牌", "reason": "已处置"}, [("a.jpg", "image/jpeg", JPEG), ("b.png", "image/png", png_bytes())])
+        answer = raw(Client(port.getHost().port), "/?q=1", {"content-type": ctype}, "POST", body)
+        seen = json.loads(answer.body)
+        assert bytes.fromhex(seen["raw"]) == body
+        assert seen["fields"] == {"q": ["1"], "csrf": ["令牌"], "reason": ["已处置"]}
+        assert seen["files"] == {"photos": [["a.jpg", "image/jpeg", JPEG.hex()], ["b.png", "image/png", png_bytes().hex()]]}
+    finally:
+        reactor.callFromThread(reactor.stop)
+        thread.join(30)
+        reactor.waker.connectionLost(None)
+
+
 # -- workflow refusals in the user's language
 
 
