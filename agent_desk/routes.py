@@ -59,4 +59,8 @@ ROUTES: tuple[Route, ...] = (
     Route("oversight_decide_extension", "POST", "/oversight/cases/<number>/extension/decision", frozenset({Role.SUPERVISOR})),
     Route("oversight_reworked", "GET", "/oversight/reworked", frozenset({Role.SUPERVISOR, Role.DEPARTMENT})),
     Route("oversight_daily", "GET", "/oversight/daily", frozenset({Role.SUPERVISOR})),
+    # -- media: recordings and transcripts on the ticket page, photos with a department's report (处置反馈)
+    Route("recording", "GET", "/tickets/<number>/recordings/<name>", EVERYONE),
+    Route("photo", "GET", "/tickets/<number>/photos/<name>", EVERYONE),
+    Route("report_handled", "POST", "/tickets/<number>/handle/report", frozenset({Role.DEPARTMENT})),
 )

@@ -402,6 +402,12 @@ class TicketsConfig:
     sequence_digits: int = _check(_integer(3, 6), default=4)
     default_time_limit: str = _check(_time_limit, default="5 working_days")
     urgent_time_limit: str = _check(_time_limit, default="4 hours")
+    #: Photos department staff send with a report (处置反馈): at most this many per report …
+    photo_max_count: int = _check(_integer(1, 20), default=6)
+    #: … each at most this many bytes (JPEG, PNG or WebP; checked by content, not by name).
+    photo_max_bytes: int = _check(_integer(10_000, 50_000_000), default=10_000_000)
+    #: Where the photos are kept, relative to service.data_dir (or absolute).
+    attachments_dir: str = _check(_non_empty_string, default="attachments")
 
 
 @dataclass(frozen=True)

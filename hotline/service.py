@@ -32,6 +32,7 @@ from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.lease import LeaseKeeper, lease_for
 from hotline.storage.models import utcnow
+from hotline.tickets import media
 from hotline.web.site import build_root, make_site
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         if role == "desk":
             for name, mount in plugins.load(plugins.WEB).items():
                 root.putChild(name.encode(), mount(service))
-        site = make_site(root)
+        site = make_site(root, max_body_bytes=media.max_request_bytes(config))
         bind = http_bind if http_bind is not None else config.http.bind
         port = http_port if http_port is not None else config.http.port
         service.http_port = _listen(reactor, bind, port, site, "http")

@@ -256,6 +256,7 @@ def run(config: Any, roles: Sequence[str] = (), *, child_args: Sequence[str] = (
         configure_logging,
     )
     from hotline.storage import db
+    from hotline.tickets import media
     from hotline.web.aggregate import build_aggregate_root
     from hotline.web.site import make_site
 
@@ -274,7 +275,7 @@ def run(config: Any, roles: Sequence[str] = (), *, child_args: Sequence[str] = (
         child_argv(config.source if config.source != "defaults" else None, child_args),
         registry,
     )
-    site = make_site(build_aggregate_root(reactor, supervisor, registry))
+    site = make_site(build_aggregate_root(reactor, supervisor, registry), max_body_bytes=media.max_request_bytes(config))
     port = _listen(reactor, config.http.bind, config.http.port, site, "http")
     address = port.getHost()
     log.info(

@@ -691,3 +691,38 @@ class ExtensionRequest(Base):
 @event.listens_for(Urge, "before_delete")
 def _forbid_urge_rewrite(mapper: Mapper[Urge], connection: Connection, target: Urge) -> None:
     raise HistoryRewriteError(f"urges are append-only (urge {target.id})")
+
+
+# -- media: photos sent with a department's report
+
+
+class Attachment(Base):
+    """A photo department staff sent with a report (处置反馈). The file lives under the service's
+    data directory by a random name (`hotline.tickets.media`); the row names it, so only files
+    the database knows are ever served, and ties it to the ticket and its timeline entry."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_events.id"), index=True)
+    #: Random, with the extension of the checked type: never anything the browser sent.
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The file's name on the sender's device, for people only (never a path on ours).
+    original_name: Mapped[str] = mapped_column(String(200), default="")
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: Full-text search of the ticket list (number, description, address, caller's name) is a
+#: substring match (LIKE '%…%'): on PostgreSQL a trigram GIN index (pg_trgm, in postgresql-15's
+#: contrib) serves it; on SQLite the partial condition keeps the index empty, since a LIKE with a
+#: leading wildcard cannot use a B-tree there anyway.
+Index(
+    "ix_tickets_text_trgm", Ticket.number, Ticket.description, Ticket.location, Ticket.caller_name,
+    postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops", "description": "gin_trgm_ops", "location": "gin_trgm_ops", "caller_name": "gin_trgm_ops"},
+    sqlite_where=text("0"),
+)  # fmt: skip

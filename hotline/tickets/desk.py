@@ -80,6 +80,8 @@ class Filters:
     until: date | None = None
     text: str = ""
     page: int = 1
+    #: A named period of creation (PERIODS) in the service's time zone; `since`/`until` narrow it.
+    period: str = ""
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> Filters:
@@ -107,7 +109,25 @@ class Filters:
             until=pick("until", date.fromisoformat),
             text=args.get("q", "").strip()[:100],
             page=max(1, min(page, 10_000)),
+            period=pick("period", _period) or "",
         )
+
+
+#: Named periods of the list's filter: today, the last 7 and 30 days (today included), this month.
+PERIODS = ("today", "7d", "30d", "month")
+
+
+def _period(value: str) -> str:
+    if value not in PERIODS:
+        raise ValueError(value)
+    return value
+
+
+def period_start(period: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant of a named period, in the service's time zone."""
+    today = now.astimezone(tz).date()
+    first = {"today": today, "7d": today - timedelta(days=6), "30d": today - timedelta(days=29), "month": today.replace(day=1)}[period]
+    return datetime.combine(first, time(), tz)
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,8 @@ def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, n
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= now]
     if filters.due_soon:
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + DUE_SOON]
+    if filters.period:
+        conditions.append(Ticket.created_at >= period_start(filters.period, now, tz))
     if filters.since is not None:
         conditions.append(Ticket.created_at >= datetime.combine(filters.since, time(), tz))
     if filters.until is not None:
@@ -305,7 +327,7 @@ def move(
     """One workflow move by a desk user; Forbidden if the role may not, TicketNotFound if the
     user may not see the case, or the workflow's own error. Audited in the same transaction."""
     if not may(who, action) or action == REQUEST_EXTENSION:
-        raise Forbidden(f"your role may not {action} a ticket")
+        raise Forbidden(f"your role may not {action} a ticket", code="forbidden_action", action=action[:32])
     t = _visible(session, who, number)
     actor = Actor.user(who.user_id, who.username)
     t = services.apply(
