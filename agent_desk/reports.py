@@ -1,0 +1,146 @@
+"""Reports for supervisors and administrators: the summary and trend pages and their CSV and
+XLSX exports. The figures are the core's (`hotline.reports.report`); this module reads the
+query string, renders, and draws the charts (`agent_desk.charts`)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from agent_desk import charts
+from agent_desk.base import DeskBase, HttpError, Req
+from agent_desk.i18n import N_
+from hotline.reports import report as reports
+from hotline.tickets import kpi
+from hotline.users import SignedIn
+
+EXPORT_TYPES = {"csv": b"text/csv; charset=utf-8", "xlsx": b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _language(who: SignedIn) -> reports.Language:
+    return "en" if who.language == "en" else "zh"
+
+
+class ReportPages(DeskBase):
+    """/reports, /reports/trend and /reports/export."""
+
+    def _filters(self, request: Req) -> reports.ReportFilters:
+        args = {key.decode("utf-8", "replace"): self.form(request, key.decode("utf-8", "replace")) for key in (request.args or {})}
+        return reports.parse_filters(args, self.context.now().astimezone(self.tz).date())
+
+    def _invalid(self, request: Req, who: SignedIn, exc: reports.InvalidFilters, view: str) -> bytes:
+        today = self.context.now().astimezone(self.tz).date()
+        filters = reports.ReportFilters("month", today, today.replace(day=1), today, "department")
+        return self.render(request, "reports.html", who, 400, view=view, errors=exc.errors, filters=filters, **self._choices(request))
+
+    def _choices(self, request: Req) -> dict[str, Any]:
+        """What the filter form offers, and the values the browser sent (kept on a 400)."""
+        sent = {key.decode("utf-8", "replace"): self.form(request, key.decode("utf-8", "replace")) for key in (request.args or {})}
+        rankable = [(name, kpi.TICKET_KPIS[name]) for name in reports.RANKABLE]
+        return {"sent": sent, "rankable": rankable, "kpis": kpi.TICKET_KPIS, "call_figures": reports.CALL_FIGURES, "operator_figures": reports.OPERATOR_FIGURES}
+
+    async def on_reports(self, request: Req, who: SignedIn) -> bytes:
+        try:
+            filters = self._filters(request)
+        except reports.InvalidFilters as exc:
+            return self._invalid(request, who, exc, "summary")
+        tz, now = self.tz, self.context.now()
+        result: reports.Report = await self.context.pool.read(lambda s: reports.build_report(s, filters, tz, now))
+        zh = _language(who) == "zh"
+        definition = kpi.TICKET_KPIS[filters.rank]
+        rows = [
+            ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), str(getattr(g, filters.rank)))
+            for g in result.tickets.rows
+            if getattr(g, filters.rank).denominator
+        ]
+        group_name = {"department": ("部门", "departments"), "category": ("小类", "minor categories"), "major_category": ("大类", "major categories")}[filters.by]
+        title = f"{definition.name_zh}：{group_name[0]}排名" if zh else f"{definition.name_en}: ranking of {group_name[1]}"
+        chart = charts.ranking(title, rows)
+        return self.render(request, "reports.html", who, view="summary", report=result, filters=filters, chart=chart, export=self._export_links(filters), **self._choices(request))
+
+    async def on_report_trend(self, request: Req, who: SignedIn) -> bytes:
+        try:
+            filters = self._filters(request)
+        except reports.InvalidFilters as exc:
+            return self._invalid(request, who, exc, "trend")
+        tz, now = self.tz, self.context.now()
+        trend: reports.Trend = await self.context.pool.read(lambda s: reports.build_trend(s, filters, tz, now))
+        zh = _language(who) == "zh"
+        labels = [b.label for b in trend.buckets]
+
+        def name(attr: str) -> str:
+            d = kpi.TICKET_KPIS[attr]
+            return d.name_zh if zh else d.name_en
+
+        figures = dict(reports.CALL_FIGURES)
+        rates = charts.trend(
+            "案件指标趋势" if zh else "Case figures per day" if labels and len(labels[0]) == 10 else "Case figures",
+            labels,
+            [(name(a), [_float(getattr(t.overall, a).percent) for t in trend.tickets]) for a in ("closure_rate", "on_time_closure_rate", "handling_rate", "satisfaction_rate")],
+        )
+        calls = charts.trend(
+            "话务指标趋势" if zh else "Call figures",
+            labels,
+            [(figures[a].title(_language(who)), [_float(getattr(c, a).percent) for c in trend.calls]) for a in ("answer_rate", "service_level", "abandon_rate")],
+        )
+        volume = charts.trend(
+            "受理量与进线量" if zh else "Tickets received and calls offered",
+            labels,
+            [("受理数" if zh else "received", [float(t.overall.received) for t in trend.tickets]), ("进线量" if zh else "calls offered", [float(c.offered) for c in trend.calls])],
+            unit="",
+            maximum=None,
+        )
+        table = reports.trend_table(trend, _language(who))
+        return self.render(
+            request, "reports.html", who, view="trend", trend=trend, filters=filters, charts_=[rates, calls, volume], table=table, export=self._export_links(filters), **self._choices(request)
+        )
+
+    def _export_links(self, filters: reports.ReportFilters) -> dict[str, str]:
+        links = {f"{table}.csv": "?" + urlencode(filters.query(table=table, format="csv")) for table in reports.TABLES}
+        links["xlsx"] = "?" + urlencode(filters.query(format="xlsx"))
+        return links
+
+    async def on_report_export(self, request: Req, who: SignedIn) -> bytes:
+        fmt = self.form(request, "format") or "csv"
+        table_name = self.form(request, "table") or "tickets"
+        if fmt not in EXPORT_TYPES:
+            raise HttpError(400, N_("Bad request"), N_("format: choose csv or xlsx"))
+        if fmt == "csv" and table_name not in reports.TABLES:
+            raise HttpError(400, N_("Bad request"), N_("table: choose tickets, calls, operators or trend"))
+        try:
+            filters = self._filters(request)
+        except reports.InvalidFilters as exc:
+            return self._invalid(request, who, exc, "summary")
+        tz, now, language = self.tz, self.context.now(), _language(who)
+        with_trend = fmt == "xlsx" or table_name == "trend"
+
+        def work(s: Any) -> tuple[reports.Report, reports.Trend | None]:
+            return reports.build_report(s, filters, tz, now), reports.build_trend(s, filters, tz, now) if with_trend else None
+
+        result, trend = await self.context.pool.read(work)
+        report_tables = reports.tables(result, trend, language)
+        period = result.period
+        stem = f"12319-report-{period.label.replace(' – ', '_') or filters.first.isoformat()}"
+        if fmt == "csv":
+            body = reports.to_csv(next(t for t in report_tables if t.name == table_name), language)
+            filename = f"{stem}-{table_name}.csv"
+        else:
+            zh = language == "zh"
+            heading = [
+                ("报表" if zh else "report", "12319 热线报表" if zh else "12319 hotline report"),
+                ("期间" if zh else "period", f"{filters.first.isoformat()} – {filters.last.isoformat()}"),
+                ("分组" if zh else "grouped by", filters.by),
+                ("服务水平阈值(秒)" if zh else "service level threshold (s)", str(filters.threshold_seconds)),
+                ("生成时间" if zh else "made at", now.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
+                ("说明" if zh else "note", "指标定义见 docs/kpi.md；比率保留两位小数" if zh else "definitions: docs/kpi.md; rates to two places"),
+            ]
+            body = reports.to_xlsx(report_tables, language, heading)
+            filename = f"{stem}.xlsx"
+        request.setHeader(b"content-type", EXPORT_TYPES[fmt])
+        request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(filename)}".encode("ascii"))
+        request.setHeader(b"cache-control", b"no-store")
+        return body
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
