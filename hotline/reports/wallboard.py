@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from hotline import dialplan
 from hotline.ami.live import LiveSnapshot, MemberView, QueueView
+from hotline.reports.report import without_jit
 from hotline.storage.models import Call
 from hotline.tickets import kpi
 from hotline.tickets.kpi import CallKpis, CallReport, Mean, Period, Ratio
@@ -171,6 +172,7 @@ def database_figures(session: Session, now: datetime, tz: tzinfo, thresholds: It
     calls per agent interface (for "on call since"). Two aggregate queries per threshold
     (usually one threshold) and one small indexed lookup."""
     today, last_hour = today_and_last_hour(now, tz)
+    without_jit(session)
     wanted = sorted(set(thresholds)) or [kpi.CALL_SERVICE_LEVEL_SECONDS]
     open_calls = session.execute(
         select(Call.agent_interface, Call.answered_at).where(
