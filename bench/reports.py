@@ -212,7 +212,11 @@ def main() -> int:
             database = Database.from_url(url, pool_size=2)
         with database.transaction() as s:
             out["postgresql_version"] = s.execute(text("SHOW server_version")).scalar_one()
+        load_before = os.getloadavg()[0]
         figures = measure(database, args.repeat)
+        # The machine is shared: the load says how much the figures are inflated.
+        out["load_average"] = {"before": round(load_before, 1), "after": round(os.getloadavg()[0], 1)}
+        print(f"load average (1 min) before {load_before:.1f}, after {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         database.dispose()
     finally:
         if server is not None:
