@@ -14,6 +14,8 @@ from hotline.reports import report as reports
 from hotline.tickets import kpi
 from hotline.users import SignedIn
 
+#: The most bars a ranking chart draws.
+RANKING_ROWS = 30
 EXPORT_TYPES = {"csv": b"text/csv; charset=utf-8", "xlsx": b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -55,6 +57,12 @@ class ReportPages(DeskBase):
         ]
         group_name = {"department": ("部门", "departments"), "category": ("小类", "minor categories"), "major_category": ("大类", "major categories")}[filters.by]
         title = f"{definition.name_zh}：{group_name[0]}排名" if zh else f"{definition.name_en}: ranking of {group_name[1]}"
+        if len(rows) > RANKING_ROWS:
+            # A ranking of 200 minor classes is unreadable: the best and the worst, said so.
+            rows.sort(key=lambda r: -(r[1] or 0.0))
+            half = RANKING_ROWS // 2
+            rows = rows[:half] + rows[-half:]
+            title += f"（前后各 {half} 名，共 {len(result.tickets.rows)} 组）" if zh else f" (best and worst {half} of {len(result.tickets.rows)})"
         chart = charts.ranking(title, rows)
         return self.render(request, "reports.html", who, view="summary", report=result, filters=filters, chart=chart, export=self._export_links(filters), **self._choices(request))
 

@@ -367,3 +367,20 @@ def test_wallboard_page_and_its_json(desk: int) -> None:
     assert [q["skill"] for q in payload["queues"]] == [] and payload["live"] is False
     assert payload["state_labels"]["paused"] == "暂停" and payload["refresh_seconds"] == 5
     assert signed_in(desk, "operator").get("/desk/wallboard/data").status == 403
+
+
+# -- the charts
+
+
+def test_charts_are_plain_svg_with_escaped_labels_and_hover_titles() -> None:
+    from agent_desk import charts
+
+    svg = str(charts.ranking("结案率：部门排名", [("<script>alert(1)</script>", 93.72, "911/972 = 93.72 %"), ("园林", None, "0/0 = —"), ("市政", 50.0, "1/2 = 50.00 %")]))
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.index("93.72 %") < svg.index("50.00 %") < svg.index("—"), "best first, no figure last"
+    assert "<title>市政: 1/2 = 50.00 %</title>" in svg
+    line = str(charts.trend("趋势", ["2026-02-01", "2026-02-02", "2026-02-03"], [("接通率", [90.0, None, 95.5])]))
+    assert "<polyline" not in line, "a gap leaves no line between single points"
+    assert line.count("<circle") == 2 and "<title>2026-02-03 接通率: 95.50 %</title>" in line
+    counts = str(charts.trend("量", ["a", "b"], [("受理数", [3.0, 7.0])], unit="", maximum=None))
+    assert ">10<" in counts, "the axis ends on a round number above the largest value"

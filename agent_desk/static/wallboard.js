@@ -32,6 +32,11 @@
   function queues(snapshot) {
     const body = document.getElementById("wb-queues");
     body.replaceChildren();
+    if (!snapshot.queues.length) {
+      const row = document.createElement("tr");
+      cell(row, body.dataset.empty, "empty").colSpan = 12;
+      body.appendChild(row);
+    }
     for (const q of snapshot.queues) {
       [["today", zh ? "今日" : "today"], ["last_hour", zh ? "近一小时" : "last hour"]].forEach(([key, label], i) => {
         const row = document.createElement("tr");
@@ -93,6 +98,7 @@
     document.getElementById("wb-at").textContent = new Date(snapshot.at).toLocaleTimeString(zh ? "zh-CN" : "en-GB", { hour12: false });
     const live = document.getElementById("wb-live");
     live.className = snapshot.live ? "live" : "stale";
+    live.textContent = snapshot.live ? live.dataset.live : live.dataset.stale;
     queues(snapshot);
     agentRows(labels);
     document.getElementById("wb-counts").textContent = Object.entries(snapshot.agent_counts)
