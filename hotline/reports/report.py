@@ -187,32 +187,40 @@ def without_jit(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def build_report(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> Report:
-    """The case figures per group, the call figures per queue and per operator: three
-    aggregate queries (plus the lookups of group and operator names)."""
+def case_figures(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> TicketReport:
+    """The case figures per group: one aggregate query (plus the group names)."""
+    without_jit(session)
+    return kpi.ticket_kpis(session, filters.period_of(tz), by=filters.by, now=now)
+
+
+def call_figures(session: Session, filters: ReportFilters, tz: tzinfo) -> tuple[CallReport, tuple[OperatorCallKpis, ...]]:
+    """The call figures per queue and per operator: two aggregate queries."""
     without_jit(session)
     period = filters.period_of(tz)
-    return Report(
-        filters,
-        period,
-        kpi.ticket_kpis(session, period, by=filters.by, now=now),
-        kpi.call_kpis(session, period, threshold_seconds=filters.threshold_seconds),
-        kpi.call_kpis_by_operator(session, period, threshold_seconds=filters.threshold_seconds),
-    )
+    return kpi.call_kpis(session, period, threshold_seconds=filters.threshold_seconds), kpi.call_kpis_by_operator(session, period, threshold_seconds=filters.threshold_seconds)
+
+
+def build_report(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> Report:
+    """The whole report in one transaction. (The desk runs `case_figures` and `call_figures`
+    side by side on two reader threads instead: they touch different tables.)"""
+    return Report(filters, filters.period_of(tz), case_figures(session, filters, tz, now), *call_figures(session, filters, tz))
+
+
+def trend_case_figures(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> tuple[TicketReport, ...]:
+    """The overall case figures per bucket of `trend_periods`: `ticket_kpis` per bucket."""
+    without_jit(session)
+    return kpi.ticket_kpi_series(session, trend_periods(filters, tz), now=now)
+
+
+def trend_call_figures(session: Session, filters: ReportFilters, tz: tzinfo) -> tuple[CallKpis, ...]:
+    """The overall call figures per bucket of `trend_periods`: one query grouped by bucket."""
+    without_jit(session)
+    return kpi.call_kpis_per_period(session, trend_periods(filters, tz), threshold_seconds=filters.threshold_seconds)
 
 
 def build_trend(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> Trend:
-    """The overall case and call figures per bucket of `trend_periods`: `ticket_kpis` per
-    bucket and one grouped call query."""
-    buckets = trend_periods(filters, tz)
-    without_jit(session)
-    return Trend(
-        filters,
-        filters.period_of(tz),
-        buckets,
-        kpi.ticket_kpi_series(session, buckets, now=now),
-        kpi.call_kpis_per_period(session, buckets, threshold_seconds=filters.threshold_seconds),
-    )
+    """The whole trend in one transaction (the desk runs its two halves side by side)."""
+    return Trend(filters, filters.period_of(tz), trend_periods(filters, tz), trend_case_figures(session, filters, tz, now), trend_call_figures(session, filters, tz))
 
 
 # -- tables (the page's and the exports' columns)
