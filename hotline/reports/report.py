@@ -206,21 +206,22 @@ def build_report(session: Session, filters: ReportFilters, tz: tzinfo, now: date
     return Report(filters, filters.period_of(tz), case_figures(session, filters, tz, now), *call_figures(session, filters, tz))
 
 
-def trend_case_figures(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> tuple[TicketReport, ...]:
-    """The overall case figures per bucket of `trend_periods`: `ticket_kpis` per bucket."""
+def trend_case_figures(session: Session, buckets: Sequence[Period], now: datetime) -> tuple[TicketReport, ...]:
+    """The overall case figures per bucket: `ticket_kpis` per bucket."""
     without_jit(session)
-    return kpi.ticket_kpi_series(session, trend_periods(filters, tz), now=now)
+    return kpi.ticket_kpi_series(session, buckets, now=now)
 
 
-def trend_call_figures(session: Session, filters: ReportFilters, tz: tzinfo) -> tuple[CallKpis, ...]:
-    """The overall call figures per bucket of `trend_periods`: one query grouped by bucket."""
+def trend_call_figures(session: Session, buckets: Sequence[Period], threshold_seconds: int) -> tuple[CallKpis, ...]:
+    """The overall call figures per bucket: one query grouped by bucket."""
     without_jit(session)
-    return kpi.call_kpis_per_period(session, trend_periods(filters, tz), threshold_seconds=filters.threshold_seconds)
+    return kpi.call_kpis_per_period(session, buckets, threshold_seconds=threshold_seconds)
 
 
 def build_trend(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> Trend:
-    """The whole trend in one transaction (the desk runs its two halves side by side)."""
-    return Trend(filters, filters.period_of(tz), trend_periods(filters, tz), trend_case_figures(session, filters, tz, now), trend_call_figures(session, filters, tz))
+    """The whole trend in one transaction (the desk spreads its parts over two reader threads)."""
+    buckets = trend_periods(filters, tz)
+    return Trend(filters, filters.period_of(tz), buckets, trend_case_figures(session, buckets, now), trend_call_figures(session, buckets, filters.threshold_seconds))
 
 
 # -- tables (the page's and the exports' columns)
