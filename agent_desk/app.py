@@ -26,6 +26,8 @@ from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, Des
 from agent_desk.i18n import N_
 from agent_desk.media import MediaPages
 from agent_desk.oversight import OversightPages
+from agent_desk.reports import ReportPages
+from agent_desk.wallboard import WallboardPages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role, Urgency
@@ -52,7 +54,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(ApiKeyPages, MediaPages, OversightPages, DeskBase):
+class Desk(ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public
