@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
+from agent_desk.admin_pages import AdminPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
 from hotline import audit, users
@@ -48,7 +49,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(DeskBase):
+class Desk(AdminPages, DeskBase):
     """Every page of the desk."""
 
     # -- public

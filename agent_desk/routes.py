@@ -48,4 +48,13 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # Administration (agent_desk/admin_pages.py): departments, categories, the working calendar.
+    Route("admin_departments", "GET", "/admin/departments", ADMIN),
+    Route("admin_save_department", "POST", "/admin/departments", ADMIN),
+    Route("admin_department_active", "POST", "/admin/departments/active", ADMIN),
+    Route("admin_categories", "GET", "/admin/categories", ADMIN),
+    Route("admin_save_category", "POST", "/admin/categories", ADMIN),
+    Route("admin_category_active", "POST", "/admin/categories/active", ADMIN),
+    Route("admin_calendar", "GET", "/admin/calendar", ADMIN),
+    Route("admin_save_calendar", "POST", "/admin/calendar", ADMIN),
 )

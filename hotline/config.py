@@ -427,6 +427,9 @@ class Config:
     source: str = "defaults"
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
+    #: The working calendar kept current from the database's admin settings (hotline.settings),
+    #: set by the composition root; None: `working_calendar()` builds one from [calendar].
+    live_calendar: WorkingCalendar | None = field(default=None, compare=False, repr=False)
 
     def data_path(self, *parts: str) -> Path:
         return (self.base_dir / self.service.data_dir).joinpath(*parts)
@@ -446,12 +449,15 @@ class Config:
         raise KeyError(name)
 
     def working_calendar(self) -> WorkingCalendar:
-        overrides = {year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays)) for year, y in self.calendar.years.items()}
-        return WorkingCalendar(
-            office_hours=OfficeHours.parse(list(self.calendar.office_hours)),
-            tz=ZoneInfo(self.service.timezone),
-            overrides=overrides,
-        )
+        if self.live_calendar is not None:
+            return self.live_calendar
+        return calendar_of(self.calendar, self.service.timezone)
+
+
+def calendar_of(calendar: CalendarConfig, timezone: str) -> WorkingCalendar:
+    """The working calendar a [calendar] section describes."""
+    overrides = {year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays)) for year, y in calendar.years.items()}
+    return WorkingCalendar(office_hours=OfficeHours.parse(list(calendar.office_hours)), tz=ZoneInfo(timezone), overrides=overrides)
 
 
 _SECTION_TYPES = {
@@ -542,6 +548,17 @@ def _cross_check(config: Config) -> None:
         raise ConfigError(source, "satisfaction.satisfied", "a subset of satisfaction.levels", unknown[0])
     if config.http.port and config.http.port == config.fastagi.port and config.http.bind == config.fastagi.bind:
         raise ConfigError(source, "fastagi.port", "a port different from http.port", config.fastagi.port)
+
+
+def check_section(name: str, raw: Any, source: str) -> Any:
+    """Validate one section (or [[queues]]/[[seats]] array) exactly as the loader does, for the
+    admin pages: the same checkers and the same ConfigError message, never a second copy of
+    the rules. Returns the typed section."""
+    if name in _LIST_TYPES:
+        return _build_list(name, raw, source)
+    if name not in _SECTION_TYPES:
+        raise ConfigError(source, name, "a section (known: " + ", ".join([*_SECTION_TYPES, *_LIST_TYPES]) + ")", raw)
+    return _build(_SECTION_TYPES[name], raw, source, name)
 
 
 def parse(text: str, source: str = "<string>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -581,3 +581,19 @@ class UserSetting(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _forbid_audit_rewrite(mapper: Mapper[AuditEntry], connection: Connection, target: AuditEntry) -> None:
     raise HistoryRewriteError(f"the audit log is append-only (entry {target.id})")
+
+
+class AdminSetting(Base):
+    """A configuration section an administrator set from the desk (hotline.settings): it
+    replaces the file's section in every role. `revision` is unique and grows with every
+    save, so a role polls `max(revision)` to learn, cheaply, that something changed."""
+
+    __tablename__ = "admin_settings"
+
+    #: The section's name in hotline.toml ("calendar").
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The section as the TOML file would hold it (dates as ISO text).
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, unique=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(64), default="")

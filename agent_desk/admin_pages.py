@@ -1,0 +1,157 @@
+"""The administrators' pages for what hotline.toml and the taxonomy files set: departments,
+categories with their default department and time limits per urgency, and the working
+calendar (office hours, holidays, adjusted working days 调休).
+
+Nothing here decides what is valid: the core (`hotline.administration`, `hotline.settings`)
+checks each change with the loaders' own rules and audits it; a refusal comes back as the
+loader's message on the same page, with the form as typed (status 400).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from agent_desk.base import DeskBase, HttpError, Req
+from agent_desk.i18n import N_
+from hotline import administration, settings
+from hotline.config import Config, ConfigError, calendar_of
+from hotline.storage.models import CategoryKind
+from hotline.tickets.taxonomy import TaxonomyError
+from hotline.users import SignedIn
+
+DEPARTMENT_FIELDS = ("code", "name_zh", "name_en", "phone")
+CATEGORY_FIELDS = ("code", "kind", "parent", "name_zh", "name_en", "department", "time_limit", "urgent_time_limit")
+
+
+class AdminPages(DeskBase):
+    """Departments, categories and the working calendar, for administrators."""
+
+    def _id(self, request: Req, name: str = "id") -> int | None:
+        text = self.form(request, name)
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise HttpError(400, N_("Bad request"), N_("Choose an entry from the list.")) from None
+
+    def _refusal(self, exc: Exception) -> list[str]:
+        if isinstance(exc, TaxonomyError):
+            return administration.problems_of(exc)
+        return [str(exc)]
+
+    # -- departments
+
+    async def on_admin_departments(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, editing: int | None = None, status: int = 200) -> bytes:
+        rows = await self.db(administration.departments)
+        return self.render(request, "admin_departments.html", who, status, rows=rows, errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"))
+
+    async def on_admin_save_department(self, request: Req, who: SignedIn) -> bytes:
+        return await self._save(request, who, administration.save_department, DEPARTMENT_FIELDS, self.on_admin_departments, "/admin/departments?saved={code}")
+
+    async def on_admin_department_active(self, request: Req, who: SignedIn) -> bytes:
+        return await self._activate(request, who, administration.set_department_active, self.on_admin_departments, "/admin/departments?saved={code}")
+
+    # -- categories
+
+    async def on_admin_categories(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, editing: int | None = None, status: int = 200) -> bytes:
+        def work(s: Any) -> tuple[Any, Any]:
+            return administration.categories(s), administration.departments(s)
+
+        rows, departments = await self.db(work)
+        return self.render(
+            request, "admin_categories.html", who, status,
+            rows=rows, departments=[d for d in departments if d.active], kinds=list(CategoryKind), errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"),
+        )  # fmt: skip
+
+    async def on_admin_save_category(self, request: Req, who: SignedIn) -> bytes:
+        return await self._save(request, who, administration.save_category, CATEGORY_FIELDS, self.on_admin_categories, "/admin/categories?saved={code}#c-{code}")
+
+    async def on_admin_category_active(self, request: Req, who: SignedIn) -> bytes:
+        return await self._activate(request, who, administration.set_category_active, self.on_admin_categories, "/admin/categories?saved={code}#c-{code}")
+
+    # -- shared by both lists
+
+    async def _save(self, request: Req, who: SignedIn, save: Callable[..., Any], names: tuple[str, ...], page: Callable[..., Awaitable[bytes]], done: str) -> bytes:
+        """Create (no id) or change one entry; a refusal shows the list again with the form as typed."""
+        item_id = self._id(request)
+        fields = {k: self.form(request, k) for k in names}
+        address = self.address(request)
+        try:
+            code = await self.db(lambda s: save(s, who, item_id, fields, address=address).code)
+        except (TaxonomyError, administration.AdminError) as exc:
+            return await page(request, who, errors=self._refusal(exc), values=fields, editing=item_id, status=400)
+        return self.redirect(request, done.format(code=code))
+
+    async def _activate(self, request: Req, who: SignedIn, activate: Callable[..., Any], page: Callable[..., Awaitable[bytes]], done: str) -> bytes:
+        item_id = self._id(request)
+        if item_id is None:
+            raise HttpError(400, N_("Bad request"), N_("Choose an entry from the list."))
+        active, address = self.form(request, "active") == "1", self.address(request)
+        try:
+            code = await self.db(lambda s: activate(s, who, item_id, active, address=address).code)
+        except administration.AdminError as exc:
+            return await page(request, who, errors=[str(exc)], status=400)
+        return self.redirect(request, done.format(code=code))
+
+    # -- the working calendar
+
+    @property
+    def _file_config(self) -> Config:
+        return self.context.config if self.context.config is not None else Config()
+
+    def _month(self, request: Req) -> tuple[int, int]:
+        text = self.form(request, "month")
+        if not text:
+            today = self.context.now().astimezone(self.tz).date()
+            return today.year, today.month
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            date(year, month, 1)
+        except ValueError:
+            raise HttpError(400, N_("Bad request"), N_("month: expected YYYY-MM, e.g. 2027-02")) from None
+        return year, month
+
+    async def on_admin_calendar(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, status: int = 200) -> bytes:
+        year, month = self._month(request)
+        base = self._file_config
+
+        def work(s: Any) -> tuple[Config, int]:
+            return settings.current(s, base), settings.revision(s)
+
+        config, revision = await self.db(work)
+        calendar = calendar_of(config.calendar, config.service.timezone)
+        weeks = settings.month(calendar, year, month)
+        override = config.calendar.years.get(year)
+        if values is None:
+            values = {
+                "office_hours": "\n".join(config.calendar.office_hours),
+                "year": str(year),
+                "holidays": "\n".join(d.isoformat() for d in sorted(override.holidays)) if override else "",
+                "workdays": "\n".join(d.isoformat() for d in sorted(override.workdays)) if override else "",
+            }
+        previous = date(year - (month == 1), 12 if month == 1 else month - 1, 1)
+        following = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+        return self.render(
+            request, "admin_calendar.html", who, status,
+            weeks=weeks, year=year, month=month, previous=f"{previous:%Y-%m}", following=f"{following:%Y-%m}", known=calendar.is_year_known(year),
+            values=values, errors=errors or [], revision=revision, years=sorted(config.calendar.years), saved=self.form(request, "saved") == "1",
+            poll_seconds=int(settings.POLL_SECONDS),
+        )  # fmt: skip
+
+    async def on_admin_save_calendar(self, request: Req, who: SignedIn) -> bytes:
+        values = {k: self.form(request, k) for k in ("office_hours", "year", "holidays", "workdays", "month")}
+        lines = {k: [line.strip() for line in values[k].splitlines() if line.strip()] for k in ("office_hours", "holidays", "workdays")}
+        base, address = self._file_config, self.address(request)
+
+        def work(s: Any) -> None:
+            raw = settings.calendar_edit(settings.current(s, base).calendar, office_hours=lines["office_hours"], year=values["year"].strip(), holidays=lines["holidays"], workdays=lines["workdays"])
+            settings.save(s, "calendar", raw, user_id=who.user_id, username=who.username, address=address)
+
+        try:
+            await self.db(work)
+        except (ConfigError, settings.SettingsConflict) as exc:
+            return await self.on_admin_calendar(request, who, errors=[str(exc)], values=values, status=400)
+        return self.redirect(request, f"/admin/calendar?saved=1&month={values['month'] or ''}")
