@@ -63,7 +63,7 @@ class AdminPages(DeskBase):
         rows, departments = await self.db(work)
         return self.render(
             request, "admin_categories.html", who, status,
-            rows=rows, departments=[d for d in departments if d.active], kinds=list(CategoryKind), errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"),
+            rows=rows, departments=[d for d in departments if d.active], kinds=list(CategoryKind), defaults=(str(self.context.policy.default_time_limit), str(self.context.policy.urgent_time_limit)), errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"),
         )  # fmt: skip
 
     async def on_admin_save_category(self, request: Req, who: SignedIn) -> bytes:
