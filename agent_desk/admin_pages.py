@@ -155,3 +155,29 @@ class AdminPages(DeskBase):
         except (ConfigError, settings.SettingsConflict) as exc:
             return await self.on_admin_calendar(request, who, errors=[str(exc)], values=values, status=400)
         return self.redirect(request, f"/admin/calendar?saved=1&month={values['month'] or ''}")
+
+    # -- calling windows for callbacks
+
+    async def on_admin_callbacks(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, status: int = 200) -> bytes:
+        base, today = self._file_config, self.context.now().astimezone(self.tz).date()
+
+        def work(s: Any) -> tuple[Config, int]:
+            return settings.current(s, base), settings.revision(s)
+
+        config, revision = await self.db(work)
+        if values is None:
+            values = {"calling_hours": "\n".join(config.callbacks.calling_hours)}
+        return self.render(
+            request, "admin_callbacks.html", who, status,
+            days=settings.calling_windows(config, today), values=values, errors=errors or [], revision=revision, saved=self.form(request, "saved") == "1", poll_seconds=int(settings.POLL_SECONDS),
+        )  # fmt: skip
+
+    async def on_admin_save_callbacks(self, request: Req, who: SignedIn) -> bytes:
+        values = {"calling_hours": self.form(request, "calling_hours")}
+        rules = [line.strip() for line in values["calling_hours"].splitlines() if line.strip()]
+        address = self.address(request)
+        try:
+            await self.db(lambda s: settings.save(s, "callbacks", {"calling_hours": rules}, user_id=who.user_id, username=who.username, address=address))
+        except (ConfigError, settings.SettingsConflict) as exc:
+            return await self.on_admin_callbacks(request, who, errors=[str(exc)], values=values, status=400)
+        return self.redirect(request, "/admin/callbacks?saved=1")

@@ -57,4 +57,6 @@ ROUTES: tuple[Route, ...] = (
     Route("admin_category_active", "POST", "/admin/categories/active", ADMIN),
     Route("admin_calendar", "GET", "/admin/calendar", ADMIN),
     Route("admin_save_calendar", "POST", "/admin/calendar", ADMIN),
+    Route("admin_callbacks", "GET", "/admin/callbacks", ADMIN),
+    Route("admin_save_callbacks", "POST", "/admin/callbacks", ADMIN),
 )

@@ -410,6 +410,14 @@ class SatisfactionConfig:
 
 
 @dataclass(frozen=True)
+class CallbacksConfig:
+    """When the centre may call citizens back (回访, queue callbacks): rules written as queue
+    hours are ("workdays 09:00-12:00"), so public holidays are skipped and 调休 days count."""
+
+    calling_hours: tuple[str, ...] = _check(_hours, default=("workdays 09:00-12:00", "workdays 14:00-18:00"))
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -419,6 +427,7 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
@@ -469,6 +478,7 @@ _SECTION_TYPES = {
     "calendar": CalendarConfig,
     "tickets": TicketsConfig,
     "satisfaction": SatisfactionConfig,
+    "callbacks": CallbacksConfig,
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
 }

@@ -41,7 +41,7 @@ POLL_SECONDS = 5.0
 #: The source ConfigError messages name, where the loader names the file.
 SOURCE = "admin settings"
 #: Sections an administrator may set from the desk.
-EDITABLE = ("calendar",)
+EDITABLE = ("calendar", "callbacks")
 
 
 class SettingsConflict(Exception):
@@ -214,6 +214,37 @@ class LiveSettings:
     def refresh_from(self, database: Database) -> bool:
         """At start-up, before the reactor runs: the role starts on the stored settings."""
         return self.apply(database.read(self.changes))
+
+
+# -- the calling-windows page
+
+
+@dataclass(frozen=True)
+class WindowDay:
+    day: date
+    working: bool
+    #: The periods callbacks may be made in, "HH:MM-HH:MM".
+    periods: tuple[str, ...]
+
+
+def calling_windows(config: Config, start: date, days: int = 14) -> list[WindowDay]:
+    """When callbacks may be made on each of `days` days from `start`, on this calendar."""
+    from datetime import timedelta
+
+    from hotline.business_hours import BusinessHours
+
+    hours = BusinessHours.parse(list(config.callbacks.calling_hours))
+    calendar = calendar_of(config.calendar, config.service.timezone)
+    out = []
+    for offset in range(days):
+        d = start + timedelta(days=offset)
+        working = calendar.is_working_day(d)
+        if hours.always:
+            periods: tuple[str, ...] = ("00:00-24:00",)
+        else:
+            periods = tuple(sorted(f"{r.start:%H:%M}-{r.end:%H:%M}" for r in hours.rules if (working if r.weekdays is None else d.weekday() in r.weekdays)))
+        out.append(WindowDay(d, working, periods))
+    return out
 
 
 # -- the month view of the calendar page

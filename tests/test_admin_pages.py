@@ -276,3 +276,34 @@ def test_a_role_picks_up_a_calendar_change_without_restarting(database: Database
     # The other role had not polled yet: it still runs on the old rules until it does.
     assert ivr.calendar.is_working_day(date(2026, 3, 9)) is True
     assert database.read(ivr.refresh) is True and ivr.calendar.is_working_day(date(2026, 3, 9)) is False
+
+
+# -- calling windows for callbacks
+
+
+def test_calling_windows_are_checked_as_queue_hours_are_and_reach_the_roles(desk: Desk) -> None:
+    port, _, database = desk
+    admin = signed_in(port, "admin")
+    page = admin.get("/desk/admin/callbacks")
+    assert page.status == 200 and "workdays 09:00-12:00" in page.body
+    assert len(re.findall(r'<tr data-date="', page.body)) == 14
+
+    saved = post(admin, "callbacks", calling_hours="workdays 09:00-12:00\nsat 10:00-11:30\n")
+    assert saved.status == 303
+    rows = dict(re.findall(r'<tr data-date="([0-9-]+)">.*?<td class="periods">([^<]*)</td>', admin.get(saved.headers["location"]).body))
+    saturdays = [d for d in rows if date.fromisoformat(d).weekday() == 5]
+    assert saturdays and all("10:00-11:30" in rows[d] for d in saturdays)
+    assert all(rows[d] in ("不回访", "09:00-12:00", "09:00-12:00, 10:00-11:30", "10:00-11:30") for d in rows)
+
+    for bad, toml in (
+        ("mon-fri 18:00-09:00", '[callbacks]\ncalling_hours = ["mon-fri 18:00-09:00"]'),
+        ("weekdays 09:00-12:00", '[callbacks]\ncalling_hours = ["weekdays 09:00-12:00"]'),
+        ("", "[callbacks]\ncalling_hours = []"),
+    ):
+        refused = post(admin, "callbacks", calling_hours=bad)
+        assert refused.status == 400
+        assert f"admin settings: {config_problem(toml)}" in shown(refused)
+    assert database.read(settings.stored)["callbacks"] == {"calling_hours": ["workdays 09:00-12:00", "sat 10:00-11:30"]}
+    assert [e.detail["after"] for e in audited(database, "settings.callbacks")] == [{"calling_hours": ["workdays 09:00-12:00", "sat 10:00-11:30"]}]
+    role = settings.LiveSettings(Config())
+    assert database.read(role.refresh) and role.config.callbacks.calling_hours == ("workdays 09:00-12:00", "sat 10:00-11:30")
