@@ -9,13 +9,18 @@ loader's message on the same page, with the form as typed (status 400).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+
+from twisted.internet.threads import deferToThreadPool
 
 from agent_desk.base import DeskBase, HttpError, Req
 from agent_desk.i18n import N_
-from hotline import administration, settings
+from hotline import administration, audit, prompts, settings
 from hotline.config import Config, ConfigError, calendar_of
 from hotline.storage.models import CategoryKind
 from hotline.tickets.taxonomy import TaxonomyError
@@ -181,3 +186,63 @@ class AdminPages(DeskBase):
         except (ConfigError, settings.SettingsConflict) as exc:
             return await self.on_admin_callbacks(request, who, errors=[str(exc)], values=values, status=400)
         return self.redirect(request, "/admin/callbacks?saved=1")
+
+    # -- the IVR's announcements
+
+    def _files(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """File work (recordings, the zero-key timing) off the reactor thread, on the reactor's
+        own pool: the database pool's file thread is the journal's."""
+        reactor = self.context.pool.reactor
+        return deferToThreadPool(reactor, reactor.getThreadPool(), fn, *args)
+
+    def _sounds_dir(self) -> Path:
+        return Path(self._file_config.asterisk.sounds_dir)
+
+    async def on_admin_prompts(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, notice: str = "", uploaded: str = "", status: int = 200) -> bytes:
+        config, directory = self._file_config, self._sounds_dir()
+
+        def survey() -> tuple[list[dict[str, Any]], list[prompts.ZeroKeyLine] | None, str]:
+            rows = []
+            for name, prompt in sorted(prompts.catalogue().items()):
+                files = {lang: prompts.wav_seconds(prompts.sound_file(directory, lang, name)) for lang in prompts.LANGUAGES}
+                rows.append({"name": name, "prompt": prompt, "seconds": files})
+            try:
+                return rows, prompts.zero_key(config, directory), ""
+            except ValueError as exc:
+                return rows, None, str(exc)
+
+        rows, zero_key, menu_error = await self._files(survey)
+        return self.render(
+            request, "admin_prompts.html", who, status,
+            rows=rows, zero_key=zero_key, menu_error=menu_error, budget=config.ivr.zero_key_seconds, directory=str(directory), sound_languages=prompts.LANGUAGES,
+            errors=errors or [], notice=notice, uploaded=uploaded or self.form(request, "uploaded"), max_mb=prompts.MAX_RECORDING_BYTES // 1048576,
+        )  # fmt: skip
+
+    async def on_admin_upload_prompt(self, request: Req, who: SignedIn) -> bytes:
+        name, lang, address = self.form(request, "name"), self.form(request, "lang"), self.address(request)
+        data = ((request.args or {}).get(b"file") or [b""])[0]
+        if not data:
+            return await self.on_admin_prompts(request, who, notice=N_("Choose a WAV file to upload."), status=400)
+        directory = self._sounds_dir()
+        try:
+            path, seconds = await self._files(prompts.install_recording, directory, lang, name, data)
+        except prompts.RecordingError as exc:
+            return await self.on_admin_prompts(request, who, errors=[str(exc)], status=400)
+        except OSError as exc:
+            return await self.on_admin_prompts(request, who, errors=[f"cannot write {directory}: {exc.strerror or exc}"], status=500)
+        detail = {"lang": lang, "name": name, "file": str(path), "seconds": round(seconds, 2), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        await self.db(lambda s: audit.record(s, "prompt.upload", user_id=who.user_id, username=who.username, target=f"prompt:{lang}/{name}", address=address, detail=detail))
+        return self.redirect(request, "/admin/prompts?" + urlencode({"uploaded": f"{lang}/{name}"}) + f"#p-{name}")
+
+    async def on_admin_prompt_sound(self, request: Req, who: SignedIn) -> bytes:
+        name, lang = self.form(request, "name"), self.form(request, "lang")
+        if lang not in prompts.LANGUAGES or name not in prompts.catalogue():
+            raise HttpError(404, N_("Not found"), N_("There is no such page."))
+        path = prompts.sound_file(self._sounds_dir(), lang, name)
+        try:
+            body: bytes = await self._files(path.read_bytes)
+        except OSError:
+            raise HttpError(404, N_("Not found"), N_("There is no such page.")) from None
+        request.setHeader(b"content-type", b"audio/wav")
+        request.setHeader(b"cache-control", b"no-store")
+        return body

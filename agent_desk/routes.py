@@ -59,4 +59,7 @@ ROUTES: tuple[Route, ...] = (
     Route("admin_save_calendar", "POST", "/admin/calendar", ADMIN),
     Route("admin_callbacks", "GET", "/admin/callbacks", ADMIN),
     Route("admin_save_callbacks", "POST", "/admin/callbacks", ADMIN),
+    Route("admin_prompts", "GET", "/admin/prompts", ADMIN),
+    Route("admin_upload_prompt", "POST", "/admin/prompts", ADMIN),
+    Route("admin_prompt_sound", "GET", "/admin/prompts/sound", ADMIN),
 )

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from agent_desk.app import DeskContext, DeskSettings, build_desk
+from hotline.config import Config
 from hotline.metrics import Metrics
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
@@ -113,7 +114,7 @@ class Client:
 
 
 @contextmanager
-def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None) -> Iterator[int]:
+def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None, config: Config | None = None) -> Iterator[int]:
     """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards."""
     from twisted.internet.pollreactor import PollReactor
 
@@ -123,7 +124,7 @@ def running_desk(database: Database, settings: DeskSettings | None = None, now: 
     pool.readers.start()
     metrics = metrics or Metrics()
     root = build_root(pool, metrics)
-    root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now)))
+    root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, config=config)))
     port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
     thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
     thread.start()

@@ -4,10 +4,18 @@ audited; a changed time limit or calendar reaches the next dispatch without a re
 
 from __future__ import annotations
 
+import hashlib
 import html
+import http.client
+import io
 import re
+import subprocess
+import sys
+import types
+import wave
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -307,3 +315,106 @@ def test_calling_windows_are_checked_as_queue_hours_are_and_reach_the_roles(desk
     assert [e.detail["after"] for e in audited(database, "settings.callbacks")] == [{"calling_hours": ["workdays 09:00-12:00", "sat 10:00-11:30"]}]
     role = settings.LiveSettings(Config())
     assert database.read(role.refresh) and role.config.callbacks.calling_hours == ("workdays 09:00-12:00", "sat 10:00-11:30")
+
+
+# -- the IVR's announcements
+
+
+def wav(seconds: float, rate: int = 8000, channels: int = 1, width: int = 2) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(b"\0" * int(seconds * rate) * channels * width)
+    return buffer.getvalue()
+
+
+def upload(client: Client, name: str, lang: str, data: bytes | None) -> Any:
+    """A multipart/form-data POST as a browser sends a file input."""
+    boundary = "----hotline-test-boundary"
+    fields = {"csrf": client.csrf("/desk/admin/prompts"), "name": name, "lang": lang}
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    if data is not None:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}.wav"\r\nContent-Type: audio/wav\r\n\r\n'.encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=30)
+    headers = {"cookie": "; ".join(f"{k}={v}" for k, v in client.jar.items()), "content-type": f"multipart/form-data; boundary={boundary}"}
+    try:
+        conn.request("POST", "/desk/admin/prompts", body=body, headers=headers)
+        raw = conn.getresponse()
+        return types.SimpleNamespace(status=raw.status, headers={k.lower(): v for k, v in raw.headers.items()}, body=raw.read().decode())
+    finally:
+        conn.close()
+
+
+def fetch(client: Client, path: str) -> tuple[int, str, bytes]:
+    """A GET whose body is bytes (a recording), with the client's cookies."""
+    conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"cookie": "; ".join(f"{k}={v}" for k, v in client.jar.items())})
+        raw = conn.getresponse()
+        return raw.status, raw.headers.get("content-type", ""), raw.read()
+    finally:
+        conn.close()
+
+
+def cli_zero_key(config_file: Path, sounds: Path) -> list[tuple[str, str]]:
+    """(verdict, seconds) of each zero-key line `hotline prompts check` prints."""
+    run = subprocess.run([sys.executable, "-m", "hotline", "-c", str(config_file), "prompts", "check", str(sounds)], capture_output=True, text=True, timeout=120, check=False)
+    return re.findall(r"^  (OVER|ok)\s+([0-9.]+) s", run.stdout, re.M)
+
+
+def page_zero_key(body: str) -> list[tuple[str, str]]:
+    return [("OVER" if over == "yes" else "ok", seconds) for over, seconds in re.findall(r'data-over="(yes|no)">.*?<td>(?:<span class="tag late">[^<]*</span> )?([0-9.]+) /', body, re.S)]
+
+
+def test_announcements_upload_play_and_the_zero_key_budget(database: Database, tmp_path: Path) -> None:
+    seed(database)
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    config_file = tmp_path / "hotline.toml"
+    config_file.write_text(f'[asterisk]\nsounds_dir = "{sounds}"\n[ivr]\nzero_key_seconds = 12\n', encoding="utf-8")
+    config = config_module.load(config_file)
+    with running_desk(database, config=config) as port:
+        admin = signed_in(port, "admin")
+        page = admin.get("/desk/admin/prompts")
+        assert page.status == 200 and "welcome" in page.body and "<audio" not in page.body
+        before = page_zero_key(page.body)
+        assert before and before == cli_zero_key(config_file, sounds)
+        assert all(verdict == "ok" for verdict, _ in before)
+
+        # Refused, each with what to do; nothing written.
+        cases = {
+            "44100 Hz, 2 channels, 16-bit; Asterisk's prompts must be 8000 Hz, mono, 16-bit PCM": upload(admin, "welcome", "zh", wav(1, rate=44100, channels=2)),
+            "8000 Hz, 1 channel, 8-bit": upload(admin, "welcome", "zh", wav(1, width=1)),
+            "not a PCM WAV file": upload(admin, "welcome", "zh", b"ID3\x03 this is an mp3"),
+            "a prompt may be at most 2 MB": upload(admin, "welcome", "zh", wav(140)),
+            "the recording is empty": upload(admin, "welcome", "zh", wav(0)),
+            "'nonsense' is not a prompt of the catalogue": upload(admin, "nonsense", "zh", wav(1)),
+            "language 'fr'": upload(admin, "welcome", "fr", wav(1)),
+            "请选择要上传的 WAV 文件": upload(admin, "welcome", "zh", None),
+        }
+        for message, response in cases.items():
+            assert response.status == 400, message
+            assert message in html.unescape(response.body), (message, response.body[-1500:])
+        assert not list(sounds.rglob("*.wav"))
+
+        # A long welcome: installed, playable, and the budget now says OVER for Chinese callers.
+        long_welcome = wav(11.5)
+        done = upload(admin, "welcome", "zh", long_welcome)
+        assert done.status == 303
+        page = admin.get(done.headers["location"])
+        assert "<audio controls" in page.body and "11.5 s" in page.body
+        after = page_zero_key(page.body)
+        assert after == cli_zero_key(config_file, sounds)
+        assert any(verdict == "OVER" for verdict, _ in after) and after != before
+        assert fetch(admin, "/desk/admin/prompts/sound?lang=zh&name=welcome") == (200, "audio/wav", long_welcome)
+        assert (sounds / "zh" / "welcome.wav").read_bytes() == long_welcome
+        assert admin.get("/desk/admin/prompts/sound?lang=en&name=welcome").status == 404
+        assert admin.get("/desk/admin/prompts/sound?lang=zh&name=../../etc/passwd").status == 404
+        assert fetch(signed_in(port, "supervisor"), "/desk/admin/prompts/sound?lang=zh&name=welcome")[0] == 403
+
+        entry = audited(database, "prompt.upload")
+        assert len(entry) == 1 and entry[0].target == "prompt:zh/welcome"
+        assert entry[0].detail["sha256"] == hashlib.sha256(long_welcome).hexdigest() and entry[0].detail["seconds"] == 11.5
