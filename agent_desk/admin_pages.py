@@ -21,7 +21,7 @@ from twisted.internet.threads import deferToThreadPool
 from agent_desk.base import DeskBase, HttpError, Req
 from agent_desk.i18n import N_
 from hotline import administration, audit, prompts, settings
-from hotline.config import Config, ConfigError, calendar_of
+from hotline.config import QUEUE_STRATEGIES, Config, ConfigError, calendar_of
 from hotline.storage.models import CategoryKind
 from hotline.tickets.taxonomy import TaxonomyError
 from hotline.users import SignedIn
@@ -246,3 +246,38 @@ class AdminPages(DeskBase):
         request.setHeader(b"content-type", b"audio/wav")
         request.setHeader(b"cache-control", b"no-store")
         return body
+
+    # -- queues and skills
+
+    async def on_admin_queues(
+        self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, editing: str = "", rendered: Any = None, status: int = 200
+    ) -> bytes:
+        base = self._file_config
+
+        def work(s: Any) -> tuple[Config, dict[str, int]]:
+            return settings.current(s, base), administration.queue_members(s)
+
+        config, members = await self.db(work)
+        seats = {q.name: [seat.extension for seat in config.seats if q.name in seat.queues] for q in config.queues}
+        return self.render(
+            request, "admin_queues.html", who, status,
+            queues=config.queues, members=members, seats=seats, strategies=QUEUE_STRATEGIES, errors=errors or [], values=values or {}, editing=editing,
+            rendered=rendered, saved=self.form(request, "saved"),
+        )  # fmt: skip
+
+    async def on_admin_save_queue(self, request: Req, who: SignedIn) -> bytes:
+        names = ("name", "label_zh", "label_en", "strategy", "ring_seconds", "wrapup_seconds", "weight", "announce_position", "hours", "max_callers", "max_wait_seconds")
+        values = {k: self.form(request, k) for k in names}
+        new, base, address = self.form(request, "new") == "1", self._file_config, self.address(request)
+
+        def work(s: Any) -> Config:
+            raw = settings.queues_edit(settings.current(s, base), values, new=new)
+            settings.save(s, "queues", raw, user_id=who.user_id, username=who.username, address=address, config=base)
+            return settings.current(s, base)
+
+        try:
+            config = await self.db(work)
+        except (ConfigError, settings.SettingsConflict) as exc:
+            return await self.on_admin_queues(request, who, errors=[str(exc)], values=values, editing="" if new else values["name"], status=400)
+        rendered = await self._files(settings.render_asterisk, config, "queues")
+        return await self.on_admin_queues(request, who, rendered=rendered, editing="")

@@ -62,4 +62,6 @@ ROUTES: tuple[Route, ...] = (
     Route("admin_prompts", "GET", "/admin/prompts", ADMIN),
     Route("admin_upload_prompt", "POST", "/admin/prompts", ADMIN),
     Route("admin_prompt_sound", "GET", "/admin/prompts/sound", ADMIN),
+    Route("admin_queues", "GET", "/admin/queues", ADMIN),
+    Route("admin_save_queue", "POST", "/admin/queues", ADMIN),
 )

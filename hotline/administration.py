@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline import audit
-from hotline.storage.models import Category, CategoryKind, Department, Ticket, TicketStatus
+from hotline.storage.models import Category, CategoryKind, Department, Ticket, TicketStatus, UserQueue
 from hotline.tickets.taxonomy import CategorySpec, TaxonomyError, category_defaults, check_category, check_department
 from hotline.users import SignedIn
 
@@ -118,6 +118,14 @@ def set_department_active(session: Session, who: SignedIn, department_id: int, a
         session.flush()
         audit.record(session, "department.activate" if active else "department.deactivate", user_id=who.user_id, username=who.username, target=f"department:{row.code}", address=address)
     return row
+
+
+# -- queues
+
+
+def queue_members(session: Session) -> dict[str, int]:
+    """How many desk users have each queue (skill), from the users page."""
+    return {queue: int(n) for queue, n in session.execute(select(UserQueue.queue, func.count()).group_by(UserQueue.queue)).all()}
 
 
 # -- categories

@@ -251,8 +251,12 @@ def _identifier_list(value: Any) -> tuple[str, ...]:
     return tuple(_identifier(v) for v in value)
 
 
+#: Asterisk's queue strategies ([[queues]] strategy).
+QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")
+
+
 def _strategy(value: Any) -> str:
-    return _choice("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")(value)
+    return _choice(*QUEUE_STRATEGIES)(value)
 
 
 def _check(checker: Callable[[Any], Any], **kw: Any) -> Any:
@@ -330,6 +334,9 @@ class AsteriskConfig:
     voicemail_dir: str = _check(_non_empty_string, default="/var/spool/asterisk/hotline-voicemail")
     #: TOML file with seat and trunk passwords; never committed (see docs/deploying.md).
     secrets_file: str = _check(_string, default="")
+    #: Where the desk writes hotline-*.conf again after an administrator changes the queues
+    #: (the directory Asterisk #includes them from); empty: the page says what to run instead.
+    conf_dir: str = _check(_string, default="")
 
 
 @dataclass(frozen=True)
@@ -569,6 +576,12 @@ def check_section(name: str, raw: Any, source: str) -> Any:
     if name not in _SECTION_TYPES:
         raise ConfigError(source, name, "a section (known: " + ", ".join([*_SECTION_TYPES, *_LIST_TYPES]) + ")", raw)
     return _build(_SECTION_TYPES[name], raw, source, name)
+
+
+def check_config(config: Config) -> None:
+    """The loader's checks across sections (seats name declared queues …), for the admin pages
+    after they replaced a section. Raises ConfigError."""
+    _cross_check(config)
 
 
 def parse(text: str, source: str = "<string>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

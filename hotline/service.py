@@ -205,6 +205,8 @@ def _start_ivr(reactor: Any, service: Service) -> None:
     except plugins.PluginError as exc:
         raise ServiceError(f"the ivr role cannot run calls: {exc}") from None
     service.runner = factory(reactor, config, service.pool, service.metrics.registry, flows)
+    if hasattr(service.runner, "reconfigure"):
+        service.settings.listeners.append(service.runner.reconfigure)
     try:
         service.fastagi_port = listen(reactor, config.fastagi, service.runner, service.metrics.registry)
     except CannotListenError as exc:

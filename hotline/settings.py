@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline import audit
-from hotline.config import CalendarConfig, Config, ConfigError, calendar_of, check_section
+from hotline.config import CalendarConfig, Config, ConfigError, QueueConfig, calendar_of, check_config, check_section
 from hotline.storage.db import Database
 from hotline.storage.models import AdminSetting, utcnow
 from hotline.worktime import OfficeHours, TimeLimit, WorkingCalendar, YearOverride
@@ -41,7 +42,11 @@ POLL_SECONDS = 5.0
 #: The source ConfigError messages name, where the loader names the file.
 SOURCE = "admin settings"
 #: Sections an administrator may set from the desk.
-EDITABLE = ("calendar", "callbacks")
+EDITABLE = ("calendar", "callbacks", "queues")
+#: Arrays of tables ([[queues]]) are stored under this key of the row's JSON object.
+ENTRIES = "entries"
+#: What Asterisk must be told after a change, and the command that tells it.
+RELOAD_COMMANDS = {"queues": "asterisk -rx 'queue reload all'"}
 
 
 class SettingsConflict(Exception):
@@ -58,14 +63,18 @@ def stored(session: Session) -> dict[str, dict[str, Any]]:
     return {row.key: dict(row.value) for row in session.scalars(select(AdminSetting))}
 
 
-def save(session: Session, name: str, raw: Mapping[str, Any], *, user_id: int | None, username: str, address: str) -> Any:
-    """Validate one section exactly as the loader does, store it with the next revision and
-    audit it, in the caller's transaction. Raises ConfigError (the loader's message) or
-    SettingsConflict; returns the typed section."""
+def save(session: Session, name: str, raw: Any, *, user_id: int | None, username: str, address: str, config: Config | None = None) -> Any:
+    """Validate one section exactly as the loader does (a table, or the list of an array of
+    tables), and with `config` (the file's) the loader's checks across sections too; store it
+    with the next revision and audit it, in the caller's transaction. Raises ConfigError (the
+    loader's message) or SettingsConflict; returns the typed section."""
     if name not in EDITABLE:
         raise ConfigError(SOURCE, name, "a section set from the desk (" + ", ".join(EDITABLE) + ")", name)
-    value = _plain(dict(raw))
-    section = check_section(name, value, SOURCE)
+    raw = _plain(raw)
+    section = check_section(name, raw, SOURCE)
+    if config is not None:
+        check_config(dataclasses.replace(effective(config, stored(session)), **{name: section}, source=SOURCE))
+    value = {ENTRIES: raw} if isinstance(raw, list) else raw
     row = session.get(AdminSetting, name)
     before = dict(row.value) if row is not None else None
     next_revision = revision(session) + 1
@@ -126,10 +135,94 @@ def effective(config: Config, values: Mapping[str, Mapping[str, Any]]) -> Config
         if name not in EDITABLE:
             continue
         try:
-            sections[name] = check_section(name, dict(raw), SOURCE)
+            sections[name] = check_section(name, raw[ENTRIES] if ENTRIES in raw and set(raw) == {ENTRIES} else dict(raw), SOURCE)
         except ConfigError as exc:
             log.error("stored setting %s ignored, the file's section is used: %s", name, exc)
     return dataclasses.replace(config, **sections)
+
+
+def with_stored(config: Config) -> Config:
+    """The file's configuration with what administrators stored, read once (command-line tools
+    such as `hotline asterisk-config render`, so they write what the roles run). Without a
+    reachable, initialised database: the file's, with a warning."""
+    database = Database.from_url(config.database_url(), timeout=config.database.timeout)
+    try:
+        return effective(config, database.read(stored))
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same: use the file
+        log.warning("admin settings not read (%s): using %s alone", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, config.source)
+        return config
+    finally:
+        database.dispose()
+
+
+def queues_raw(config: Config) -> list[dict[str, Any]]:
+    """The [[queues]] as the file (and the stored setting) writes them."""
+    return [{f.name: (list(v) if isinstance(v := getattr(q, f.name), tuple) else v) for f in dataclasses.fields(q)} for q in config.queues]
+
+
+def queues_edit(config: Config, fields: Mapping[str, str], *, new: bool) -> list[dict[str, Any]]:
+    """The raw [[queues]] after a page's edit of one queue (or a new one), the form's text
+    turned into the TOML types the loader expects (numbers that read as numbers, a checkbox,
+    one hours rule a line); anything else is left as typed for the loader to refuse."""
+    entries = queues_raw(config)
+    name = fields.get("name", "").strip()
+    entry: dict[str, Any] = {"name": name}
+    for spec in dataclasses.fields(QueueConfig):
+        if spec.name == "name":
+            continue
+        text = fields.get(spec.name, "")
+        default = spec.default
+        if isinstance(default, bool):
+            entry[spec.name] = text == "1"
+        elif isinstance(default, int):
+            entry[spec.name] = int(text) if re.fullmatch(r"\s*-?[0-9]+\s*", text) else text
+        elif isinstance(default, tuple):
+            entry[spec.name] = [line.strip() for line in text.splitlines() if line.strip()]
+        else:
+            entry[spec.name] = text.strip()
+    if new:
+        return [*entries, entry]
+    found = [i for i, q in enumerate(entries) if q["name"] == name]
+    if not found:
+        raise ConfigError(SOURCE, "queues", "the name of a declared queue (" + ", ".join(q["name"] for q in entries) + ")", name)
+    entries[found[0]] = entry
+    return entries
+
+
+@dataclass(frozen=True)
+class AsteriskRender:
+    """What re-rendering the Asterisk files did, for the page's notice."""
+
+    written: tuple[str, ...]
+    #: Why nothing was written ("" when it was).
+    problem: str
+    #: Run this so that Asterisk reads the new files.
+    reload_command: str
+    #: Run this first when the desk does not render (no asterisk.conf_dir).
+    render_command: str
+
+
+def render_asterisk(config: Config, section: str) -> AsteriskRender:
+    """Write the Asterisk files again after `section` changed, through the installed
+    ``hotline.asterisk_files`` feature (the core never imports asterisk_conf), into
+    asterisk.conf_dir; without one, say what to run."""
+    from hotline import plugins
+
+    reload_command = RELOAD_COMMANDS.get(section, "asterisk -rx 'core reload'")
+    out_dir = config.asterisk.conf_dir
+    render_command = f"hotline asterisk-config render --out {out_dir or '/etc/asterisk/hotline'}"
+    if not out_dir:
+        return AsteriskRender((), "asterisk.conf_dir is not set: the desk does not write Asterisk's files", reload_command, render_command)
+    renderers = plugins.load(plugins.ASTERISK_FILES)
+    if not renderers:
+        return AsteriskRender((), "asterisk_conf is not installed on this node", reload_command, render_command)
+    written: list[str] = []
+    try:
+        for render in renderers.values():
+            written.extend(render(config, config.base_dir / out_dir))
+    except ValueError as exc:
+        return AsteriskRender(tuple(written), str(exc), reload_command, render_command)
+    return AsteriskRender(tuple(written), "", reload_command, "")
 
 
 class LiveCalendar(WorkingCalendar):

@@ -418,3 +418,105 @@ def test_announcements_upload_play_and_the_zero_key_budget(database: Database, t
         entry = audited(database, "prompt.upload")
         assert len(entry) == 1 and entry[0].target == "prompt:zh/welcome"
         assert entry[0].detail["sha256"] == hashlib.sha256(long_welcome).hexdigest() and entry[0].detail["seconds"] == 11.5
+
+
+# -- queues and skills, and Asterisk's files rendered again
+
+
+def queue_form(client: Client, **fields: str) -> Any:
+    form = {"name": "general", "label_zh": "人工服务", "label_en": "Operators", "strategy": "rrmemory", "ring_seconds": "15", "wrapup_seconds": "10", "weight": "0"}
+    form |= {"max_callers": "30", "max_wait_seconds": "600", "announce_position": "1", "hours": "24x7"}
+    return post(client, "queues", **(form | fields))
+
+
+def test_queues_are_checked_by_the_loader_and_asterisk_is_rendered_again(database_url: str, database: Database, tmp_path: Path) -> None:
+    seed(database)
+    conf_dir = tmp_path / "asterisk"
+    config_file = tmp_path / "hotline.toml"
+    config_file.write_text(f'[database]\nurl = "{database_url}"\n[asterisk]\nconf_dir = "{conf_dir}"\n', encoding="utf-8")
+    config = config_module.load(config_file, environ={})
+    with running_desk(database, config=config) as port:
+        admin = signed_in(port, "admin")
+        page = admin.get("/desk/admin/queues")
+        assert page.status == 200 and 'data-queue="general"' in page.body and 'data-queue="emergency"' in page.body
+
+        refusals = {
+            "200": queue_form(admin, ring_seconds="200"),
+            "'abc'": queue_form(admin, ring_seconds="abc"),
+            '"mon-fri 9:00-17:00"': queue_form(admin, hours="mon-fri 9:00-17:00"),
+        }
+        for value, response in refusals.items():
+            assert response.status == 400, value
+        ring = config_problem('[[queues]]\nname = "general"\nring_seconds = 200')
+        assert f"admin settings: {ring}" in shown(refusals["200"])
+        assert "queues[0].ring_seconds: expected an integer from 5 to 120, found 'abc' (str)" in shown(refusals["'abc'"])
+        hours = config_problem('[[queues]]\nname = "general"\nhours = ["mon-fri 9:00-17:00"]')
+        assert f"admin settings: {hours}" in shown(refusals['"mon-fri 9:00-17:00"'])
+        duplicate = post(
+            admin,
+            "queues",
+            new="1",
+            name="general",
+            label_zh="重复",
+            label_en="Again",
+            strategy="ringall",
+            ring_seconds="15",
+            wrapup_seconds="0",
+            weight="0",
+            max_callers="0",
+            max_wait_seconds="0",
+            hours="24x7",
+        )
+        assert duplicate.status == 400 and "queues[2].name: expected a name not used by another entry, found 'general' (str)" in shown(duplicate)
+        assert not conf_dir.exists()
+
+        added = post(
+            admin,
+            "queues",
+            new="1",
+            name="water",
+            label_zh="供水服务",
+            label_en="Water",
+            strategy="ringall",
+            ring_seconds="20",
+            wrapup_seconds="5",
+            weight="3",
+            max_callers="10",
+            max_wait_seconds="300",
+            hours="workdays 08:30-17:30",
+        )
+        assert added.status == 200
+        notice = shown(added)
+        assert "asterisk -rx 'queue reload all'" in notice and str(conf_dir / "hotline-queues.conf") in notice
+        queues_conf = (conf_dir / "hotline-queues.conf").read_text(encoding="utf-8")
+        assert "[hotline-water]" in queues_conf and "[hotline-general]" in queues_conf
+        assert 'data-queue="water"' in added.body
+        changed = queue_form(admin, ring_seconds="25", announce_position="")
+        assert changed.status == 200
+        general = (conf_dir / "hotline-queues.conf").read_text(encoding="utf-8").split("[hotline-general]")[1].split("\n[")[0]
+        assert "timeout = 25" in general
+
+    stored = database.read(settings.stored)["queues"]["entries"]
+    assert [q["name"] for q in stored] == ["general", "emergency", "water"]
+    assert stored[0]["ring_seconds"] == 25 and stored[0]["announce_position"] is False
+    assert [e.detail["revision"] for e in audited(database, "settings.queues")] == [1, 2]
+    # Every role takes the queues at its next poll; the IVR's runner listens (ivr.runner.Runner.reconfigure).
+    role, heard = settings.LiveSettings(config), []
+    role.listeners.append(lambda c: heard.append([q.name for q in c.queues]))
+    assert database.read(role.refresh) and heard == [["general", "emergency", "water"]]
+    assert role.config.queue("water").hours == ("workdays 08:30-17:30",)
+    # The command line renders what the roles run: the file's queues and the stored ones.
+    out = tmp_path / "cli"
+    run = subprocess.run([sys.executable, "-m", "hotline", "-c", str(config_file), "asterisk-config", "render", "--out", str(out)], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert (out / "hotline-queues.conf").read_text(encoding="utf-8") == (conf_dir / "hotline-queues.conf").read_text(encoding="utf-8")
+
+
+def test_without_a_conf_dir_the_page_says_what_to_run(desk: Desk) -> None:
+    port, _, _ = desk
+    admin = signed_in(port, "admin")
+    saved = queue_form(admin, label_en="Operators (all)")
+    assert saved.status == 200
+    notice = shown(saved)
+    assert "asterisk.conf_dir is not set" in notice
+    assert "hotline asterisk-config render --out /etc/asterisk/hotline" in notice and "asterisk -rx 'queue reload all'" in notice
