@@ -137,7 +137,8 @@ def _poll_settings(reactor: Any, service: Service) -> None:
 
     def poll() -> Any:
         d = pool.read(live.changes)
-        d.addCallbacks(live.apply, lambda failure: log.warning("admin settings not polled: %s", failure.getErrorMessage().splitlines()[0]))
+        d.addCallback(live.apply)
+        d.addErrback(lambda failure: log.warning("admin settings not applied: %s", (failure.getErrorMessage().splitlines() or ["?"])[0]))
         return d
 
     _every(reactor, POLL_SECONDS, poll)

@@ -294,10 +294,10 @@ class LiveSettings:
         self.calendar.replace(calendar_of(config.calendar, config.service.timezone))
         self.config = dataclasses.replace(config, live_calendar=self.calendar)
         first, self.revision = self.revision < 0, number
-        if not first:
-            log.info("admin settings revision %d applied", number)
         for listener in self.listeners:
             listener(self.config)
+        if not first:
+            log.info("admin settings revision %d applied (%s)", number, ", ".join(sorted(values)) or "none stored")
         return True
 
     def refresh(self, session: Session) -> bool:

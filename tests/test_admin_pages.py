@@ -520,3 +520,29 @@ def test_without_a_conf_dir_the_page_says_what_to_run(desk: Desk) -> None:
     notice = shown(saved)
     assert "asterisk.conf_dir is not set" in notice
     assert "hotline asterisk-config render --out /etc/asterisk/hotline" in notice and "asterisk -rx 'queue reload all'" in notice
+
+
+def test_a_running_ivr_role_applies_stored_settings_without_a_restart(tmp_path: Path) -> None:
+    """A real `hotline serve --role ivr` process: settings saved afterwards (as the desk saves
+    them, from another process) are applied at its next poll, queues handed to its call runner."""
+    from tests.test_roles import Node, init, node_dir
+
+    cwd = node_dir(tmp_path / "node")
+    init(cwd)
+    node = Node(cwd, "--role", "ivr", "--http-port", "0")
+    try:
+        node.wait_for(r"serving role ivr")
+        config = config_module.load(cwd / "hotline.toml", environ={})
+        database = Database.from_url(config.database_url())
+        try:
+            queues = [*settings.queues_raw(config), {"name": "water", "label_zh": "供水", "label_en": "Water", "hours": ["workdays 08:30-17:30"]}]
+            database.run(lambda s: settings.save(s, "queues", queues, user_id=None, username="admin", address="127.0.0.1", config=config))
+            node.wait_for(r"admin settings revision 1 applied \(queues\)")
+            raw = settings.calendar_edit(config.calendar, office_hours=["09:00-17:00"], year="2027", holidays=["2027-01-04"], workdays=[])
+            database.run(lambda s: settings.save(s, "calendar", raw, user_id=None, username="admin", address="127.0.0.1"))
+            node.wait_for(r"admin settings revision 2 applied \(calendar, queues\)")
+        finally:
+            database.dispose()
+        assert "not applied" not in node.log
+    finally:
+        assert node.stop() == 0, node.log
