@@ -199,7 +199,8 @@ class AdminPages(DeskBase):
         return Path(self._file_config.asterisk.sounds_dir)
 
     async def on_admin_prompts(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, notice: str = "", uploaded: str = "", status: int = 200) -> bytes:
-        config, directory = self._file_config, self._sounds_dir()
+        base, directory = self._file_config, self._sounds_dir()
+        config: Config = await self.db(lambda s: settings.current(s, base))  # the queues as the IVR now runs them
 
         def survey() -> tuple[list[dict[str, Any]], list[prompts.ZeroKeyLine] | None, str]:
             rows = []

@@ -21,10 +21,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,10 +144,17 @@ def effective(config: Config, values: Mapping[str, Mapping[str, Any]]) -> Config
 
 def with_stored(config: Config) -> Config:
     """The file's configuration with what administrators stored, read once (command-line tools
-    such as `hotline asterisk-config render`, so they write what the roles run). Without a
-    reachable, initialised database: the file's, with a warning."""
-    database = Database.from_url(config.database_url(), timeout=config.database.timeout)
+    such as `hotline asterisk-config render`, so they write what the roles run). No database
+    yet (a missing SQLite file, an uninitialised schema): the file's; an unreachable one: the
+    file's, with a warning. Never creates a database."""
+    url = config.database_url()
+    sqlite_file = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") and url != "sqlite:///:memory:" else None
+    if sqlite_file is not None and not Path(sqlite_file).is_file():
+        return config
+    database = Database.from_url(url, timeout=config.database.timeout)
     try:
+        if not inspect(database.engine).has_table(AdminSetting.__tablename__):
+            return config
         return effective(config, database.read(stored))
     except Exception as exc:  # noqa: BLE001 - any driver error means the same: use the file
         log.warning("admin settings not read (%s): using %s alone", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, config.source)
