@@ -221,7 +221,10 @@ class AdminPages(DeskBase):
 
     async def on_admin_upload_prompt(self, request: Req, who: SignedIn) -> bytes:
         name, lang, address = self.form(request, "name"), self.form(request, "lang"), self.address(request)
-        data = ((request.args or {}).get(b"file") or [b""])[0]
+        # A site whose requests parse multipart bodies as they arrive keeps files in `request.files`
+        # (hotline.web.bodies); plain twisted.web puts them in `request.args`.
+        uploads = (getattr(request, "files", None) or {}).get("file") or []
+        data = uploads[0].data if uploads else ((request.args or {}).get(b"file") or [b""])[0]
         if not data:
             return await self.on_admin_prompts(request, who, notice=N_("Choose a WAV file to upload."), status=400)
         directory = self._sounds_dir()
