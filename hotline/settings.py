@@ -174,11 +174,17 @@ def queues_edit(config: Config, fields: Mapping[str, str], *, new: bool) -> list
     one hours rule a line); anything else is left as typed for the loader to refuse."""
     entries = queues_raw(config)
     name = fields.get("name", "").strip()
+    found = [i for i, q in enumerate(entries) if q["name"] == name]
     entry: dict[str, Any] = {"name": name}
     for spec in dataclasses.fields(QueueConfig):
         if spec.name == "name":
             continue
-        text = fields.get(spec.name, "")
+        if spec.name not in fields:
+            # Not on the page: an edit keeps the queue's value, a new queue gets the default.
+            if found and not new:
+                entry[spec.name] = entries[found[0]][spec.name]
+            continue
+        text = fields[spec.name]
         default = spec.default
         if isinstance(default, bool):
             entry[spec.name] = text == "1"
@@ -190,7 +196,6 @@ def queues_edit(config: Config, fields: Mapping[str, str], *, new: bool) -> list
             entry[spec.name] = text.strip()
     if new:
         return [*entries, entry]
-    found = [i for i, q in enumerate(entries) if q["name"] == name]
     if not found:
         raise ConfigError(SOURCE, "queues", "the name of a declared queue (" + ", ".join(q["name"] for q in entries) + ")", name)
     entries[found[0]] = entry

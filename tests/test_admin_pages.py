@@ -546,3 +546,13 @@ def test_a_running_ivr_role_applies_stored_settings_without_a_restart(tmp_path: 
         assert "not applied" not in node.log
     finally:
         assert node.stop() == 0, node.log
+
+
+def test_a_queue_edit_keeps_what_the_page_does_not_show() -> None:
+    """Keys of [[queues]] the form lacks (added by other features) keep their value on an edit."""
+    config = config_module.parse('[[queues]]\nname = "general"\nweight = 7\n[[queues]]\nname = "emergency"\n')
+    raw = settings.queues_edit(config, {"name": "general", "label_zh": "人工", "ring_seconds": "20"}, new=False)
+    assert raw[0]["weight"] == 7 and raw[0]["ring_seconds"] == 20 and raw[0]["label_zh"] == "人工"
+    assert config_module.check_section("queues", raw, "test")[0].weight == 7
+    added = settings.queues_edit(config, {"name": "water", "label_zh": "供水"}, new=True)
+    assert added[2] == {"name": "water", "label_zh": "供水"}
