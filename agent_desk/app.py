@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.web.resource import IResource
 
 from agent_desk import errors
+from agent_desk.admin_pages import AdminPages
 from agent_desk.api_keys import ApiKeyPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
@@ -54,7 +55,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
+class Desk(AdminPages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public
