@@ -21,12 +21,15 @@ from twisted.logger import Logger
 from twisted.web.resource import IResource
 
 from agent_desk import errors
+from agent_desk.admin_pages import AdminPages
 from agent_desk.api_keys import ApiKeyPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
 from agent_desk.intake import IntakePages
 from agent_desk.media import MediaPages
 from agent_desk.oversight import OversightPages
+from agent_desk.reports import ReportPages
+from agent_desk.wallboard import WallboardPages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role
@@ -53,7 +56,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(IntakePages, ApiKeyPages, MediaPages, OversightPages, DeskBase):
+class Desk(IntakePages, AdminPages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public

@@ -12,6 +12,9 @@ ADMIN = frozenset({Role.ADMIN})
 CREATORS = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 #: Roles with at least one workflow move (hotline.tickets.desk.ROLE_ACTIONS; an admin has none).
 WORKERS = EVERYONE - ADMIN
+#: Who answers for the centre's figures.
+REPORTERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR})
 
 
 @dataclass(frozen=True)
@@ -70,4 +73,26 @@ ROUTES: tuple[Route, ...] = (
     Route("recording", "GET", "/tickets/<number>/recordings/<name>", EVERYONE),
     Route("photo", "GET", "/tickets/<number>/photos/<name>", EVERYONE),
     Route("report_handled", "POST", "/tickets/<number>/handle/report", frozenset({Role.DEPARTMENT})),
+    # Reports and the wallboard (agent_desk/reports.py, agent_desk/wallboard.py).
+    Route("reports", "GET", "/reports", REPORTERS),
+    Route("report_trend", "GET", "/reports/trend", REPORTERS),
+    Route("report_export", "GET", "/reports/export", REPORTERS),
+    Route("wallboard", "GET", "/wallboard", SUPERVISORS),
+    Route("wallboard_data", "GET", "/wallboard/data", SUPERVISORS),
+    # Administration (agent_desk/admin_pages.py): departments, categories, the working calendar.
+    Route("admin_departments", "GET", "/admin/departments", ADMIN),
+    Route("admin_save_department", "POST", "/admin/departments", ADMIN),
+    Route("admin_department_active", "POST", "/admin/departments/active", ADMIN),
+    Route("admin_categories", "GET", "/admin/categories", ADMIN),
+    Route("admin_save_category", "POST", "/admin/categories", ADMIN),
+    Route("admin_category_active", "POST", "/admin/categories/active", ADMIN),
+    Route("admin_calendar", "GET", "/admin/calendar", ADMIN),
+    Route("admin_save_calendar", "POST", "/admin/calendar", ADMIN),
+    Route("admin_callbacks", "GET", "/admin/callbacks", ADMIN),
+    Route("admin_save_callbacks", "POST", "/admin/callbacks", ADMIN),
+    Route("admin_prompts", "GET", "/admin/prompts", ADMIN),
+    Route("admin_upload_prompt", "POST", "/admin/prompts", ADMIN),
+    Route("admin_prompt_sound", "GET", "/admin/prompts/sound", ADMIN),
+    Route("admin_queues", "GET", "/admin/queues", ADMIN),
+    Route("admin_save_queue", "POST", "/admin/queues", ADMIN),
 )

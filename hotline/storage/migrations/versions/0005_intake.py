@@ -1,7 +1,7 @@
 """intake: citizens added to an existing case (重复件)
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-03 08:20:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0006'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
