@@ -22,6 +22,7 @@ from twisted.web.resource import IResource
 
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
+from agent_desk.live import LivePages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role, Urgency
@@ -48,7 +49,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(DeskBase):
+class Desk(LivePages, DeskBase):
     """Every page of the desk."""
 
     # -- public

@@ -48,4 +48,8 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # Live: the browser's event stream (every page opens it), the operator console (agent_desk/live.py).
+    Route("events", "GET", "/events", EVERYONE),
+    Route("console", "GET", "/console", CREATORS),
+    Route("console_state", "POST", "/console", CREATORS),
 )

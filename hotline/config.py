@@ -376,6 +376,15 @@ class IvrConfig:
     zero_key_seconds: float = _check(_seconds(1, 15), default=10.0)
 
 
+@dataclass(frozen=True)
+class DeskConfig:
+    """The agent desk (docs/desk.md)."""
+
+    #: After each queue call the seat stays paused (reason wrapup) this long for after-call
+    #: work, then the desk unpauses it; 0: no wrap-up pause.
+    wrapup_seconds: int = _check(_integer(0, 3600), default=30)
+
+
 DEFAULT_QUEUES = (
     QueueConfig(),
     QueueConfig(name="emergency", label_zh="抢险抢修", label_en="Emergency repairs", weight=10, strategy="ringall", max_wait_seconds=0),
@@ -421,6 +430,7 @@ class Config:
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
     seats: tuple[SeatConfig, ...] = ()
     #: Where the values came from, for messages; not a setting.
@@ -465,6 +475,7 @@ _SECTION_TYPES = {
     "satisfaction": SatisfactionConfig,
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
+    "desk": DeskConfig,
 }
 #: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.
 _LIST_TYPES: dict[str, tuple[type, str]] = {"queues": (QueueConfig, "name"), "seats": (SeatConfig, "extension")}

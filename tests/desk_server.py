@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from agent_desk.app import DeskContext, DeskSettings, build_desk
+from agent_desk.app import Desk, DeskContext, DeskSettings
 from hotline.metrics import Metrics
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
@@ -113,8 +113,17 @@ class Client:
 
 
 @contextmanager
-def running_desk(database: Database, settings: DeskSettings | None = None, now: Callable[[], datetime] = utcnow, metrics: Metrics | None = None) -> Iterator[int]:
-    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards."""
+def running_desk(
+    database: Database,
+    settings: DeskSettings | None = None,
+    now: Callable[[], datetime] = utcnow,
+    metrics: Metrics | None = None,
+    context: Callable[[Any], dict[str, Any]] | None = None,
+    desks: list[Desk] | None = None,
+) -> Iterator[int]:
+    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards.
+    `context(reactor)` gives more DeskContext fields (an AMI service on that reactor, a
+    config); `desks` receives the Desk object, for tests that reach into it."""
     from twisted.internet.pollreactor import PollReactor
 
     reactor = PollReactor()
@@ -123,7 +132,10 @@ def running_desk(database: Database, settings: DeskSettings | None = None, now: 
     pool.readers.start()
     metrics = metrics or Metrics()
     root = build_root(pool, metrics)
-    root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now)))
+    desk = Desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, reactor=reactor, **(context(reactor) if context else {})))
+    if desks is not None:
+        desks.append(desk)
+    root.putChild(b"desk", desk.app.resource())
     port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
     thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
     thread.start()
