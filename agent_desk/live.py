@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -40,6 +41,10 @@ log = Logger()
 
 #: Seconds between heartbeat comments on every stream (proxies close idle connections).
 HEARTBEAT_SECONDS = 15.0
+#: A stream ends after this long and the browser reconnects at once (resuming where it was):
+#: so the session is checked again (a signed-out or expired session gets no more events) and
+#: long-lived connections are recycled.
+STREAM_SECONDS = 300.0
 #: Seconds between reads of the tickets' timeline for new events.
 FEED_SECONDS = 1.0
 #: The browser waits this long (ms) before reconnecting.
@@ -74,8 +79,15 @@ class _Stream:
 
     request: Req
     cursor: Cursor
+    user_id: int = 0
     pending: list[Event] | None = field(default_factory=list)
     closed: bool = False
+    #: Fires when the stream is over: the browser went away, or the desk ends it.
+    ended: Deferred[None] = field(default_factory=Deferred)
+
+    def end(self, _: object = None) -> None:
+        if not self.ended.called:
+            self.ended.callback(None)
 
     def deliver(self, event: Event) -> None:
         if self.pending is not None:
@@ -122,6 +134,7 @@ class LivePages(DeskBase):
             self.reactor = context.reactor
         self.hub = Hub(clock=self.reactor.seconds)
         self.wrapup_seconds = context.config.desk.wrapup_seconds if context.config is not None else 30
+        self.heartbeat_seconds, self.stream_seconds = HEARTBEAT_SECONDS, STREAM_SECONDS
         self._streams: set[_Stream] = set()
         #: extension → user ids that opened a stream or the console in this process (who a pop is for).
         self._seated: dict[str, set[int]] = {}
@@ -146,7 +159,7 @@ class LivePages(DeskBase):
             raise HttpError(406, N_("Live updates"), N_("This address is the desk's live event stream; the desk's pages open it themselves."))
         header = (request.getHeader(b"last-event-id") or b"").decode("ascii", "replace")
         cursor = Cursor.parse(header or self.form(request, "last"))
-        stream = _Stream(request, cursor or Cursor())
+        stream = _Stream(request, cursor or Cursor(), who.user_id)
         try:
             subscription = self.hub.subscribe(who.user_id, stream.deliver, scope=scope(who))
         except TooManyStreams:
@@ -155,35 +168,53 @@ class LivePages(DeskBase):
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-accel-buffering", b"no")
-        finished = request.notifyFinish()
+        request.notifyFinish().addBoth(stream.end)
+        lifetime = self.reactor.callLater(self.stream_seconds, stream.end)
         self._streams.add(stream)
         self._start_timers()
         try:
             request.write(f"retry: {RETRY_MS}\n: {' ' * 2048}\n\n".encode())  # padding: some proxies buffer the first 2 KiB
-            user_id, department = who.user_id, scope(who)
-            if cursor is None:
-                last = await self.context.pool.read(feed.last_id)
-                stream.cursor = Cursor(last, self.hub.seq)
-                missed: list[Event] = []
-            else:
-                items = await self.context.pool.read(lambda s: feed.since(s, cursor.ticket))
-                missed = [self._ticket_event(item) for item in items if department is None or item.department_id == department]
-                missed += self.hub.missed(user_id, department, cursor.seq)
-            if self.context.ami is not None and user_id in self._skills:
-                self._publish_seat(who.extension or "", user_id)
-            stream.replay(missed)
-            stream.request.write(sse(Event("hello", {"at": self.reactor.seconds()}), stream.cursor))
-            await finished
-        except Exception:  # noqa: BLE001 - the browser went away (ConnectionDone) or the read failed: the stream ends
-            pass
+            await self._open(stream, who, cursor)
+            await stream.ended
+        except Exception:  # noqa: BLE001 - the database read failed: the stream ends and the browser retries
+            log.warn("desk stream of {user}: could not replay what it missed", user=who.username)
         finally:
+            if lifetime.active():
+                lifetime.cancel()
             stream.closed = True
             subscription.close()
             self._streams.discard(stream)
 
+    async def _open(self, stream: _Stream, who: SignedIn, cursor: Cursor | None) -> None:
+        """Send what the browser missed since `cursor` (nothing for a new one), the seat's
+        state, and `hello` with the stream's position; live events wait meanwhile."""
+        user_id, department, now = who.user_id, scope(who), self.hub.seq
+        if cursor is None:
+            last = await self.context.pool.read(feed.last_id)
+            stream.cursor = Cursor(last, now)
+            missed: list[Event] = []
+        else:
+            items = await self.context.pool.read(lambda s: feed.since(s, cursor.ticket))
+            missed = [self._ticket_event(item) for item in items if department is None or item.department_id == department]
+            missed += self.hub.missed(user_id, department, cursor.seq)
+        if stream.ended.called:
+            return
+        if self.context.ami is not None and user_id in self._skills:
+            self._publish_seat(who.extension or "", user_id)
+        stream.replay(missed)
+        stream.request.write(sse(Event("hello", {"at": self.reactor.seconds()}), stream.cursor))
+
+    def end_streams(self, user_id: int | None = None) -> int:
+        """End the open streams (of one user); their browsers reconnect and resume. Returns
+        how many were ended."""
+        ending = [s for s in self._streams if user_id is None or s.user_id == user_id]
+        for stream in ending:
+            stream.end()
+        return len(ending)
+
     def _start_timers(self) -> None:
         if not self._heartbeat.running:
-            self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
+            self._heartbeat.start(self.heartbeat_seconds, now=False)
         if not self._feed.running:
             self._feed.start(FEED_SECONDS, now=True)
 
@@ -353,13 +384,15 @@ class LivePages(DeskBase):
         state = self._state(extension, wrapup.skills)
         if state is None or state.state != "wrapup":
             return  # the operator chose another state meanwhile: theirs stands
-        self._drive(extension, [("unpause", s) for s in state.joined], None).addCallback(lambda errors: self._audit_auto(wrapup.user_id, extension, "seat_wrapup_end", errors, state.joined))
+        done = self._drive(extension, [("unpause", s) for s in state.joined], None)
+        done.addCallback(lambda errors: self._audit_auto(wrapup.user_id, extension, "seat_wrapup_end", errors, state.joined))
+        # Then tell the operator (the seat event itself comes from Asterisk, as always).
+        done.addCallback(lambda _: self.hub.publish("notice", {"text": "wrapup_ended"}, user_id=wrapup.user_id))
 
-    def _audit_auto(self, user_id: int, extension: str, action: str, errors: list[str], joined: tuple[str, ...]) -> None:
+    def _audit_auto(self, user_id: int, extension: str, action: str, errors: list[str], joined: tuple[str, ...]) -> Deferred[Any]:
         detail = {"extension": extension, "queues": list(joined), "by": "desk", **({"errors": errors} if errors else {})}
-        self.context.pool.run(lambda s: audit.record(s, action, user_id=user_id, username="", target=f"seat:{extension}", address="system", detail=detail)).addErrback(
-            lambda f: log.warn("could not audit {action}: {error}", action=action, error=f.getErrorMessage())
-        )
+        written: Deferred[Any] = self.context.pool.run(lambda s: audit.record(s, action, user_id=user_id, username="", target=f"seat:{extension}", address="system", detail=detail))
+        return written.addErrback(lambda f: log.warn("could not audit {action}: {error}", action=action, error=f.getErrorMessage()))
 
     def _drive(self, extension: str, steps: list[tuple[str, str]], reason: str | None) -> Any:
         """Send each (command, skill) for the seat in turn; fires with the errors, as text."""

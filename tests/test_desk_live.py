@@ -54,7 +54,7 @@ class Stream:
         while True:
             fields: dict[str, str] = {}
             while True:
-                line = self.response.fp.readline().decode("utf-8")
+                line = self.response.readline().decode("utf-8")
                 assert line, "the stream ended"
                 line = line.rstrip("\n")
                 if not line:
@@ -66,6 +66,22 @@ class Stream:
                 fields[name] = value
             if "event" in fields and (kind is None or fields["event"] == kind):
                 return Sse(fields.get("id", ""), fields["event"], json.loads(fields["data"]))
+
+    def heartbeat(self) -> str:
+        """The next comment line (a heartbeat)."""
+        count = len(self.comments)
+        while len(self.comments) == count:
+            line = self.response.readline().decode("utf-8")
+            assert line, "the stream ended"
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+        return self.comments[-1]
+
+    def ended(self) -> bool:
+        """Reads to the end of the response: True once the desk has ended the stream."""
+        while self.response.readline():
+            pass
+        return True
 
     def close(self) -> None:
         self.conn.close()
@@ -245,6 +261,7 @@ def test_wrapup_pauses_after_a_call_and_unpauses_when_it_runs_out(live: tuple[in
         if not states or states[-1] != seat["state"]:
             states.append(seat["state"])
     assert "wrapup" in states
+    assert stream.next("notice").data == {"text": "wrapup_ended"}  # sent once the end is audited
     stream.close()
     assert {"seat_wrapup", "seat_wrapup_end"} <= set(audit_actions(database))
 
@@ -277,8 +294,9 @@ def test_ticket_events_stream_to_everyone_who_may_see_them(live: tuple[int, dict
         stream.close()
 
 
-def test_the_stream_is_for_browsers_and_limited_per_user(live: tuple[int, dict[str, int], Desk]) -> None:
-    port, _, desk = live
+def test_the_stream_is_for_browsers_and_limited_per_user(live: tuple[int, dict[str, int], Desk], asterisk: Asterisk) -> None:
+    port, ids, desk = live
+    desk.heartbeat_seconds = 0.2
     operator = signed_in(port, "operator")
     plain = operator.get("/desk/events")
     assert plain.status == 406 and "实时" in plain.body
@@ -291,8 +309,14 @@ def test_the_stream_is_for_browsers_and_limited_per_user(live: tuple[int, dict[s
     refused = Stream(operator)
     assert refused.response.status == 429
     refused.close()
+    assert streams[0].heartbeat() == "hb"
+    # The desk ends a user's streams (as it does each one after desk.stream_seconds): they end
+    # cleanly, so the browser reconnects at once and resumes.
+    assert asterisk.call(lambda: desk.end_streams(ids["operator"])) == len(streams)
+    assert all(stream.ended() for stream in streams)
     for stream in streams:
         stream.close()
+    assert asterisk.call(lambda: desk.hub.streams(ids["operator"])) == 0
 
 
 def test_without_asterisk_the_console_says_so(database: Database) -> None:

@@ -42,7 +42,7 @@
         show("reconnecting");
       }
     });
-    const handlers = { hello: () => show("open"), pop, seat, ticket, call: callChanged };
+    const handlers = { hello: () => show("open"), pop, seat, ticket, call: callChanged, notice: (data) => notify(label("notice_" + data.text, data.text)) };
     for (const [kind, handler] of Object.entries(handlers)) {
       source.addEventListener(kind, (event) => {
         remember(event);
@@ -151,14 +151,18 @@
   // -- ticket notices
 
   const notices = document.getElementById("notices");
-  function ticket(data) {
+  function notify(text) {
     if (!notices) return;
     const note = document.createElement("p");
     note.className = "notice";
-    note.textContent = label("ticket_changed") + " " + data.number + ": " + label("action_" + data.action, data.action) + " → " + label("status_" + data.status, data.status);
+    note.textContent = text;
     notices.prepend(note);
     while (notices.children.length > 5) notices.lastChild.remove();
     setTimeout(() => note.remove(), 15000);
+  }
+
+  function ticket(data) {
+    notify(label("ticket_changed") + " " + data.number + ": " + label("action_" + data.action, data.action) + " → " + label("status_" + data.status, data.status));
     // The open ticket changed under the reader: say so (the form they may be filling stays).
     if (location.pathname.endsWith("/tickets/" + data.number)) document.body.classList.add("stale");
   }
