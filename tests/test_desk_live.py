@@ -218,7 +218,7 @@ def test_a_call_to_the_seat_pops_with_the_call_record_and_history(live: tuple[in
     stream.next("hello")
     asterisk.call(lambda: asterisk.peer.ring("PJSIP/1001", CALLER, "-a"))
     pop = stream.next("pop").data
-    assert pop["uniqueid"] == uniqueid and pop["caller"] == "+8613812345678" and pop["recorded"] is True
+    assert pop["uniqueid"] == uniqueid and pop["caller"] == CALLER and pop["recorded"] is True
     assert pop["language"] == "zh" and [(s["kind"], s["node"], s["key"]) for s in pop["path"]] == [("menu", "main", ""), ("key", "main", "1")]
     assert pop["wait_seconds"] is not None and pop["queue"] == "general"
     assert [t["number"] for t in pop["tickets"]] == [earlier, "20200101-0001"] and pop["tickets"][0]["open"] is True  # the open case on top
@@ -237,7 +237,7 @@ def test_a_pop_sent_while_disconnected_arrives_on_reconnect(live: tuple[int, dic
     # The pop is published to the hub (with no stream open) before the browser comes back.
     resumed = Stream(operator, last=last)
     pop = resumed.next("pop")
-    assert pop.data["caller"] == "+8613812345678" and pop.data["recorded"] is False
+    assert pop.data["caller"] == CALLER and pop.data["recorded"] is False
     resumed.close()
     # From that pop's id on, nothing is sent twice; a new page resumes from ?last= too.
     again = Stream(operator, query=f"?last={pop.id}")

@@ -70,7 +70,7 @@ class CallContext:
         return {
             "uniqueid": self.uniqueid,
             "recorded": self.recorded,
-            "caller": self.caller_number,
+            "caller": phone.national(self.caller_number),
             "caller_name": self.caller_name,
             "language": self.language,
             "queue": self.queue,
