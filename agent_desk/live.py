@@ -18,9 +18,10 @@ import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -176,8 +177,10 @@ class LivePages(DeskBase):
             request.write(f"retry: {RETRY_MS}\n: {' ' * 2048}\n\n".encode())  # padding: some proxies buffer the first 2 KiB
             await self._open(stream, who, cursor)
             await stream.ended
-        except Exception:  # noqa: BLE001 - the database read failed: the stream ends and the browser retries
-            log.warn("desk stream of {user}: could not replay what it missed", user=who.username)
+        except CancelledError:
+            pass  # the browser went away: Klein cancels the handler
+        except Exception as exc:  # noqa: BLE001 - the database read failed: the stream ends and the browser retries
+            log.warn("desk stream of {user} ended: {error!r}", user=who.username, error=exc)
         finally:
             if lifetime.active():
                 lifetime.cancel()
@@ -332,12 +335,18 @@ class LivePages(DeskBase):
 
     # -- the seat's state
 
-    def _seat_snapshot(self) -> LiveSnapshot | None:
+    def _seat_snapshot(self, skills: tuple[str, ...]) -> LiveSnapshot | None:
+        """The live model's view of the seat's queues only (a whole snapshot per seat event
+        would cost every queue's callers and every channel)."""
         ami = self.context.ami
-        return None if ami is None else ami.snapshot()
+        if ami is None:
+            return None
+        model = ami.model
+        queues = tuple(q for q in (model.queue(asterisk_queue(s)) for s in skills) if q is not None)
+        return LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ())
 
     def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
-        snapshot = self._seat_snapshot()
+        snapshot = self._seat_snapshot(skills)
         return None if snapshot is None else seats.seat_state(snapshot, extension, skills)
 
     def _seat_json(self, state: seats.SeatState | None, extension: str) -> dict[str, Any]:
