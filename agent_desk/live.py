@@ -200,10 +200,12 @@ class LivePages(DeskBase):
             items = await self.context.pool.read(lambda s: feed.since(s, cursor.ticket))
             missed = [self._ticket_event(item) for item in items if department is None or item.department_id == department]
             missed += self.hub.missed(user_id, department, cursor.seq)
+        if self.context.ami is not None and who.extension and not self._skills.get(user_id):
+            await self._load_skills(who)
         if stream.ended.called:
             return
-        if self.context.ami is not None and user_id in self._skills:
-            self._publish_seat(who.extension or "", user_id)
+        if self.context.ami is not None and who.extension:
+            self._publish_seat(who.extension, user_id)
         stream.replay(missed)
         stream.request.write(sse(Event("hello", {"at": self.reactor.seconds()}), stream.cursor))
 
