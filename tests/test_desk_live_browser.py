@@ -50,6 +50,12 @@ def test_go_ready_pop_cut_and_resume_in_chromium(database: Database, browser: Br
         operator.shot("pop")
         pop.locator("[data-pop-close]").click()
         expect(pop).to_be_hidden()
+        # Closed, or on another page: the last call is one click away.
+        page.click("text=工单")
+        page.click("[data-pop-again]")
+        expect(pop.locator("[data-pop=caller]")).to_contain_text("13812345678")
+        pop.locator("[data-pop-close]").click()
+        page.click("text=坐席控制台")
 
         # Cut the stream and keep the browser from reconnecting until the second call popped.
         def refuse(route: Route) -> None:

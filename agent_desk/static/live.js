@@ -135,12 +135,31 @@
     const link = popBox.querySelector("[data-pop=new_ticket]");
     link.href = data.new_ticket;
     popBox.hidden = false;
+    keep(data);
     popBox.classList.add("fresh");
     setTimeout(() => popBox.classList.remove("fresh"), 3000);
   }
 
   function callChanged(data) {
     if (popBox && popBox.dataset.uniqueid === data.uniqueid && data.state === "answered") popBox.classList.add("answered");
+  }
+
+  // The last pop of this tab stays one click away (the operator may close it, or move to
+  // another page, while still on the call).
+  const POP_KEY = "hotline-desk-last-pop";
+  const again = document.querySelector("[data-pop-again]");
+  function keep(data) {
+    try { sessionStorage.setItem(POP_KEY, JSON.stringify(data)); } catch (e) { return; }
+    if (again) again.hidden = false;
+  }
+  if (again) {
+    let saved = null;
+    try { saved = sessionStorage.getItem(POP_KEY); } catch (e) { saved = null; }
+    again.hidden = !saved;
+    again.addEventListener("click", () => {
+      const data = sessionStorage.getItem(POP_KEY);
+      if (data) pop(JSON.parse(data));
+    });
   }
 
   if (popBox) {
