@@ -20,13 +20,17 @@ from urllib.parse import urlencode
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
+from agent_desk import errors
+from agent_desk.api_keys import ApiKeyPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
 from agent_desk.live import LivePages
+from agent_desk.media import MediaPages
+from agent_desk.oversight import OversightPages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role, Urgency
-from hotline.tickets import desk
+from hotline.tickets import desk, oversight
 from hotline.tickets.services import TicketNotFound, TicketPolicy
 from hotline.tickets.workflow import WorkflowError
 from hotline.users import SignedIn
@@ -49,7 +53,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(LivePages, DeskBase):
+class Desk(LivePages, ApiKeyPages, MediaPages, OversightPages, DeskBase):
     """Every page of the desk."""
 
     # -- public
@@ -137,14 +141,26 @@ class Desk(LivePages, DeskBase):
     async def on_ticket(self, request: Req, who: SignedIn, number: str) -> bytes:
         policy, now = self.context.policy, self.context.now()
 
-        def work(s: Any) -> tuple[desk.Case, Any, Any]:
-            return (desk.case(s, who, number, policy=policy, now=now), *desk.choices(s))
+        def work(s: Any) -> tuple[desk.Case, Any, Any, oversight.Panel]:
+            return (desk.case(s, who, number, policy=policy, now=now), *desk.choices(s), oversight.panel(s, who, number, policy=policy, now=now))
 
         try:
-            case, categories, departments = await self.db(work)
+            case, categories, departments, panel = await self.db(work)
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
-        return self.render(request, "ticket.html", who, case=case, categories=categories, departments=departments, error=self.form(request, "error"), satisfaction=policy.satisfaction_levels)
+        part = await self.ticket_media(who, number)
+        return self.render(
+            request,
+            "ticket.html",
+            who,
+            case=case,
+            categories=categories,
+            departments=departments,
+            error=self.form(request, "error"),
+            satisfaction=policy.satisfaction_levels,
+            oversight=panel,
+            media=part,
+        )
 
     async def on_ticket_action(self, request: Req, who: SignedIn, number: str, action: str) -> bytes:
         f = self.form
@@ -174,11 +190,12 @@ class Desk(LivePages, DeskBase):
                 )
             )
         except desk.Forbidden as exc:
-            raise HttpError(403, "Not allowed", str(exc)) from None
+            raise HttpError(403, N_("Not allowed"), errors.explain(exc, who.language)) from None
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
         except (WorkflowError, ValueError) as exc:
-            return self.redirect(request, f"/tickets/{number}?" + urlencode({"error": str(exc)}))
+            text = errors.explain(exc, who.language) if isinstance(exc, WorkflowError) else str(exc)
+            return self.redirect(request, f"/tickets/{number}?" + urlencode({"error": text}))
         return self.redirect(request, f"/tickets/{number}")
 
     async def on_new_ticket(self, request: Req, who: SignedIn, *, error: str = "", status: int = 200) -> bytes:

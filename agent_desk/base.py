@@ -12,7 +12,6 @@ inherits; a handler is the method `on_NAME` for the route NAME of `agent_desk.ro
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from hotline.tickets.services import TicketPolicy
 from hotline.tickets.workflow import STATUS_LABELS
 from hotline.users import SignedIn
 from hotline.web import sessions
+from hotline.web.addresses import client_address
 from hotline.web.sessions import SessionPolicy
 
 HERE = Path(__file__).parent
@@ -124,6 +124,7 @@ class DeskBase:
         env.install_gettext_translations(i18n.catalogue(language), newstyle=True)  # type: ignore[attr-defined]
         env.filters["local"] = self._local
         env.globals.update(base=self.base, languages=i18n.LANGUAGES, language=language, statuses=STATUS_LABELS, zh=language == "zh_Hans")
+        env.globals["demo"] = self.context.config is not None and self.context.config.service.demo  # the demo banner (docs/demo.md)
         return env
 
     def _local(self, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -143,17 +144,8 @@ class DeskBase:
 
     @staticmethod
     def address(request: Req) -> str:
-        """The browser's address, for the audit log and login throttling. Behind the
-        supervisor's port or a reverse proxy on this machine the peer is loopback and the
-        browser's address is the last X-Forwarded-For entry; from anyone else that header is
-        ignored, so a browser cannot choose the address it is throttled by."""
-        host = str(getattr(request.getClientAddress(), "host", "") or "unknown")
-        forwarded = request.getHeader(b"x-forwarded-for")
-        if forwarded and _is_loopback(host):
-            last = forwarded.decode("latin-1").split(",")[-1].strip()
-            if last:
-                return str(last[:64])
-        return host
+        """The browser's address, for the audit log and login throttling (`hotline.web.addresses`)."""
+        return client_address(request)
 
     @staticmethod
     def form(request: Req, name: str) -> str:
@@ -264,10 +256,3 @@ class DeskBase:
 
     async def db(self, work: Callable[[Any], Any]) -> Any:
         return await self.context.pool.run(work)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -57,11 +57,11 @@ ACTION_TIMEOUT = 5.0
 #: Pause reasons and their labels (the codes are sent to Asterisk; hotline.ami.seats).
 REASON_LABELS = {"break": N_("Break"), "meal": N_("Meal"), "training": N_("Training"), "acw": N_("After-call work"), seats.WRAPUP: N_("Wrap-up")}
 STATE_LABELS = {
-    "logged_off": N_("Logged off"),
-    "ready": N_("Ready"),
-    "paused": N_("Paused"),
+    "logged_off": N_("Logged off (seat)"),
+    "ready": N_("Ready (take calls)"),
+    "paused": N_("Paused (seat)"),
     "wrapup": N_("Wrap-up"),
-    "ringing": N_("Ringing"),
+    "ringing": N_("Ringing (seat)"),
     "on_call": N_("On a call"),
     "unknown": N_("Unknown"),
 }

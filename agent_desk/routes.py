@@ -48,6 +48,21 @@ ROUTES: tuple[Route, ...] = (
     Route("create_user", "POST", "/admin/users", ADMIN),
     Route("update_user", "POST", "/admin/users/<int:user_id>", ADMIN),
     Route("audit", "GET", "/admin/audit", ADMIN),
+    # Open311 API keys (agent_desk/api_keys.py)
+    Route("api_keys", "GET", "/admin/api-keys", ADMIN),
+    Route("create_api_key", "POST", "/admin/api-keys", ADMIN),
+    Route("revoke_api_key", "POST", "/admin/api-keys/revoke", ADMIN),
+    # Oversight (issue 13 point 3): the overdue/due-soon board, 督办, departments' extension requests and their decisions, reworked cases, the printable daily summary.
+    Route("oversight_board", "GET", "/oversight", frozenset({Role.SUPERVISOR, Role.DEPARTMENT})),
+    Route("oversight_urge", "POST", "/oversight/cases/<number>/urge", frozenset({Role.SUPERVISOR})),
+    Route("oversight_request_extension", "POST", "/oversight/cases/<number>/extension", frozenset({Role.DEPARTMENT})),
+    Route("oversight_decide_extension", "POST", "/oversight/cases/<number>/extension/decision", frozenset({Role.SUPERVISOR})),
+    Route("oversight_reworked", "GET", "/oversight/reworked", frozenset({Role.SUPERVISOR, Role.DEPARTMENT})),
+    Route("oversight_daily", "GET", "/oversight/daily", frozenset({Role.SUPERVISOR})),
+    # -- media: recordings and transcripts on the ticket page, photos with a department's report (处置反馈)
+    Route("recording", "GET", "/tickets/<number>/recordings/<name>", EVERYONE),
+    Route("photo", "GET", "/tickets/<number>/photos/<name>", EVERYONE),
+    Route("report_handled", "POST", "/tickets/<number>/handle/report", frozenset({Role.DEPARTMENT})),
     # Live: the browser's event stream (every page opens it), the operator console (agent_desk/live.py).
     Route("events", "GET", "/events", EVERYONE),
     Route("console", "GET", "/console", CREATORS),

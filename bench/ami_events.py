@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from hotline.ami.codec import AmiDecoder, Event
 from hotline.ami.live import LiveModel
 from hotline.calllog.queue_events import QueueCallLog
-from tests import ami_peer
+from hotline.simulator import ami as ami_peer
 
 TARGET = 50_000
 

@@ -6,14 +6,14 @@ answer, eight menu steps, outcome, queue join, end: about the 13 timeline events
 service wrote in ivr_calls.py), in the three batches the IVR submits per call (first prompt,
 before Queue(), end), for `--calls` calls:
 
-- **orm, a transaction per batch**: `hotline.calllog.records` through the journal's
-  `apply_entry`, as the service wrote before the writer batched across calls;
-- **orm, batched**: the same operations, `--per-transaction` calls' batches in one
-  transaction (what `DatabasePool.write` does now);
-- **core executemany**: the same rows written with SQLAlchemy Core, one executemany per table
-  per transaction (no ORM objects, no per-call SELECT): the counterfactual for the lever
-  "records as Core executemany" — it does not keep `records`' rules (op_id de-duplication,
-  dispositions that must not go backwards) and is not code the service could use as is.
+- **records, a transaction per batch**: `hotline.calllog.records` through the journal's
+  work for its entries (`entries_work`), one transaction per call's batch;
+- **records, batched**: the same works, `--per-transaction` calls' batches in one
+  transaction, as the pool's writer runs them (`run_batch`: the calls' rows read at once);
+- **core executemany**: the same rows written with bare SQLAlchemy Core, one executemany per
+  table per transaction, no facts, no rules (op_id de-duplication, dispositions that must
+  not go backwards): the floor that `records` (Core since 2026-12-03, ORM before) is
+  measured against.
 
     .venv/bin/python bench/calllog_cpu.py [--calls 500] [--per-transaction 50] [--postgresql]
 
@@ -48,14 +48,17 @@ def batches(uniqueid: str, at: datetime) -> list[list[dict[str, Any]]]:
     return [first, second, third]
 
 
-def orm(database: Any, calls: list[list[list[dict[str, Any]]]], per_transaction: int) -> None:
-    from hotline.calllog.journal import apply_entry
+def records(database: Any, calls: list[list[list[dict[str, Any]]]], per_transaction: int) -> None:
+    """As the service writes: each call's batch is one journal work (`entries_work`), and the
+    writer runs `per_transaction` calls' works in one transaction (`run_batch`)."""
+    from hotline.calllog.journal import entries_work
     from hotline.calllog.records import OPERATIONS
+    from hotline.storage.dbpool import run_batch
 
     for stage in range(3):
         for start in range(0, len(calls), per_transaction):
-            group = [call[stage] for call in calls[start : start + per_transaction]]
-            database.run(lambda session: [apply_entry(session, OPERATIONS, entry) for entries in group for entry in entries])
+            works = [entries_work(OPERATIONS, call[stage]) for call in calls[start : start + per_transaction]]
+            database.run(lambda session: run_batch(session, works))
 
 
 def core(database: Any, calls: list[list[list[dict[str, Any]]]], per_transaction: int) -> None:
@@ -129,8 +132,8 @@ def main() -> int:
         at = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
         print(f"{time.strftime('%Y-%m-%d')}, {'PostgreSQL' if server else 'SQLite'}, {args.calls} calls, 3 batches and 13 timeline events each; CPU of this process per call")
         variants = (
-            ("orm, a transaction per batch", "orm1", orm, 1),
-            (f"orm, {args.per_transaction} calls per transaction", "ormn", orm, args.per_transaction),
+            ("records, a transaction per batch", "orm1", records, 1),
+            (f"records, {args.per_transaction} calls per transaction", "ormn", records, args.per_transaction),
             (f"core executemany, {args.per_transaction} calls per transaction", "core", core, args.per_transaction),
         )
         for label, name, write, per in variants:

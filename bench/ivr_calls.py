@@ -8,7 +8,7 @@ Every party is its own process and talks over loopback only:
   server on a fresh copy of that database per N, so CPU (utime + stime) and VmRSS are read
   from /proc/<pid> of that process alone;
 - **the load generator**: `--procs` asyncio processes playing Asterisk 22's side of FastAGI:
-  the header block of `tests/agi_peer.py`, replies as res_agi writes them
+  the header block of `hotline/simulator/agi.py`, replies as res_agi writes them
   (tests/fixtures/asterisk/README.md), one command in flight, one more `HANGUP` when the
   server closes; Queue() answered as by an agent who talked and hung up (`200 result=-1`);
 - **baselines, same run, same generator**: our FastAGI layer alone (`hotline.agi.fastagi.listen`
@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import multiprocessing
@@ -80,6 +81,7 @@ import tempfile
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_connections
@@ -89,7 +91,7 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.agi_peer import AST_ENVIRONMENT, AsteriskPeer, parse_args
+from hotline.simulator.agi import AST_ENVIRONMENT, AsteriskPeer, parse_args
 
 HOST = "127.0.0.1"
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"
@@ -237,7 +239,7 @@ KNOWN_APPS = {"queue", "dial", "playback", "set", "noop", "verbose", "userevent"
 
 
 def caller_actions(path: str, ticket: str) -> list[tuple[str, str]]:
-    """The caller's actions, used in order by the DTMF-reading commands (as tests/agi_peer.py)."""
+    """The caller's actions, used in order by the DTMF-reading commands (as hotline/simulator/agi.py)."""
     if path == "silent":
         return []
     if path == "status":
@@ -1434,6 +1436,79 @@ def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, opti
     return server, RunContext(server, "fastagi", port=port, config=str(config), db_path=db, journal=setup.tmp / name / "journal", db_pid=setup.db_pid)
 
 
+class DeskLoad:
+    """The desk role of the same configuration and database, and a process hammering its HTTP
+    side: what "another role on the same machine kept busy" means in issue 10's figures."""
+
+    def __init__(self, desk: Server, load: subprocess.Popen[bytes], out: Path) -> None:
+        self.desk, self.load, self.out = desk, load, out
+        self.cpu0 = proc_cpu(desk.pid)
+        self.started = time.monotonic()
+
+    def figures(self) -> dict[str, Any]:
+        """Requests answered per second and the desk role's CPU share, so far."""
+        wall = time.monotonic() - self.started
+        done = int(self.out.read_text() or 0) if self.out.exists() else 0
+        return {"requests_per_s": round(done / wall, 1), "desk_cpu_share": round((proc_cpu(self.desk.pid) - self.cpu0) / wall, 3), "wall_s": round(wall, 1)}
+
+
+@contextlib.contextmanager
+def busy_desk(setup: Setup, ctx: RunContext, connections: int = 8) -> Iterator[DeskLoad]:
+    http_port = free_port()
+    desk = Server(
+        "hotline desk role",
+        [sys.executable, "-m", "hotline", "-c", str(ctx.config), "serve", "--role", "desk", "--http-port", str(http_port)],
+        0,
+        setup.tmp / f"desk-{http_port}.log",
+        http_port=http_port,
+    )
+    desk.start()
+    out = setup.tmp / f"deskload-{http_port}.count"
+    # The browsers would be elsewhere: the load generator yields the CPU (nice 10) so that it
+    # stands in for the desk's work, not for a third competitor of the IVR.
+    load = subprocess.Popen(["nice", "-n", "10", sys.executable, str(Path(__file__).resolve()), "_child", "deskload", str(http_port), str(connections), str(out)], cwd=ROOT)
+    try:
+        time.sleep(2)  # the desk at full load before the calls start
+        yield DeskLoad(desk, load, out)
+    finally:
+        load.send_signal(signal.SIGTERM)
+        load.wait(timeout=30)
+        desk.stop()
+
+
+def child_deskload(port: int, connections: int, out: str) -> int:
+    """GET /desk/login (a rendered page) and /healthz over `connections` keep-alive
+    connections as fast as the desk answers; the count of answers goes to `out`."""
+    import http.client
+    import threading
+
+    done = [0]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def hammer() -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        paths = ("/desk/login", "/desk/login", "/healthz")
+        k = 0
+        while not stop.is_set():
+            try:
+                conn.request("GET", paths[k % 3])
+                conn.getresponse().read()
+                done[0] += 1
+                k += 1
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=10)
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    while not stop.wait(0.5):
+        Path(out).write_text(str(done[0]))
+    Path(out).write_text(str(done[0]))
+    return 0
+
+
 def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = None) -> tuple[Server, RunContext]:
     port = free_port()
     label = {"bare": "hotline.agi.fastagi alone", "panoramisk": "panoramisk 1.4"}[kind]
@@ -1444,9 +1519,9 @@ def start_baseline(setup: Setup, kind: str, options: dict[str, Any] | None = Non
 
 
 def cross_check(ctx: RunContext, tickets: list[str], generator_lines: dict[str, list[str]]) -> dict[str, Any]:
-    """The project's Asterisk peer (tests/agi_peer.py) plays each path once against the same
+    """The project's Asterisk peer (hotline/simulator/agi.py) plays each path once against the same
     server: the server must send it the same command lines as to the load generator."""
-    from tests.agi_peer import Action, Press, Silence
+    from hotline.simulator.agi import Action, Press, Silence
 
     scripts: dict[str, list[Action]] = {"silent": [], "status": [Silence(), Press("1"), Press(tickets[0] + "#")], "emergency": [Silence(), Press("2")]}
     out: dict[str, Any] = {}
@@ -1578,7 +1653,9 @@ def main() -> int:
     parser.add_argument("--classic-calls", type=int, default=20, help="classic script: calls one after another")
     parser.add_argument("--classic-concurrent-calls", type=int, default=40)
     parser.add_argument("--classic-concurrency", type=int, default=4)
-    parser.add_argument("--profile", type=int, default=500, help="burst size of the cProfile runs (0: none)")
+    parser.add_argument("--profile", type=int, default=500, help="N of the cProfile runs (0: none)")
+    parser.add_argument("--busy-desk", action="store_true", help="repeat each held run with the desk role on the same config kept busy by an HTTP load (`_child deskload`)")
+    parser.add_argument("--profile-mode", choices=("burst", "held"), default="burst", help="the mode of the cProfile runs")
     parser.add_argument("--diagnose", type=int, default=500, help="N of the runs with pool_size=1 and a 0.5 ms switch interval (0: none)")
     parser.add_argument("--shared-tool", type=int, default=500, help="N for the ../shared/tools cross-check (0: none)")
     parser.add_argument("--no-baselines", action="store_true")
@@ -1634,19 +1711,22 @@ def main() -> int:
             servers.append(server)
             warm = run_load(ctx, name="warm-up", n=20, mode="burst", paths="mixed", pace=instant, procs=1, tickets=setup.tickets)
             if "cross_check" not in results:
-                results["cross_check"] = {"tests/agi_peer.py": cross_check(ctx, setup.tickets, warm["lines"])}
+                results["cross_check"] = {"hotline/simulator/agi.py": cross_check(ctx, setup.tickets, warm["lines"])}
                 results["silent_lines_match_baselines"] = warm["lines"].get("silent") == list(SILENT_FLOW)
-                print(f"  cross-check with tests/agi_peer.py: {results['cross_check']['tests/agi_peer.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}", flush=True)
-            for paths, mode in runs:
-                pace = held if mode == "held" else instant
-                record(
+                print(
+                    f"  cross-check with hotline/simulator/agi.py: {results['cross_check']['hotline/simulator/agi.py']}; baselines send the same lines: {results['silent_lines_match_baselines']}",
+                    flush=True,
+                )
+
+            def our_run(paths: str, mode: str, suffix: str = "") -> dict[str, Any]:
+                return record(
                     run_load(
                         ctx,
-                        name=f"hotline serve, {paths}, {mode}",
+                        name=f"hotline serve, {paths}, {mode}{suffix}",
                         n=n,
                         mode=mode,
                         paths=paths,
-                        pace=pace,
+                        pace=held if mode == "held" else instant,
                         procs=args.procs,
                         tickets=setup.tickets,
                         rate=args.held_rate if mode == "held" else 0.0,
@@ -1654,6 +1734,15 @@ def main() -> int:
                         steady=args.steady_calls,
                     )
                 )
+
+            for paths, mode in runs:
+                our_run(paths, mode)
+            for paths, mode in runs if args.busy_desk else ():
+                if mode == "held":
+                    with busy_desk(setup, ctx) as load:
+                        row = our_run(paths, mode, ", desk busy")
+                        row["desk_load"] = load.figures()
+                        print(f"  desk role kept busy meanwhile: {row['desk_load']}", flush=True)
             server.stop()
             if not args.no_baselines:
                 for kind in ("bare", "panoramisk"):
@@ -1762,14 +1851,26 @@ def main() -> int:
                 servers.append(server)
                 paths = "mixed" if kind == "hotline" else "silent"
                 run_load(ctx, name="warm-up", n=20, mode="burst", paths=paths, pace=instant, procs=1, tickets=setup.tickets)
-                row = run_load(ctx, name=f"{server.kind} under cProfile ({timer}), {paths}, burst", n=n, mode="burst", paths=paths, pace=instant, procs=args.procs, tickets=setup.tickets)
+                mode = args.profile_mode
+                extra: dict[str, Any] = {"rate": args.held_rate, "steady": args.steady_calls} if mode == "held" else {}
+                row = run_load(
+                    ctx,
+                    name=f"{server.kind} under cProfile ({timer}), {paths}, {mode}",
+                    n=n,
+                    mode=mode,
+                    paths=paths,
+                    pace=held if mode == "held" else instant,
+                    procs=args.procs,
+                    tickets=setup.tickets,
+                    **extra,
+                )
                 server.stop(timeout=180)
                 entry: dict[str, Any] = {k: row.get(k) for k in ("n", "calls_ok", "calls_per_s", "server_cpu_ms_per_call", "server_reactor_thread_share", "turnaround_ms", "failures")}
                 if path.exists():
                     text, shares = profile_summary(path)
                     (OUT / f"ivr_calls_profile_{label}.txt").write_text(text, encoding="utf-8")
                     entry["shares_percent"] = shares
-                    print(f"\ncProfile ({timer} time, every thread) of {server.kind}, burst of {n} {paths} calls:\n" + text.split("\n\nby cumulative")[0][:2500], flush=True)
+                    print(f"\ncProfile ({timer} time, every thread) of {server.kind}, {mode} {n} {paths} calls:\n" + text.split("\n\nby cumulative")[0][:2500], flush=True)
                 results["profiles"][label] = entry
     finally:
         for server in servers:
@@ -1873,5 +1974,7 @@ if __name__ == "__main__":
             raise SystemExit(child_panoramisk(int(sys.argv[3])))
         if kind == "serve":
             raise SystemExit(child_serve(sys.argv[3], json.loads(sys.argv[4])))
+        if kind == "deskload":
+            raise SystemExit(child_deskload(int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]))
         raise SystemExit(f"unknown child {kind!r}")
     raise SystemExit(main())

@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=ROLE_NAMES, help="run this one role alone, in the foreground (systemd units, several machines)")
     p.add_argument("--http-bind", metavar="ADDRESS", help="with --role: the role's HTTP address instead of [http] bind")
     p.add_argument("--http-port", type=int, metavar="PORT", help="with --role: the role's HTTP port instead of [http] port (0: any free port)")
+    p.add_argument("--demo", action="store_true", help="a demo: its own database, demo accounts and a simulated Asterisk placing calls (docs/demo.md)")
     p.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)  # the supervisor's pipe
 
     p = sub.add_parser("db", help="database schema")
@@ -192,6 +193,8 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     if args.role is None and (args.http_bind is not None or args.http_port is not None):
         raise CommandError("--http-bind and --http-port go with --role; all roles share [http] bind/port")
+    if args.demo:
+        return _serve_demo(config, args)
     try:
         if args.role is None:
             from hotline import supervisor
@@ -203,6 +206,33 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
             become_supervised_child()
         return serve(config, args.role, http_bind=args.http_bind, http_port=args.http_port, report_fd=args.report_fd)
     except ServiceError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _serve_demo(real: Config, args: argparse.Namespace) -> int:
+    """`serve --demo`: the parent prepares the demo database and runs the simulated Asterisk
+    beside the roles; each role (`--demo --role NAME`) derives the same configuration."""
+    from hotline import demo
+    from hotline.service import ServiceError, serve
+
+    try:
+        config = demo.demo_config(real)
+        if args.role is not None:
+            if not demo.check_database(config, real):
+                raise demo.DemoError("no demo database yet: run `hotline serve --demo` (every role) once to create it")
+            if args.report_fd is not None:
+                from hotline.supervisor import become_supervised_child
+
+                become_supervised_child()
+            return serve(config, args.role, http_bind=args.http_bind, http_port=args.http_port, report_fd=args.report_fd)
+        from hotline import supervisor
+
+        if "HOTLINE_DATABASE_URL" in os.environ:
+            print("hotline: demo mode ignores HOTLINE_DATABASE_URL and uses its own database", file=sys.stderr)
+        accounts = demo.prepare(config, real)
+        print(demo.describe(config, accounts), flush=True)
+        return supervisor.run(config, child_args=["--demo"], companion=demo.companion(config))
+    except (ServiceError, demo.DemoError) as exc:
         raise CommandError(str(exc)) from None
 
 

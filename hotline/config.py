@@ -271,6 +271,9 @@ class ServiceConfig:
     timezone: str = _check(_timezone, default="Asia/Shanghai")
     data_dir: str = _check(_non_empty_string, default="var")
     log_level: str = _check(_choice("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO")
+    #: Set by `hotline serve --demo` (hotline.demo): a demo database, simulated calls, and a
+    #: banner on every desk page.
+    demo: bool = _check(_boolean, default=False)
 
 
 @dataclass(frozen=True)
@@ -408,6 +411,12 @@ class TicketsConfig:
     sequence_digits: int = _check(_integer(3, 6), default=4)
     default_time_limit: str = _check(_time_limit, default="5 working_days")
     urgent_time_limit: str = _check(_time_limit, default="4 hours")
+    #: Photos department staff send with a report (处置反馈): at most this many per report …
+    photo_max_count: int = _check(_integer(1, 20), default=6)
+    #: … each at most this many bytes (JPEG, PNG or WebP; checked by content, not by name).
+    photo_max_bytes: int = _check(_integer(10_000, 50_000_000), default=10_000_000)
+    #: Where the photos are kept, relative to service.data_dir (or absolute).
+    attachments_dir: str = _check(_non_empty_string, default="attachments")
 
 
 @dataclass(frozen=True)
@@ -419,8 +428,38 @@ class SatisfactionConfig:
 
 
 @dataclass(frozen=True)
+class RolesConfig:
+    """Scheduling niceness per role (os.nice, 0-19: higher yields the CPU sooner). The IVR
+    answers callers within milliseconds; a busy desk or a speech recogniser on the same
+    machine must wait for it, not the other way round (bench/RESULTS.md, "another role busy")."""
+
+    ivr_nice: int = _check(_integer(0, 19), default=0)
+    desk_nice: int = _check(_integer(0, 19), default=5)
+    workers_nice: int = _check(_integer(0, 19), default=10)
+
+
+@dataclass(frozen=True)
+class Open311Config:
+    """The Open311 GeoReport v2 API (docs/open311.md)."""
+
+    #: The jurisdiction this endpoint serves; a request naming another gets 404. Empty: any.
+    jurisdiction_id: str = _check(_string, default="")
+    #: Requests per minute one API key may make (POST and GET); 0: no limit.
+    rate_limit_per_key: int = _check(_integer(0, 100000), default=60)
+    #: Requests per minute one address may make without a key (GET only); 0: no limit.
+    rate_limit_per_address: int = _check(_integer(0, 100000), default=30)
+    #: GET /requests shows tickets filed through Open311 only; true: every ticket (descriptions
+    #: of phoned-in cases may hold what a caller said about themselves).
+    publish_all_tickets: bool = _check(_boolean, default=False)
+    #: The discovery document's contact and where integrators ask for a key.
+    contact: str = _check(_string, default="")
+    key_service: str = _check(_string, default="")
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     fastagi: FastAgiConfig = field(default_factory=FastAgiConfig)
@@ -430,6 +469,7 @@ class Config:
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
+    open311: Open311Config = field(default_factory=Open311Config)
     desk: DeskConfig = field(default_factory=DeskConfig)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
     seats: tuple[SeatConfig, ...] = ()
@@ -466,6 +506,7 @@ class Config:
 
 _SECTION_TYPES = {
     "service": ServiceConfig,
+    "roles": RolesConfig,
     "database": DatabaseConfig,
     "http": HttpConfig,
     "fastagi": FastAgiConfig,
@@ -475,6 +516,7 @@ _SECTION_TYPES = {
     "satisfaction": SatisfactionConfig,
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
+    "open311": Open311Config,
     "desk": DeskConfig,
 }
 #: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.

@@ -32,6 +32,7 @@ from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.lease import LeaseKeeper, lease_for
 from hotline.storage.models import utcnow
+from hotline.tickets import media
 from hotline.web.site import build_root, make_site
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         if role == "desk":
             for name, mount in plugins.load(plugins.WEB).items():
                 root.putChild(name.encode(), mount(service))
-        site = make_site(root)
+        site = make_site(root, max_body_bytes=media.max_request_bytes(config))
         bind = http_bind if http_bind is not None else config.http.bind
         port = http_port if http_port is not None else config.http.port
         service.http_port = _listen(reactor, bind, port, site, "http")
@@ -269,6 +270,7 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     reactor: Any = _reactor
     early = _EarlyStop()
     configure_logging(config.service.log_level)
+    _lower_priority(role, getattr(config.roles, f"{role}_nice", 0))
     service = build(reactor, config, role, http_bind=http_bind, http_port=http_port)
     host, port = service.http_address
     if report_fd is None:
@@ -284,6 +286,15 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     early.hand_over()
     reactor.run()
     return 0
+
+
+def _lower_priority(role: str, niceness: int) -> None:
+    """Yield the CPU to the IVR on a shared machine (config [roles]). Only ever lowers the
+    priority: raising it back needs privileges a service should not have."""
+    current = os.nice(0)
+    if niceness > current:
+        os.nice(niceness - current)
+        log.info("role %s: niceness %d", role, niceness)
 
 
 class _EarlyStop:

@@ -216,14 +216,14 @@ def _describe_exit(why: BaseException) -> str:
     return f"exit status {code}"
 
 
-def child_argv(config_source: str | None) -> Callable[[str], list[str]]:
-    """`python -m hotline [-c FILE] serve --role NAME` on loopback port 0, reporting on fd 3."""
+def child_argv(config_source: str | None, extra: Sequence[str] = ()) -> Callable[[str], list[str]]:
+    """`python -m hotline [-c FILE] serve [EXTRA] --role NAME` on loopback port 0, reporting on fd 3."""
 
     def argv(role: str) -> list[str]:
         base = [sys.executable, "-m", "hotline"]
         if config_source:
             base += ["-c", config_source]
-        return [*base, "serve", "--role", role, "--http-bind", "127.0.0.1", "--http-port", "0", "--report-fd", str(REPORT_FD)]
+        return [*base, "serve", *extra, "--role", role, "--http-bind", "127.0.0.1", "--http-port", "0", "--report-fd", str(REPORT_FD)]
 
     return argv
 
@@ -240,8 +240,10 @@ def become_supervised_child() -> None:
         raise SystemExit("hotline: the supervisor is gone")
 
 
-def run(config: Any, roles: Sequence[str] = ()) -> int:
-    """The parent: start every role, serve the gathered /healthz and /metrics, stop them all."""
+def run(config: Any, roles: Sequence[str] = (), *, child_args: Sequence[str] = (), companion: Callable[[Any, Supervisor], object] | None = None) -> int:
+    """The parent: start every role, serve the gathered /healthz and /metrics, stop them all.
+    `child_args` go on every role's command line; `companion(reactor, supervisor)` starts
+    what runs beside the roles in this process (the demo's simulated Asterisk)."""
     from twisted.internet import reactor as _reactor
 
     from hotline import __version__
@@ -254,6 +256,7 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
         configure_logging,
     )
     from hotline.storage import db
+    from hotline.tickets import media
     from hotline.web.aggregate import build_aggregate_root
     from hotline.web.site import make_site
 
@@ -269,10 +272,10 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
     supervisor = Supervisor(
         reactor,
         roles or ROLES,
-        child_argv(config.source if config.source != "defaults" else None),
+        child_argv(config.source if config.source != "defaults" else None, child_args),
         registry,
     )
-    site = make_site(build_aggregate_root(reactor, supervisor, registry))
+    site = make_site(build_aggregate_root(reactor, supervisor, registry), max_body_bytes=media.max_request_bytes(config))
     port = _listen(reactor, config.http.bind, config.http.port, site, "http")
     address = port.getHost()
     log.info(
@@ -280,6 +283,8 @@ def run(config: Any, roles: Sequence[str] = ()) -> int:
         address.host,
         address.port,
     )
+    if companion is not None:
+        companion(reactor, supervisor)
     reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)
     reactor.callWhenRunning(early.honour, reactor)
     reactor.callWhenRunning(lambda: None if early.asked else supervisor.start())

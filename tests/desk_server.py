@@ -8,7 +8,7 @@ import html
 import http.client
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from agent_desk.app import Desk, DeskContext, DeskSettings
+from hotline.config import Config
 from hotline.metrics import Metrics
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.models import Category, CategoryKind, Department, Role, utcnow
+from hotline.tickets import media
 from hotline.tickets.services import TicketPolicy
 from hotline.users import create_user
 from hotline.web.site import build_root, make_site
@@ -118,12 +120,17 @@ def running_desk(
     settings: DeskSettings | None = None,
     now: Callable[[], datetime] = utcnow,
     metrics: Metrics | None = None,
+    mounts: Mapping[bytes, Callable[[DatabasePool], Any]] | None = None,
+    config: Config | None = None,
     context: Callable[[Any], dict[str, Any]] | None = None,
     desks: list[Desk] | None = None,
 ) -> Iterator[int]:
-    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards.
-    `context(reactor)` gives more DeskContext fields (an AMI service on that reactor, a
-    config); `desks` receives the Desk object, for tests that reach into it."""
+    """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards;
+    `mounts` are other web applications beside it (name: build(pool) → resource). `config`
+    (recording and attachment directories, upload limits) bounds the site's request bodies as
+    the composition root does. `context(reactor)` gives more DeskContext fields (an AMI
+    service on that reactor, a config); `desks` receives the Desk object, for tests that
+    reach into it."""
     from twisted.internet.pollreactor import PollReactor
 
     reactor = PollReactor()
@@ -132,11 +139,16 @@ def running_desk(
     pool.readers.start()
     metrics = metrics or Metrics()
     root = build_root(pool, metrics)
-    desk = Desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, reactor=reactor, **(context(reactor) if context else {})))
+    extra = context(reactor) if context else {}
+    config = extra.pop("config", config)
+    desk = Desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, config=config, reactor=reactor, **extra))
     if desks is not None:
         desks.append(desk)
     root.putChild(b"desk", desk.app.resource())
-    port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
+    for name, build in (mounts or {}).items():
+        root.putChild(name, build(pool))
+    site = make_site(root) if config is None else make_site(root, max_body_bytes=media.max_request_bytes(config))
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
     thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
     thread.start()
     try:

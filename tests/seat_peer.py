@@ -1,19 +1,19 @@
 """An AMI peer with operators' seats: QueueAdd / QueuePause / QueueRemove for any interface,
-answered as the lab's Asterisk answered them (tests/ami_peer.py's captured QUEUE_ADD_OK,
+answered as the lab's Asterisk answered them (hotline/simulator/ami.py's captured QUEUE_ADD_OK,
 QUEUE_PAUSE_OK, QUEUE_UNPAUSE_OK, QUEUE_REMOVE_OK and their errors) with the queue, member
 and reason headers rewritten for the seat; and a queue call that rings a seat (the captured
 call 1: QueueCallerJoin, AgentCalled, AgentConnect, AgentComplete, with the member's interface
 and the caller's number rewritten). The peer keeps its members, so QueueStatus after a
 reconnect reports them as Asterisk would.
 
-Built on AmiPeer's `on_action` hook, so tests/ami_peer.py itself is unchanged.
+Built on AmiPeer's `on_action` hook, so hotline/simulator/ami.py itself is unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.ami_peer import (
+from hotline.simulator.ami import (
     AGENT_COMPLETE,
     AGENT_CONNECT,
     CALL_ANSWERED,

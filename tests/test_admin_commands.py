@@ -13,8 +13,8 @@ import pytest
 from twisted.internet.protocol import Factory
 
 from hotline import cli
-from tests import ami_peer as peer
-from tests.ami_peer import AmiPeer, iterate_until
+from hotline.simulator import ami as peer
+from hotline.simulator.ami import AmiPeer, iterate_until
 
 PASSWORD = "labsecret"
 SEAT = "8001"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hotline.agi import codec
 from hotline.agi.channel import CallInfo, CommandRejected, Hangup, RecordResult, UnsafeArgument
 from hotline.agi.codec import MAX_COMMAND_BYTES, MAX_HEADER_LINES, MAX_LINE_BYTES, AgiDecoder, HangupNotice, ProtocolError, Reply
-from tests.agi_peer import iter_transcript, parse_args
+from hotline.simulator.agi import iter_transcript, parse_args
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
 RAW = REFERENCE / "raw"

@@ -32,8 +32,8 @@ from hotline.ami.client import (
     AmiTimeout,
 )
 from hotline.ami.codec import ActionEncodingError, AmiProtocolError, Event
-from tests import ami_peer as peer
-from tests.ami_peer import AmiPeer, PeerEndpoint, failure_of, iterate_until, result_of, retag, run_until
+from hotline.simulator import ami as peer
+from hotline.simulator.ami import AmiPeer, PeerEndpoint, failure_of, iterate_until, result_of, retag, run_until
 
 USERNAME, SECRET = "labuser", "labsecret"
 

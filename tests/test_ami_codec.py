@@ -19,7 +19,7 @@ from hotline.ami.codec import (
     encode_action,
     parse_message,
 )
-from tests import ami_peer as peer
+from hotline.simulator import ami as peer
 
 #: The lab's queue session as Asterisk sent it: banner, login, lists, two calls, pause, logoff.
 QUEUE_SESSION = peer.stream(

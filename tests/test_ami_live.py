@@ -33,7 +33,7 @@ from hotline.ami.live import (
     Resynced,
 )
 from hotline.ami.metrics import AmiMetrics
-from tests import ami_peer as peer
+from hotline.simulator import ami as peer
 
 QUEUE = "hotline-general"
 AGENT_ONE = "Local/agent1@agents/n"

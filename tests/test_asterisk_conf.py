@@ -711,7 +711,7 @@ def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
     was refused (ami_channels.txt)."""
     from hotline.ami import actions
     from hotline.ami.client import AmiActionError
-    from tests.ami_peer import failure_of, result_of
+    from hotline.simulator.ami import failure_of, result_of
     from tests.test_ami_client import connected_client, send
 
     _config, user = _manager_user(tmp_path)

@@ -1,6 +1,6 @@
 """Classic AGI: each pyst2 defect measured in reference/dependencies.md, shown on pyst2 itself
 and fixed by `ClassicAgiChannel`; `main()` with an injected handler; and agi_scripts/hotline-agi
-run as a child process under tests/agi_peer.py the way Asterisk runs it (SIGHUP mid-command,
+run as a child process under hotline/simulator/agi.py the way Asterisk runs it (SIGHUP mid-command,
 AGISIGHUP=no, an unsolicited HANGUP line).
 
 The flows at the bottom of this module are the test flows the child process runs: the script
@@ -28,7 +28,7 @@ from hotline.agi.channel import Channel, Hangup, RecordResult
 from hotline.agi.classic import ClassicAgiChannel, main
 from hotline.agi.codec import ProtocolError
 from hotline.agi.driver import run_to_end
-from tests.agi_peer import AsteriskPeer, HangUp, HangupAtCommand, Press, RawReply, parse_args
+from hotline.simulator.agi import AsteriskPeer, HangUp, HangupAtCommand, Press, RawReply, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"

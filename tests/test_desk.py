@@ -222,7 +222,8 @@ def test_a_ticket_round_the_loop_with_each_role(desk: tuple[int, dict[str, int],
     assert number not in other.get("/desk/tickets").body
     mine = dept.get(f"/desk/tickets/{number}").body
     assert "138****5678" in mine and "13812345678" not in mine
-    assert act(dept, number, "request_extension", extra="2 working_days", reason="需要更换井座").status == 303
+    extension = {"csrf": dept.csrf(f"/desk/tickets/{number}"), "amount": "2", "unit": "working_days", "reason": "需要更换井座"}
+    assert dept.post(f"/desk/oversight/cases/{number}/extension", extension).status == 303
     assert act(dept, number, "handle", reason="已更换井盖").status == 303
     supervisor = signed_in(port, "supervisor")
     assert act(supervisor, number, "verify").status == 303
@@ -234,7 +235,7 @@ def test_a_ticket_round_the_loop_with_each_role(desk: tuple[int, dict[str, int],
     actions = database.read(lambda s: [(e.username, e.action) for e in s.query(AuditEntry).filter(AuditEntry.target == f"ticket:{number}").order_by(AuditEntry.id)])
     assert actions == [
         ("operator", "ticket_created"), ("operator", "ticket_register"), ("operator", "ticket_dispatch"),
-        ("dept", "ticket_request_extension"), ("dept", "ticket_handle"), ("supervisor", "ticket_verify"), ("supervisor", "ticket_close"),
+        ("dept", "extension_requested"), ("dept", "ticket_handle"), ("supervisor", "ticket_verify"), ("supervisor", "ticket_close"),
     ]  # fmt: skip
 
 

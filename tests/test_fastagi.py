@@ -1,6 +1,6 @@
 """The FastAGI server: the protocol on a StringTransport with a task.Clock (header timeout,
 HANGUP while idle and during a command, 511, 510/520, one command in flight, close after the
-handler), then a few end-to-end calls over real loopback sockets against tests/agi_peer.py,
+handler), then a few end-to-end calls over real loopback sockets against hotline/simulator/agi.py,
 and the peer itself checked byte for byte against the captured Asterisk sessions."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hotline.agi.channel import Channel, CommandRejected, Hangup, RecordResult, 
 from hotline.agi.codec import AgiDecoder, HangupNotice, ProtocolError, Reply
 from hotline.agi.fastagi import FastAgiChannel, FastAgiFactory, FastAgiProtocol, listen
 from hotline.config import FastAgiConfig
-from tests.agi_peer import AsteriskPeer, CallRecord, HangUp, HangupWhenIdle, Press, PrivateReactor, QueueOutcome, RawReply, Silence, iter_transcript, raw_exchange, run_fastagi_calls
+from hotline.simulator.agi import AsteriskPeer, CallRecord, HangUp, HangupWhenIdle, Press, PrivateReactor, QueueOutcome, RawReply, Silence, iter_transcript, raw_exchange, run_fastagi_calls
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asterisk"
 RAW = REFERENCE / "raw"
@@ -1029,7 +1029,7 @@ def test_decoder_sees_what_the_server_wrote() -> None:
 def test_a_burst_of_connections_is_accepted_in_one_turn() -> None:
     """Sixty calls connect at once, after a quiet spell in which Twisted's port would have
     come down to accepting one connection per turn: one readable event accepts them all."""
-    from tests.agi_peer import PrivateReactor
+    from hotline.simulator.agi import PrivateReactor
 
     registry = CollectorRegistry()
     clients: list[socket.socket] = []

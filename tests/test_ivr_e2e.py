@@ -1,4 +1,4 @@
-"""Complete calls end to end, on SQLite and PostgreSQL: our Asterisk peer (tests/agi_peer.py,
+"""Complete calls end to end, on SQLite and PostgreSQL: our Asterisk peer (hotline/simulator/agi.py,
 built from the real transcripts) against the FastAGI server running the CallRunner with its
 database thread pool on a reactor, and against the classic AGI script (agi_scripts/hotline-agi)
 as Asterisk runs it. Each call leaves its record; the peer finds no protocol misconduct."""
@@ -20,12 +20,12 @@ from hotline.agi.fastagi import listen
 from hotline.calllog import records as calls
 from hotline.calllog.journal import CallLog, sync_run
 from hotline.config import Config, FastAgiConfig
+from hotline.simulator.agi import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, RawReply, Silence, raw_exchange
 from hotline.storage.db import Database
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
 from hotline.tickets import services as tickets
 from hotline.tickets.services import SYSTEM, TicketPolicy
 from ivr.runner import CallRunner
-from tests.agi_peer import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, RawReply, Silence, raw_exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "agi_scripts" / "hotline-agi"

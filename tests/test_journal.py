@@ -353,7 +353,7 @@ def test_a_batch_is_one_transaction_in_order_with_single_operations(database, tm
     calllog = CallLog(run, tmp_path / "journal", clock=clock_at(MONDAY))
     result = calllog.submit_batch("k.1", STEPS).result
     assert result.outcome is Outcome.WRITTEN and run.transactions == 1
-    assert [type(value).__name__ for value in result.value] == ["Call", "Call", "CallEvent", "Call"]
+    assert [type(value).__name__ for value in result.value] == ["Record", "Record", "NoneType", "Record"]
     calllog.submit("call_ended", {"uniqueid": "k.1"})
     call, events = record(database, "k.1")
     assert [k for k, _ in events] == ["start", "answer", "key", "outcome", "end"]

@@ -24,10 +24,10 @@ from hotline.calllog import records as calls
 from hotline.calllog.queue_events import QueueCallLog
 from hotline.config import AmiConfig
 from hotline.dialplan import recording_path
+from hotline.simulator import ami as peer
+from hotline.simulator.ami import AmiPeer, PeerEndpoint
 from hotline.storage.db import Database
 from hotline.storage.models import CallDisposition
-from tests import ami_peer as peer
-from tests.ami_peer import AmiPeer, PeerEndpoint
 
 QUEUE = "hotline-general"
 #: What the call record holds: the skill, as the IVR writes it.

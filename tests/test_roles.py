@@ -159,7 +159,8 @@ def test_features_plug_in_through_entry_points():
     from hotline import dialplan
 
     assert set(plugins.load(plugins.FLOWS)) == set(dialplan.FLOWS) == {"ivr", "queue_callback"}  # every name the dialplan calls
-    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf", "admin"}
+    assert set(plugins.load(plugins.COMMANDS)) == {"ivr", "asterisk_conf", "admin", "open311"}
+    assert set(plugins.load(plugins.WEB)) == {"desk", "open311"}
     assert list(plugins.load(plugins.CALL_HANDLERS)) == ["ivr"]
 
 
@@ -177,15 +178,17 @@ _AS_A_TERMINAL_JOB = [
 
 
 class Node:
-    """A `hotline serve [...]` process; its stderr is read on a thread, lines waited for."""
+    """A `hotline serve [...]` process; its stderr (and stdout with `stdout_too`) is read on a
+    thread, lines waited for. `env`: added to the environment, which has no HOTLINE_* else."""
 
-    def __init__(self, cwd: Path, *args: str, session: bool = False) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    def __init__(self, cwd: Path, *args: str, session: bool = False, env: dict[str, str] | None = None, stdout_too: bool = False) -> None:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}, **(env or {})}
         self.proc = subprocess.Popen(
             [*_AS_A_TERMINAL_JOB, *HOTLINE, "serve", *args],
             cwd=cwd,
             env=env,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout_too else None,
+            stderr=subprocess.STDOUT if stdout_too else subprocess.PIPE,
             text=True,
             start_new_session=session,
         )
@@ -194,8 +197,9 @@ class Node:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        output = self.proc.stdout or self.proc.stderr
+        assert output is not None
+        for line in output:
             with self.changed:
                 self.lines.append(line)
                 self.changed.notify_all()
@@ -444,6 +448,9 @@ def test_one_role_alone_serves_its_own_health_and_metrics(tmp_path, role, has, l
         # The desk (entry point hotline.web) is mounted by the desk role only.
         status, body = get(base + "/desk/login")
         assert (status, "12319" in body) == ((200, True) if role == "desk" else (404, False)), body[:300]
+        # So is the Open311 API (hotline.web open311), with the role's configuration and pool.
+        status, body = get(base + "/open311/v2/services.xml")
+        assert (status, "<services" in body) == ((200, True) if role == "desk" else (404, False)), body[:300]
     finally:
         assert node.stop() == 0, node.log
 
@@ -473,7 +480,7 @@ def test_config_check_into_a_closed_pipe_exits_quietly(tmp_path):
 @contextmanager
 def ami_server() -> Iterator[tuple[int, list[Any], Any]]:
     """Our AMI peer on a real socket, its reactor on a thread: (port, peers, reactor)."""
-    from tests.ami_peer import AmiPeer, private_reactor
+    from hotline.simulator.ami import AmiPeer, private_reactor
 
     peers: list[Any] = []
 
@@ -507,10 +514,10 @@ def test_two_ivr_and_two_workers_nodes_on_one_postgresql_write_each_record_once(
     through both FastAGI servers each leave one record, and the queue events both ivr nodes
     receive from AMI are written by the one that holds the writer's lease, once."""
     from hotline.calllog import records as calls
+    from hotline.simulator import ami as ami_peer
+    from hotline.simulator.agi import AsteriskPeer
     from hotline.storage.db import Database
     from hotline.storage.models import Call, CallEvent
-    from tests import ami_peer
-    from tests.agi_peer import AsteriskPeer
 
     name = f"hotline_roles_{os.getpid()}"
     url = pg_server.createdb(name, template=pg_template)

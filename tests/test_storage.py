@@ -174,8 +174,8 @@ def test_pool_reads_run_while_the_writers_are_busy(database):
 
 @pytest.fixture
 def pool(database):
+    from hotline.simulator.agi import PrivateReactor
     from hotline.storage.dbpool import DatabasePool
-    from tests.agi_peer import PrivateReactor
 
     with PrivateReactor() as private:
         # One writer and one reader thread on both backends: a hung work holds its kind up.

@@ -39,13 +39,14 @@ def request_queue_callback(
     when = utc(at)
     number = _callable_number(phone)
     call = calls.get(session, uniqueid) or calls.start_call(session, uniqueid=uniqueid, at=when, caller_number=number)
-    existing = session.scalars(select(Callback).where(Callback.call_id == call.id, Callback.kind == CallbackKind.QUEUE).order_by(Callback.id).limit(1)).first()
+    call_id = calls.saved(session, call)
+    existing = session.scalars(select(Callback).where(Callback.call_id == call_id, Callback.kind == CallbackKind.QUEUE).order_by(Callback.id).limit(1)).first()
     if existing is not None:
         return existing
     callback = Callback(
         kind=CallbackKind.QUEUE,
         status=CallbackStatus.PENDING,
-        call_id=call.id,
+        call_id=call_id,
         phone=number,
         queue=(queue or call.queue)[:64],
         position=position if position is None or position > 0 else None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -32,6 +33,21 @@ from twisted.python.threadpool import ThreadPool
 from hotline.storage.db import Database
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A write that names the rows it will touch (`keys`), so that a batch of them first
+    reads all those rows in one statement (`load(session, keys)`) instead of one each.
+    Called like the work it wraps."""
+
+    work: Callable[[Session], Any]
+    keys: tuple[str, ...]
+    load: Callable[[Session, list[str]], None]
+
+    def __call__(self, session: Session) -> Any:
+        return self.work(session)
+
 
 #: How long a thread may keep the GIL while another wants it (Python's default: 5 ms). The
 #: writer thread's ORM work holds it for milliseconds; a reactor woken by an AGI reply must
@@ -144,25 +160,40 @@ class DatabasePool:
         # One that timed out was journalled already: writing it too would only repeat it.
         batch = [(work, d) for work, d in batch if not d.called]
         try:
-            results = self.database.run(lambda session: [work(session) for work, _ in batch])
+            results = self.database.run(lambda session: run_batch(session, [work for work, _ in batch]))
         except Exception as error:  # noqa: BLE001 - sorted: the database away, or one bad work
             if not is_unreachable(error) and len(batch) > 1:
                 for item in batch:
                     self._apply([item])
                 return
             results = [error] * len(batch)
-        for (_, d), result in zip(batch, results, strict=True):
+        # One hand-over to the reactor for the whole batch: each callFromThread wakes the
+        # reactor and takes the GIL back from it.
+        self.reactor.callFromThread(_fire_all, [(d, result) for (_, d), result in zip(batch, results, strict=True)])
+
+
+def run_batch(session: Session, works: list[Callable[[Session], Any]]) -> list[Any]:
+    """The works of one batch in `session`, after one `load` per kind of `Keyed` work."""
+    loads: dict[Callable[[Session, list[str]], None], list[str]] = {}
+    for work in works:
+        if isinstance(work, Keyed):
+            loads.setdefault(work.load, []).extend(work.keys)
+    for load, keys in loads.items():
+        load(session, keys)
+    return [work(session) for work in works]
+
+
+def _fire_all(outcomes: list[tuple[Deferred[Any], Any]]) -> None:
+    for d, result in outcomes:
+        if not d.called:
             # Works return rows or plain values, never exceptions: an exception is the failure.
-            fire = d.errback if isinstance(result, BaseException) else d.callback
-            self.reactor.callFromThread(_fire_unless_called, d, fire, result)
+            if isinstance(result, BaseException):
+                d.errback(result)
+            else:
+                d.callback(result)
 
 
 def _timed_out(result: Any, timeout: float) -> Any:
     if isinstance(result, Failure) and isinstance(result.value, defer.CancelledError):
         raise defer.TimeoutError(f"the database did not answer within {timeout:g} s")
     return result
-
-
-def _fire_unless_called(d: Deferred[Any], fire: Callable[[Any], None], result: Any) -> None:
-    if not d.called:
-        fire(result)

@@ -113,6 +113,7 @@ class TicketSource(enum.StrEnum):
     CALLBACK = "callback"
     WEB = "web"  # web form or Open311
     INSPECTOR = "inspector"  # field supervisor 监督员
+    OPEN311 = "open311"  # a city app or mini-program through the Open311 GeoReport v2 API
 
 
 class Urgency(enum.StrEnum):
@@ -581,3 +582,147 @@ class UserSetting(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _forbid_audit_rewrite(mapper: Mapper[AuditEntry], connection: Connection, target: AuditEntry) -> None:
     raise HistoryRewriteError(f"the audit log is append-only (entry {target.id})")
+
+
+# -- Open311: API clients and what they sent beyond the ticket's own columns
+
+
+class ApiKey(Base):
+    """An API client's key (a city app, a WeChat mini-program). Only the SHA-256 of the key is
+    stored: the key is shown once, at creation; `prefix` lets an administrator tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[str] = mapped_column(String(64), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    last_used_address: Mapped[str] = mapped_column(String(64), default="")
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Open311Request(Base):
+    """What an Open311 client sent with a ticket that the ticket has no column for: the
+    reporter's contact details, the address id, the media link and the service attributes."""
+
+    __tablename__ = "open311_requests"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    #: Answers GET /tokens/{token}: the request's id under another name, for clients that keep tokens.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    address_id: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    device_id: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
+    first_name: Mapped[str] = mapped_column(String(50), default="")
+    last_name: Mapped[str] = mapped_column(String(50), default="")
+    media_url: Mapped[str] = mapped_column(String(2048), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# -- oversight: 督办 (urging a department) and a department's extension requests
+
+
+class Urge(Base):
+    """督办: a supervisor urges the department holding a case. Append-only: it is a record of
+    supervision that the department's reports count."""
+
+    __tablename__ = "urges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    #: The department urged: the one holding the case at that moment.
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    #: The dispatch round urged, so the department's board counts this round's urges only.
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The deadline in force when urged, and whether it had passed.
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_urges_department_id_at", "department_id", "at"), Index("ix_urges_at", "at"))
+
+
+class ExtensionRequest(Base):
+    """A department's request for more time (申请延期) on a case it holds; a supervisor approves
+    it (the workflow's extend move moves the deadline) or refuses it with a reason. At most one
+    pending request per case (a partial unique index)."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: How much more time, as `hotline.worktime.TimeLimit` writes it ('2 working_days').
+    added: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    #: The deadline in force when asked, and where the extra time would take it then.
+    deadline_at: Mapped[datetime] = mapped_column()
+    proposed_deadline_at: Mapped[datetime] = mapped_column()
+    #: pending, approved, refused, lapsed (the case left the department before a decision).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    #: The deadline the approval set.
+    new_deadline_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_extension_requests_status_requested_at", "status", "requested_at"),
+        Index("ix_extension_requests_department_id_requested_at", "department_id", "requested_at"),
+        Index("uq_extension_requests_pending_ticket_id", "ticket_id", unique=True, sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        CheckConstraint("status IN ('pending', 'approved', 'refused', 'lapsed')", name="status"),
+    )
+
+
+@event.listens_for(Urge, "before_update")
+@event.listens_for(Urge, "before_delete")
+def _forbid_urge_rewrite(mapper: Mapper[Urge], connection: Connection, target: Urge) -> None:
+    raise HistoryRewriteError(f"urges are append-only (urge {target.id})")
+
+
+# -- media: photos sent with a department's report
+
+
+class Attachment(Base):
+    """A photo department staff sent with a report (处置反馈). The file lives under the service's
+    data directory by a random name (`hotline.tickets.media`); the row names it, so only files
+    the database knows are ever served, and ties it to the ticket and its timeline entry."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_events.id"), index=True)
+    #: Random, with the extension of the checked type: never anything the browser sent.
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The file's name on the sender's device, for people only (never a path on ours).
+    original_name: Mapped[str] = mapped_column(String(200), default="")
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: Full-text search of the ticket list (number, description, address, caller's name) is a
+#: substring match (LIKE '%…%'): on PostgreSQL a trigram GIN index (pg_trgm, in postgresql-15's
+#: contrib) serves it; on SQLite the partial condition keeps the index empty, since a LIKE with a
+#: leading wildcard cannot use a B-tree there anyway.
+Index(
+    "ix_tickets_text_trgm", Ticket.number, Ticket.description, Ticket.location, Ticket.caller_name,
+    postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops", "description": "gin_trgm_ops", "location": "gin_trgm_ops", "caller_name": "gin_trgm_ops"},
+    sqlite_where=text("0"),
+)  # fmt: skip

@@ -25,7 +25,8 @@ from hotline.tickets.workflow import RULES, STATUS_LABELS, Action, InvalidValue,
 from hotline.users import SignedIn
 from hotline.worktime import TimeLimit
 
-#: The department's request for more time: recorded as a note that a supervisor acts on with EXTEND.
+#: The department's request for more time: a structured request (`hotline.tickets.oversight`)
+#: that a supervisor approves with EXTEND or refuses; not a workflow move of its own.
 REQUEST_EXTENSION = "request_extension"
 
 #: Which workflow moves each role may make. A user with several roles may make the union.
@@ -79,6 +80,8 @@ class Filters:
     until: date | None = None
     text: str = ""
     page: int = 1
+    #: A named period of creation (PERIODS) in the service's time zone; `since`/`until` narrow it.
+    period: str = ""
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> Filters:
@@ -106,7 +109,25 @@ class Filters:
             until=pick("until", date.fromisoformat),
             text=args.get("q", "").strip()[:100],
             page=max(1, min(page, 10_000)),
+            period=pick("period", _period) or "",
         )
+
+
+#: Named periods of the list's filter: today, the last 7 and 30 days (today included), this month.
+PERIODS = ("today", "7d", "30d", "month")
+
+
+def _period(value: str) -> str:
+    if value not in PERIODS:
+        raise ValueError(value)
+    return value
+
+
+def period_start(period: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant of a named period, in the service's time zone."""
+    today = now.astimezone(tz).date()
+    first = {"today": today, "7d": today - timedelta(days=6), "30d": today - timedelta(days=29), "month": today.replace(day=1)}[period]
+    return datetime.combine(first, time(), tz)
 
 
 @dataclass(frozen=True)
@@ -154,6 +175,8 @@ def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, n
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at <= now]
     if filters.due_soon:
         conditions += [Ticket.status == TicketStatus.DISPATCHED, Ticket.deadline_at > now, Ticket.deadline_at <= now + DUE_SOON]
+    if filters.period:
+        conditions.append(Ticket.created_at >= period_start(filters.period, now, tz))
     if filters.since is not None:
         conditions.append(Ticket.created_at >= datetime.combine(filters.since, time(), tz))
     if filters.until is not None:
@@ -270,8 +293,6 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
         for c in session.scalars(select(Call).where(call_filter).order_by(Call.started_at))
     ]
     actions = [a.value for a in allowed_actions(t.status) if may(who, a)]
-    if t.status is TicketStatus.DISPATCHED and may(who, REQUEST_EXTENSION):
-        actions.append(REQUEST_EXTENSION)
     deadline = None
     default_department = None
     if Action.DISPATCH.value in actions:
@@ -305,21 +326,14 @@ def move(
 ) -> Ticket:
     """One workflow move by a desk user; Forbidden if the role may not, TicketNotFound if the
     user may not see the case, or the workflow's own error. Audited in the same transaction."""
-    if not may(who, action):
-        raise Forbidden(f"your role may not {action} a ticket")
+    if not may(who, action) or action == REQUEST_EXTENSION:
+        raise Forbidden(f"your role may not {action} a ticket", code="forbidden_action", action=action[:32])
     t = _visible(session, who, number)
     actor = Actor.user(who.user_id, who.username)
-    if action == REQUEST_EXTENSION:
-        if t.status is not TicketStatus.DISPATCHED:
-            raise InvalidValue(f"ticket {t.number}: an extension can only be requested while dispatched")
-        if not (extra or "").strip() or not reason.strip():
-            raise InvalidValue(f"ticket {t.number}: say how much more time and why")
-        t = services.apply(session, policy, t, Action.NOTE, actor=actor, expected_version=expected_version, reason=f"申请延期 / extension requested: {extra} — {reason}")
-    else:
-        t = services.apply(
-            session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
-            department_id=department_id, category_id=category_id, extra=extra or None, satisfaction=satisfaction or None,
-        )  # fmt: skip
+    t = services.apply(
+        session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
+        department_id=department_id, category_id=category_id, extra=extra or None, satisfaction=satisfaction or None,
+    )  # fmt: skip
     audit.record(session, f"ticket_{action}", user_id=who.user_id, username=who.username, target=f"ticket:{t.number}", address=address, detail={"status": t.status.value})
     return t
 

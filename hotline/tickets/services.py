@@ -211,7 +211,7 @@ def apply(
     action = _action(ticket.number, action)
     at = utc(at)
     if expected_version is not None and expected_version != ticket.version:
-        raise StaleTicket(f"ticket {ticket.number} changed (version {ticket.version}, you saw {expected_version}); reload it")
+        raise StaleTicket(f"ticket {ticket.number} changed (version {ticket.version}, you saw {expected_version}); reload it", number=ticket.number)
     if action is Action.REGISTER and category_id is None:
         category_id = ticket.category_id
     if action is Action.REWORK:
@@ -238,7 +238,7 @@ def apply(
         _record(session, ticket, action, before, actor, at, reason or "", data)
         session.flush()
     except StaleDataError:
-        raise StaleTicket(f"ticket {number} was changed by someone else; reload it") from None
+        raise StaleTicket(f"ticket {number} was changed by someone else; reload it", number=number) from None
     return ticket
 
 
@@ -300,7 +300,13 @@ def _finish_without_dispatch(session: Session, policy: TicketPolicy, t: Ticket, 
 def _dispatch(session: Session, policy: TicketPolicy, t: Ticket, at: datetime, s: dict[str, Any], **kw: Any) -> dict[str, Any]:
     department = _require(session, Department, s["department_id"], "department")
     if not department.active:
-        raise InvalidValue(f"ticket {t.number}: department {department.code} ({department.name_zh}) is inactive")
+        raise InvalidValue(
+            f"ticket {t.number}: department {department.code} ({department.name_zh}) is inactive",
+            code="department_inactive",
+            number=t.number,
+            department=department.name_zh,
+            department_en=department.name_en or department.name_zh,
+        )
     if kw.get("urgency") is not None:
         t.urgency = Urgency(kw["urgency"])
     limit = _time_limit(session, policy, t, kw.get("time_limit"))
@@ -378,7 +384,9 @@ def _close(session: Session, policy: TicketPolicy, t: Ticket, at: datetime, s: d
 def _callback(session: Session, policy: TicketPolicy, t: Ticket, at: datetime, s: dict[str, Any], **kw: Any) -> dict[str, Any]:
     level = s["satisfaction"]
     if level not in policy.satisfaction_levels:
-        raise InvalidValue(f"ticket {t.number}: satisfaction {level!r} is not one of {', '.join(policy.satisfaction_levels)}")
+        raise InvalidValue(
+            f"ticket {t.number}: satisfaction {level!r} is not one of {', '.join(policy.satisfaction_levels)}", code="bad_satisfaction", number=t.number, levels="、".join(policy.satisfaction_levels)
+        )
     t.satisfaction = level
     t.satisfied = level in policy.satisfied_levels
     t.callback_at = at
@@ -497,7 +505,7 @@ def _action(number: str, action: Action | str) -> Action:
     try:
         return Action(action)
     except ValueError:
-        raise WorkflowError(f"ticket {number}: unknown action {action!r}") from None
+        raise WorkflowError(f"ticket {number}: unknown action {action!r}", code="unknown_action", number=number, action=str(action)[:32]) from None
 
 
 def _load(session: Session, ticket: Ticket | int | str) -> Ticket:
@@ -514,10 +522,10 @@ def _load(session: Session, ticket: Ticket | int | str) -> Ticket:
 
 def _require(session: Session, model: type[M], ident: object, what: str) -> M:
     if not isinstance(ident, int) or isinstance(ident, bool):
-        raise InvalidValue(f"{what} id must be an integer, found {ident!r}")
+        raise InvalidValue(f"{what} id must be an integer, found {ident!r}", code="bad_id", what=what)
     found = session.get(model, ident)
     if found is None:
-        raise InvalidValue(f"no {what} with id {ident}")
+        raise InvalidValue(f"no {what} with id {ident}", code="no_such", what=what)
     return found
 
 
@@ -534,7 +542,7 @@ def _parse_limit(t: Ticket, value: TimeLimit | str) -> TimeLimit:
     try:
         return TimeLimit.parse(value)
     except ValueError as exc:
-        raise InvalidValue(f"ticket {t.number}: {exc}") from None
+        raise InvalidValue(f"ticket {t.number}: {exc}", code="bad_time_limit", number=t.number, value=str(value)[:40]) from None
 
 
 def _time_limit(session: Session, policy: TicketPolicy, t: Ticket, explicit: TimeLimit | str | None) -> TimeLimit:
@@ -553,7 +561,7 @@ def _time_limit(session: Session, policy: TicketPolicy, t: Ticket, explicit: Tim
 def _current_assignment(session: Session, t: Ticket) -> Assignment:
     found = session.scalars(select(Assignment).where(Assignment.ticket_id == t.id).order_by(Assignment.round.desc()).limit(1)).one_or_none()
     if found is None or found.ended_at is not None:
-        raise WorkflowError(f"ticket {t.number}: no open dispatch round")
+        raise WorkflowError(f"ticket {t.number}: no open dispatch round", code="no_open_round", number=t.number)
     return found
 
 

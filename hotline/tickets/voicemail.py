@@ -70,7 +70,7 @@ def leave_message(
         ticket = session.get(Ticket, existing.ticket_id)
         assert ticket is not None
         return VoicemailTicket(ticket.id, ticket.number, existing.id, created=False)
-    call = calls.start_call(session, uniqueid=uniqueid, at=when, caller_number=caller_number)
+    call_id = calls.saved(session, calls.start_call(session, uniqueid=uniqueid, at=when, caller_number=caller_number))
     try:
         number = phone.normalise(caller_number)
         unusable = ""
@@ -83,8 +83,8 @@ def leave_message(
     parts.append("。录音见附件，待转写。")
     if unusable:
         parts.append(f"来电号码无法识别：{unusable}。")
-    ticket = tickets.open_ticket(session, policy, source=TicketSource.VOICEMAIL, actor=IVR, caller_number=number, description="".join(parts), call_id=call.id, at=when)
-    recording = Recording(kind=RecordingKind.VOICEMAIL, call_id=call.id, ticket_id=ticket.id, path=path[:255], format=fmt[:16], duration_seconds=duration_seconds, created_at=when)
+    ticket = tickets.open_ticket(session, policy, source=TicketSource.VOICEMAIL, actor=IVR, caller_number=number, description="".join(parts), call_id=call_id, at=when)
+    recording = Recording(kind=RecordingKind.VOICEMAIL, call_id=call_id, ticket_id=ticket.id, path=path[:255], format=fmt[:16], duration_seconds=duration_seconds, created_at=when)
     session.add(recording)
     session.flush()
     calls.link_ticket(session, uniqueid=uniqueid, ticket_id=ticket.id, at=when)

@@ -74,20 +74,35 @@ FINISHED = frozenset({S.CLOSED, S.REJECTED, S.ANSWERED})
 
 
 class WorkflowError(Exception):
-    """A requested move is not allowed; nothing was changed."""
+    """A requested move is not allowed; nothing was changed.
+
+    str() is the English text, for logs and the command line. For people, `code` names the
+    message and `params` fill its blanks: the desk looks the code up in its catalogue and says it
+    in the user's language (a parameter `x_en` is `x` in English). No code: only the text."""
+
+    #: A subclass's code when the raise gives none.
+    default_code = ""
+
+    def __init__(self, text: str, *, code: str = "", **params: object) -> None:
+        super().__init__(text)
+        self.code = code or self.default_code
+        self.params = {name: str(value) for name, value in params.items()}
 
 
 class IllegalTransition(WorkflowError):
     def __init__(self, number: str, action: Action, status: S) -> None:
         rule = RULES[action]
         allowed = ", ".join(sorted(s.value for s in rule.sources))
-        super().__init__(f"ticket {number}: cannot {action.value} ({rule.label_zh}) a ticket that is {status.value} ({STATUS_LABELS[status][0]}); {action.value} is allowed from: {allowed}")
+        super().__init__(
+            f"ticket {number}: cannot {action.value} ({rule.label_zh}) a ticket that is {status.value} ({STATUS_LABELS[status][0]}); {action.value} is allowed from: {allowed}",
+            code="illegal_transition", number=number, action=action.value, status=status.value, allowed=",".join(sorted(s.value for s in rule.sources)),
+        )  # fmt: skip
         self.number, self.action, self.status = number, action, status
 
 
 class MissingField(WorkflowError):
     def __init__(self, number: str, action: Action, field: str) -> None:
-        super().__init__(f"ticket {number}: {action.value} ({RULES[action].label_zh}) needs {field}")
+        super().__init__(f"ticket {number}: {action.value} ({RULES[action].label_zh}) needs {field}", code="missing_field", number=number, action=action.value, field=field)
         self.number, self.action, self.field = number, action, field
 
 
@@ -97,6 +112,8 @@ class InvalidValue(WorkflowError):
 
 class StaleTicket(WorkflowError):
     """Someone else changed the ticket since it was read; reload and try again."""
+
+    default_code = "stale"
 
 
 STATUS_LABELS: dict[S, tuple[str, str]] = {
@@ -115,7 +132,7 @@ def check(number: str, status: S, action: Action, supplied: dict[str, object]) -
     """The status after `action`, or the specific error that forbids it."""
     rule = RULES.get(action)
     if rule is None:
-        raise WorkflowError(f"ticket {number}: unknown action {action!r}")
+        raise WorkflowError(f"ticket {number}: unknown action {action!r}", code="unknown_action", number=number, action=str(action)[:32])
     if status not in rule.sources:
         raise IllegalTransition(number, action, status)
     for name in rule.needs:

@@ -14,6 +14,7 @@ from twisted.web.server import Request
 
 from hotline.metrics import Metrics
 from hotline.storage.dbpool import DatabasePool
+from hotline.web import bodies
 
 #: Headers of the JSON health answers: a cached health answer would hide a node going down.
 JSON_NO_STORE = {b"content-type": b"application/json", b"cache-control": b"no-store"}
@@ -84,7 +85,9 @@ def build_root(pool: DatabasePool, metrics: Metrics, started: Deferred[None] | N
     return root
 
 
-def make_site(root: resource.Resource) -> server.Site:
-    site = server.Site(root)  # type: ignore[no-untyped-call]  # twisted.web leaves Site.__init__ unannotated
+def make_site(root: resource.Resource, max_body_bytes: int = bodies.DEFAULT_MAX_BODY) -> server.Site:
+    """The node's site; request bodies are bounded and multipart forms parsed as they arrive
+    (`hotline.web.bodies`)."""
+    site = server.Site(root, requestFactory=bodies.request_factory(max_body_bytes))  # type: ignore[no-untyped-call]  # twisted.web leaves Site.__init__ unannotated
     site.displayTracebacks = False
     return site

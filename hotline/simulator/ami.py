@@ -24,6 +24,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone, ConnectionRefusedError
 from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.pollreactor import PollReactor
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.test import iosim
@@ -570,7 +571,7 @@ def split_every_byte(data: bytes) -> list[bytes]:
 
 
 def stream(*frames: bytes | Sequence[bytes]) -> bytes:
-    out = []
+    out: list[bytes] = []
     for item in frames:
         out.extend([item] if isinstance(item, bytes) else item)
     return b"".join(out)
@@ -856,10 +857,10 @@ class PeerEndpoint:
         self.attempts += 1
         if self.refuse > 0:
             self.refuse -= 1
-            return fail(ConnectionRefusedError("peer refused (scripted)"))
+            return fail(ConnectionRefusedError("peer refused (scripted)"))  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         peer = self.make_peer()
         client = factory.buildProtocol(iosim.FakeAddress())
-        pump = iosim.connect(peer, iosim.FakeTransport(peer, isServer=True), client, iosim.FakeTransport(client, isServer=False), greet=False, clock=self.clock)
+        pump = iosim.connect(peer, iosim.FakeTransport(peer, isServer=True), client, iosim.FakeTransport(client, isServer=False), greet=False, clock=self.clock)  # type: ignore[no-untyped-call]  # twisted.test.iosim is unannotated
         self.peers.append(peer)
         self.pumps.append(pump)
         return succeed(client)
@@ -871,15 +872,15 @@ class PeerEndpoint:
     def flush(self) -> None:
         """Move every pending byte (and disconnect) both ways on every connection."""
         for pump in self.pumps:
-            pump.flush()
+            pump.flush()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
 
     def drip(self, *frames: bytes | Sequence[bytes]) -> None:
         """Deliver frames from the live peer to the client one byte per read."""
         pump = self.pumps[-1]
         for byte in split_every_byte(stream(*frames)):
             self.peer.transport.write(byte)  # type: ignore[union-attr]
-            pump.pump()
-        pump.flush()
+            pump.pump()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
+        pump.flush()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
 
 
 # ---------------------------------------------------------------------------------------------
@@ -903,7 +904,7 @@ def failure_of(d: Deferred[Any], *kinds: type[BaseException]) -> Any:
     d.addBoth(outcome.append)
     assert outcome, "the Deferred has not fired"
     assert isinstance(outcome[0], Failure), f"expected a failure, got {outcome[0]!r}"
-    assert outcome[0].check(*kinds), f"expected {kinds}, got {outcome[0].value!r}"
+    assert outcome[0].check(*kinds), f"expected {kinds}, got {outcome[0].value!r}"  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
     return outcome[0].value
 
 
@@ -931,18 +932,16 @@ def iterate_until(reactor: Any, condition: Callable[[], bool], timeout: float = 
 
 
 @contextmanager
-def private_reactor() -> Iterator[Any]:
+def private_reactor() -> Iterator[PollReactor]:
     """A fresh poll reactor for an end-to-end test, never `run()`; its waker pipe is closed after."""
-    from twisted.internet.pollreactor import PollReactor
-
-    reactor = PollReactor()
+    reactor = PollReactor()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
     try:
         yield reactor
     finally:
-        for selectable in reactor.removeAll():  # left over only if the test failed
+        for selectable in reactor.removeAll():  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated; left over only if the test failed
             with suppress(Exception):
-                selectable.connectionLost(Failure(ConnectionDone("test over")))
+                selectable.connectionLost(Failure(ConnectionDone("test over")))  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
         waker = reactor.waker
         if waker is not None:
-            reactor.removeReader(waker)
+            reactor.removeReader(waker)  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
             waker.connectionLost(None)

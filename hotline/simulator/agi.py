@@ -78,7 +78,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.internet.posixbase import PosixReactorBase
 
 # --------------------------------------------------------------------------------------------
 # Caller actions
@@ -114,9 +117,14 @@ class HangUp:
 class QueueOutcome:
     """How the next EXEC Queue or Dial ends: Queue TIMEOUT/FULL/JOINEMPTY/LEAVEEMPTY/
     JOINUNAVAIL/LEAVEUNAVAIL set QUEUESTATUS and return 0; Dial BUSY/NOANSWER/CHANUNAVAIL/
-    CONGESTION set DIALSTATUS and return 0; ANSWERED (the default): -1, caller still up."""
+    CONGESTION set DIALSTATUS and return 0; ANSWERED (the default): -1, caller still up.
+    For ANSWERED, `member`, `wait_seconds` and `talk_seconds` (when given) are what app_queue
+    leaves in MEMBERINTERFACE, QUEUEWAIT and ANSWEREDTIME (default: the lab's call 1)."""
 
     status: str
+    member: str = ""
+    wait_seconds: int | None = None
+    talk_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,10 @@ class AsteriskPeer:
         header: raw bytes to send instead of the normal header (hostile-peer tests).
         url_authority: "host:port" written in agi_request instead of the address connected
             to (to reproduce a transcript byte for byte).
+        on_queue: called, in the peer's thread, when EXEC Queue runs, with the peer, the
+            application's data and the scripted action for it (the head QueueOutcome or
+            HangUp, else None); it may block while the caller waits (the demo's queue does)
+            and returns how Queue() ends (a QueueOutcome, or HangUp: the caller gave up).
     """
 
     def __init__(
@@ -337,6 +349,7 @@ class AsteriskPeer:
         timeout: float = 10.0,
         header: bytes | None = None,
         url_authority: str | None = None,
+        on_queue: Callable[[AsteriskPeer, str, Action | None], QueueOutcome | HangUp] | None = None,
     ) -> None:
         number = next(_session_numbers)
         self.caller = list(caller)
@@ -354,6 +367,7 @@ class AsteriskPeer:
         self.timeout = timeout
         self.raw_header = header
         self.url_authority = url_authority
+        self.on_queue = on_queue
 
     # -- the header block, as Asterisk writes it
 
@@ -635,7 +649,7 @@ class _Aborted(Exception):
 
 
 class _Session:
-    def __init__(self, peer: AsteriskPeer, link: Any, record: CallRecord, classic: bool) -> None:
+    def __init__(self, peer: AsteriskPeer, link: _SocketLink | _ProcessLink, record: CallRecord, classic: bool) -> None:
         self.peer, self.link, self.record, self.classic = peer, link, record, classic
         self.actions: deque[Action] = deque(a for a in peer.caller if not isinstance(a, (HangupAtCommand, HangupWhenIdle)))
         self.hangup_commands = {a.n for a in peer.caller if isinstance(a, HangupAtCommand)}
@@ -689,7 +703,7 @@ class _Session:
                 record.close_delay = time.monotonic() - self.hangup_time
             if not self.classic and self.send_sighup and not self.closed_by_us:
                 self.link.send(b"HANGUP\n")  # what Asterisk does once the server closed
-        if self.classic:
+        if isinstance(self.link, _ProcessLink):
             self.link.close()
             record.exit_status = self.link.proc.returncode
             record.stderr = bytes(self.link.stderr)
@@ -1086,7 +1100,11 @@ class _Session:
         if name not in _KNOWN_APPS:
             return b"200 result=-2\n"
         blocking = name in _BLOCKING_APPS and not self.dead
-        action = self._caller_action(reads_dtmf=name in _DTMF_APPS, queue=name in ("queue", "dial")) if blocking else None
+        action: Action | None
+        if blocking and name == "queue" and self.peer.on_queue is not None:
+            action = self.peer.on_queue(self.peer, data, self._caller_action(reads_dtmf=False, queue=True))
+        else:
+            action = self._caller_action(reads_dtmf=name in _DTMF_APPS, queue=name in ("queue", "dial")) if blocking else None
         if name == "queue":
             # app_queue clears these when Queue() starts and sets them when the caller leaves
             # (values of the lab's calls in reference/asterisk/ami_queue.txt, ami_channels.txt).
@@ -1095,7 +1113,12 @@ class _Session:
             if isinstance(action, HangUp):
                 self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="8", ANSWEREDTIME="0")
             elif status == "ANSWERED":
-                self.channel_variables.update(QUEUEWAIT="0", ANSWEREDTIME="5", MEMBERINTERFACE="Local/agent1@agents/n")
+                answered = action if isinstance(action, QueueOutcome) else QueueOutcome("ANSWERED")
+                self.channel_variables.update(
+                    QUEUEWAIT=str(answered.wait_seconds if answered.wait_seconds is not None else 0),
+                    ANSWEREDTIME=str(answered.talk_seconds if answered.talk_seconds is not None else 5),
+                    MEMBERINTERFACE=answered.member or "Local/agent1@agents/n",
+                )
             elif status in ("TIMEOUT", "LEAVEEMPTY", "LEAVEUNAVAIL"):
                 self.channel_variables.update(ABANDONED="TRUE", QUEUEWAIT="6" if status == "TIMEOUT" else "0", ANSWEREDTIME="0")
         if isinstance(action, HangUp):
@@ -1191,15 +1214,15 @@ def raw_exchange(host: str, port: int, data: bytes, *, close_after_send: bool = 
 # A reactor of the test's own
 
 
-def _new_reactor() -> Any:
+def _new_reactor() -> PosixReactorBase:
     try:
         from twisted.internet.epollreactor import EPollReactor
 
-        return EPollReactor()
+        return EPollReactor()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
     except ImportError:  # not Linux
         from twisted.internet.pollreactor import PollReactor
 
-        return PollReactor()
+        return PollReactor()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
 
 
 class PrivateReactor:
@@ -1233,7 +1256,7 @@ class PrivateReactor:
             try:
                 result = function(*args, **kwargs)
             except BaseException:  # noqa: BLE001 - handed to the Deferred
-                failure = Failure()
+                failure = Failure()  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
                 self.reactor.callFromThread(deferred.errback, failure)
             else:
                 self.reactor.callFromThread(deferred.callback, result)
@@ -1295,7 +1318,7 @@ def run_fastagi_calls(handler: Callable[[Any], Any], calls: Sequence[tuple[Aster
 
     with PrivateReactor() as private:
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), handler, registry, header_timeout=header_timeout)
-        number = port.getHost().port
+        number = port.getHost().port  # type: ignore[attr-defined]  # IListeningPort.getHost() is an IPv4Address here
         try:
             pending = [private.in_thread(peer.call_fastagi, "127.0.0.1", number, script) for peer, script in calls]
             return list(private.run_until(gatherResults(pending, consumeErrors=True), timeout))
