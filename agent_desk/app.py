@@ -27,6 +27,8 @@ from agent_desk.i18n import N_
 from agent_desk.live import LivePages
 from agent_desk.media import MediaPages
 from agent_desk.oversight import OversightPages
+from agent_desk.reports import ReportPages
+from agent_desk.wallboard import WallboardPages
 from hotline import audit, users
 from hotline.config import Config
 from hotline.storage.models import Role, Urgency
@@ -53,7 +55,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(LivePages, ApiKeyPages, MediaPages, OversightPages, DeskBase):
+class Desk(LivePages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public

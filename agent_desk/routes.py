@@ -12,6 +12,9 @@ ADMIN = frozenset({Role.ADMIN})
 CREATORS = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 #: Roles with at least one workflow move (hotline.tickets.desk.ROLE_ACTIONS; an admin has none).
 WORKERS = EVERYONE - ADMIN
+#: Who answers for the centre's figures.
+REPORTERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR})
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ ROUTES: tuple[Route, ...] = (
     Route("recording", "GET", "/tickets/<number>/recordings/<name>", EVERYONE),
     Route("photo", "GET", "/tickets/<number>/photos/<name>", EVERYONE),
     Route("report_handled", "POST", "/tickets/<number>/handle/report", frozenset({Role.DEPARTMENT})),
+    # Reports and the wallboard (agent_desk/reports.py, agent_desk/wallboard.py).
+    Route("reports", "GET", "/reports", REPORTERS),
+    Route("report_trend", "GET", "/reports/trend", REPORTERS),
+    Route("report_export", "GET", "/reports/export", REPORTERS),
+    Route("wallboard", "GET", "/wallboard", SUPERVISORS),
+    Route("wallboard_data", "GET", "/wallboard/data", SUPERVISORS),
     # Live: the browser's event stream (every page opens it), the operator console (agent_desk/live.py).
     Route("events", "GET", "/events", EVERYONE),
     Route("console", "GET", "/console", CREATORS),

@@ -355,6 +355,9 @@ class QueueConfig:
     max_callers: int = _check(_integer(0, 1000), default=30)
     #: After this long in the queue the caller is offered a message (0: wait for ever).
     max_wait_seconds: int = _check(_integer(0, 7200), default=600)
+    #: The wallboard's service level: the share of calls answered within this many seconds
+    #: (GB/T 33358-2016: 15 s).
+    service_level_seconds: int = _check(_integer(1, 600), default=15)
 
 
 @dataclass(frozen=True)

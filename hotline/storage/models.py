@@ -726,3 +726,26 @@ Index(
     postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops", "description": "gin_trgm_ops", "location": "gin_trgm_ops", "caller_name": "gin_trgm_ops"},
     sqlite_where=text("0"),
 )  # fmt: skip
+# -- reports and the wallboard (migration 0008)
+
+#: Covers the call-centre figures (`hotline.tickets.kpi.call_kpis` and friends): the period's
+#: calls are read from the index alone, without a visit to each of the month's call rows.
+Index(
+    "ix_calls_started_at_figures",
+    Call.started_at,
+    Call.direction,
+    Call.queue,
+    Call.disposition,
+    Call.wait_seconds,
+    Call.talk_seconds,
+    Call.agent_user_id,
+    Call.agent_interface,
+)
+#: The wallboard's "on a call since": answered calls not yet ended, a handful at any time.
+Index(
+    "ix_calls_open_answered",
+    Call.agent_interface,
+    Call.answered_at,
+    sqlite_where=text("answered_at IS NOT NULL AND ended_at IS NULL"),
+    postgresql_where=text("answered_at IS NOT NULL AND ended_at IS NULL"),
+)
