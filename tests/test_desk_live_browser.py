@@ -56,6 +56,7 @@ def test_go_ready_pop_cut_and_resume_in_chromium(database: Database, browser: Br
         expect(pop.locator("[data-pop=caller]")).to_contain_text("13812345678")
         pop.locator("[data-pop-close]").click()
         page.click("text=坐席控制台")
+        expect(live).to_have_attribute("data-state", "open")  # this page's stream is connected
 
         # Cut the stream and keep the browser from reconnecting until the second call popped.
         def refuse(route: Route) -> None:
