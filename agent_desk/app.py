@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.web.resource import IResource
 
 from agent_desk import errors
+from agent_desk.admin_pages import AdminPages
 from agent_desk.api_keys import ApiKeyPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
@@ -55,7 +56,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(LivePages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
+class Desk(LivePages, AdminPages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public

@@ -16,7 +16,9 @@ from pathlib import Path
 from asterisk_conf import render as rendermod
 from asterisk_conf.manager import ManagerConfError, check_manager
 from asterisk_conf.secrets import SecretsError
+from hotline import settings
 from hotline.cli import CommandError, load_config
+from hotline.config import Config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -38,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
         return _check_manager(args)
     if not args.check_only and not args.out:
         raise CommandError("asterisk-config render: --out DIR is required (or --check-only)")
-    config = load_config(args)
+    config = settings.with_stored(load_config(args))
     prompts = prompt_names()
     try:
         rendering = rendermod.render(config, prompts=prompts)
@@ -58,6 +60,18 @@ def handle(args: argparse.Namespace) -> int:
         note = ", holds passwords" if f.has_secrets else ""
         print(f"wrote {path} ({f.mode:04o}{note})")
     return 0
+
+
+def render_files(config: Config, out_dir: Path) -> list[str]:
+    """Render, check and write the files (entry point ``hotline.asterisk_files``): what the
+    desk calls after an administrator changed the queues. Raises ValueError with the reason."""
+    try:
+        rendering = rendermod.render(config, prompts=prompt_names())
+        return [str(p) for p in rendermod.write(rendering, out_dir)]
+    except (rendermod.RenderError, SecretsError) as exc:
+        raise ValueError(str(exc)) from None
+    except OSError as exc:
+        raise ValueError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
 
 
 def _check_manager(args: argparse.Namespace) -> int:

@@ -251,8 +251,12 @@ def _identifier_list(value: Any) -> tuple[str, ...]:
     return tuple(_identifier(v) for v in value)
 
 
+#: Asterisk's queue strategies ([[queues]] strategy).
+QUEUE_STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")
+
+
 def _strategy(value: Any) -> str:
-    return _choice("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered")(value)
+    return _choice(*QUEUE_STRATEGIES)(value)
 
 
 def _check(checker: Callable[[Any], Any], **kw: Any) -> Any:
@@ -333,6 +337,9 @@ class AsteriskConfig:
     voicemail_dir: str = _check(_non_empty_string, default="/var/spool/asterisk/hotline-voicemail")
     #: TOML file with seat and trunk passwords; never committed (see docs/deploying.md).
     secrets_file: str = _check(_string, default="")
+    #: Where the desk writes hotline-*.conf again after an administrator changes the queues
+    #: (the directory Asterisk #includes them from); empty: the page says what to run instead.
+    conf_dir: str = _check(_string, default="")
 
 
 @dataclass(frozen=True)
@@ -460,6 +467,14 @@ class Open311Config:
 
 
 @dataclass(frozen=True)
+class CallbacksConfig:
+    """When the centre may call citizens back (回访, queue callbacks): rules written as queue
+    hours are ("workdays 09:00-12:00"), so public holidays are skipped and 调休 days count."""
+
+    calling_hours: tuple[str, ...] = _check(_hours, default=("workdays 09:00-12:00", "workdays 14:00-18:00"))
+
+
+@dataclass(frozen=True)
 class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     roles: RolesConfig = field(default_factory=RolesConfig)
@@ -470,6 +485,7 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
     satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     open311: Open311Config = field(default_factory=Open311Config)
@@ -480,6 +496,9 @@ class Config:
     source: str = "defaults"
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
+    #: The working calendar kept current from the database's admin settings (hotline.settings),
+    #: set by the composition root; None: `working_calendar()` builds one from [calendar].
+    live_calendar: WorkingCalendar | None = field(default=None, compare=False, repr=False)
 
     def data_path(self, *parts: str) -> Path:
         return (self.base_dir / self.service.data_dir).joinpath(*parts)
@@ -499,12 +518,15 @@ class Config:
         raise KeyError(name)
 
     def working_calendar(self) -> WorkingCalendar:
-        overrides = {year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays)) for year, y in self.calendar.years.items()}
-        return WorkingCalendar(
-            office_hours=OfficeHours.parse(list(self.calendar.office_hours)),
-            tz=ZoneInfo(self.service.timezone),
-            overrides=overrides,
-        )
+        if self.live_calendar is not None:
+            return self.live_calendar
+        return calendar_of(self.calendar, self.service.timezone)
+
+
+def calendar_of(calendar: CalendarConfig, timezone: str) -> WorkingCalendar:
+    """The working calendar a [calendar] section describes."""
+    overrides = {year: YearOverride(holidays=frozenset(y.holidays), workdays=frozenset(y.workdays)) for year, y in calendar.years.items()}
+    return WorkingCalendar(office_hours=OfficeHours.parse(list(calendar.office_hours)), tz=ZoneInfo(timezone), overrides=overrides)
 
 
 _SECTION_TYPES = {
@@ -517,6 +539,7 @@ _SECTION_TYPES = {
     "calendar": CalendarConfig,
     "tickets": TicketsConfig,
     "satisfaction": SatisfactionConfig,
+    "callbacks": CallbacksConfig,
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
     "open311": Open311Config,
@@ -598,6 +621,23 @@ def _cross_check(config: Config) -> None:
         raise ConfigError(source, "satisfaction.satisfied", "a subset of satisfaction.levels", unknown[0])
     if config.http.port and config.http.port == config.fastagi.port and config.http.bind == config.fastagi.bind:
         raise ConfigError(source, "fastagi.port", "a port different from http.port", config.fastagi.port)
+
+
+def check_section(name: str, raw: Any, source: str) -> Any:
+    """Validate one section (or [[queues]]/[[seats]] array) exactly as the loader does, for the
+    admin pages: the same checkers and the same ConfigError message, never a second copy of
+    the rules. Returns the typed section."""
+    if name in _LIST_TYPES:
+        return _build_list(name, raw, source)
+    if name not in _SECTION_TYPES:
+        raise ConfigError(source, name, "a section (known: " + ", ".join([*_SECTION_TYPES, *_LIST_TYPES]) + ")", raw)
+    return _build(_SECTION_TYPES[name], raw, source, name)
+
+
+def check_config(config: Config) -> None:
+    """The loader's checks across sections (seats name declared queues …), for the admin pages
+    after they replaced a section. Raises ConfigError."""
+    _cross_check(config)
 
 
 def parse(text: str, source: str = "<string>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

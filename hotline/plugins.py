@@ -10,6 +10,10 @@ Groups (declared in setup.cfg `[options.entry_points]`):
   the ivr role (hotline.service), given the flows.
 - ``hotline.web``: ``name = module:mount``; `mount(node)` (the role's `hotline.service.Service`) returns the
   resource the desk role serves at ``/name/``.
+- ``hotline.prompt_checks``: ``name = module:check``; `check(config, directory)` returns the
+  zero-key lines (`hotline.prompts.ZeroKeyLine`) of `hotline prompts check`, for the desk.
+- ``hotline.asterisk_files``: ``name = module:render``; `render(config, out_dir)` writes the
+  Asterisk files again and returns their paths (raises ValueError), for the desk.
 
 Why the checkout's own setup.cfg is read first: an editable install records the entry points
 once, at `pip install -e` time, so a checkout whose setup.cfg gained a group would otherwise
@@ -30,6 +34,8 @@ COMMANDS = "hotline.commands"
 FLOWS = "hotline.flows"
 CALL_HANDLERS = "hotline.call_handlers"
 WEB = "hotline.web"
+PROMPT_CHECKS = "hotline.prompt_checks"
+ASTERISK_FILES = "hotline.asterisk_files"
 
 _CHECKOUT_SETUP_CFG = Path(__file__).resolve().parent.parent / "setup.cfg"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import re
 import shutil
 import subprocess
@@ -251,3 +252,86 @@ def _tool(run: Runner, argv: list[str], what: str) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout or "").strip().splitlines()
         raise SynthesisError(f"{what}: {argv[0]} exited {result.returncode}: {detail[-1] if detail else 'no message'}")
+
+
+# -- recordings uploaded by an administrator (the desk's announcements page)
+
+#: What every recording must be: what `synthesize` writes and Asterisk plays on a telephony
+#: channel without transcoding (slin, 8 kHz). Anything else is refused with how to convert it.
+RECORDING_RATE = 8000
+RECORDING_CHANNELS = 1
+RECORDING_SAMPLE_BYTES = 2
+#: About two minutes at 16 kB/s: no announcement on the zero-key path may be longer.
+MAX_RECORDING_BYTES = 2 * 1024 * 1024
+CONVERT_HINT = "convert it with: sox IN -r 8000 -c 1 -b 16 -e signed-integer OUT.wav"
+
+
+class RecordingError(ValueError):
+    """An uploaded recording is not one Asterisk can play as a prompt; says what to do."""
+
+
+def check_recording(data: bytes) -> float:
+    """The playing time of a recording in the one format prompts use; raises RecordingError
+    naming what is wrong (not WAV, rate, channels, sample size, empty, too large)."""
+    if len(data) > MAX_RECORDING_BYTES:
+        raise RecordingError(f"the file is {len(data) / 1048576:.1f} MB; a prompt may be at most {MAX_RECORDING_BYTES // 1048576} MB (about two minutes)")
+    try:
+        with wave.open(io.BytesIO(data), "rb") as audio:
+            rate, channels, width, frames = audio.getframerate(), audio.getnchannels(), audio.getsampwidth(), audio.getnframes()
+    except (wave.Error, EOFError) as exc:
+        raise RecordingError(f"not a PCM WAV file ({exc}); {CONVERT_HINT}") from None
+    found = f"{rate} Hz, {channels} channel{'s' if channels != 1 else ''}, {8 * width}-bit"
+    if (rate, channels, width) != (RECORDING_RATE, RECORDING_CHANNELS, RECORDING_SAMPLE_BYTES):
+        raise RecordingError(f"the recording is {found}; Asterisk's prompts must be {RECORDING_RATE} Hz, mono, {8 * RECORDING_SAMPLE_BYTES}-bit PCM: {CONVERT_HINT}")
+    if frames == 0:
+        raise RecordingError("the recording is empty (no audio frames)")
+    return frames / float(rate)
+
+
+def install_recording(directory: Path, lang: str, name: str, data: bytes) -> tuple[Path, float]:
+    """Check a recording and put it where Asterisk plays the prompt from, replacing the old
+    one in one rename (a call never hears half a file). Returns the file and its seconds."""
+    if lang not in LANGUAGES:
+        raise RecordingError(f"language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+    if name not in catalogue():
+        raise RecordingError(f"{name!r} is not a prompt of the catalogue (hotline/data/prompts.toml)")
+    seconds = check_recording(data)
+    target = sound_file(directory, lang, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{name}.", suffix=".wav", delete=False) as scratch:
+        scratch.write(data)
+    Path(scratch.name).chmod(0o644)
+    Path(scratch.name).replace(target)
+    return target, seconds
+
+
+@dataclass(frozen=True)
+class ZeroKeyLine:
+    """One line of `hotline prompts check`'s zero-key report, for the announcements page."""
+
+    lang: str
+    #: True: the language's own number (no language offer); False: the default, offered.
+    own_number: bool
+    kind: str
+    seconds: float
+    budget: float
+    nodes: tuple[str, ...]
+
+    @property
+    def over(self) -> bool:
+        return self.seconds > self.budget
+
+
+def zero_key(config: Any, directory: Path) -> list[ZeroKeyLine] | None:
+    """The zero-key paths timed with the recordings under `directory`, as `hotline prompts
+    check` computes them: the menu is the IVR's, so the feature provides the computation
+    through the ``hotline.prompt_checks`` entry point. None when no IVR is installed."""
+    from hotline import plugins
+
+    checks = plugins.load(plugins.PROMPT_CHECKS)
+    if not checks:
+        return None
+    lines: list[ZeroKeyLine] = []
+    for check in checks.values():
+        lines.extend(check(config, directory))
+    return lines

@@ -28,6 +28,7 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner
 from hotline import __version__, plugins
 from hotline.config import Config
 from hotline.metrics import Metrics, TicketSnapshot
+from hotline.settings import POLL_SECONDS, LiveSettings
 from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.lease import LeaseKeeper, lease_for
@@ -58,6 +59,8 @@ class Service:
     ami: Any = None
     lease: Any = None
     reactor: Any = None
+    #: The admin settings this role keeps current (hotline.settings.LiveSettings).
+    settings: Any = None
 
     @property
     def http_address(self) -> tuple[str, int]:
@@ -90,10 +93,14 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         raise ServiceError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     database = db.Database.from_url(config.database_url(), pool_size=config.database.pool_size, echo=config.database.echo, timeout=config.database.timeout)
     check_schema(database)
+    live = LiveSettings(config)
+    live.refresh_from(database)
+    config = live.config
     pool = DatabasePool(reactor, database, size=config.database.pool_size, timeout=config.database.timeout)
     pool.start()
     metrics = Metrics(version=__version__)
-    service = Service(config=config, pool=pool, metrics=metrics, role=role, reactor=reactor)
+    service = Service(config=config, pool=pool, metrics=metrics, role=role, reactor=reactor, settings=live)
+    _poll_settings(reactor, service)
     started: Deferred[None] | None = None
     try:
         if role == "ivr":
@@ -122,6 +129,20 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         pool.stop()
         raise
     return service
+
+
+def _poll_settings(reactor: Any, service: Service) -> None:
+    """Admin settings reach this role without a restart: a cheap look at their revision every
+    few seconds, and a swap of what changed (hotline.settings, docs/admin.md)."""
+    live, pool = service.settings, service.pool
+
+    def poll() -> Any:
+        d = pool.read(live.changes)
+        d.addCallback(live.apply)
+        d.addErrback(lambda failure: log.warning("admin settings not applied: %s", (failure.getErrorMessage().splitlines() or ["?"])[0]))
+        return d
+
+    _every(reactor, POLL_SECONDS, poll)
 
 
 def _refresh_ticket_gauges(reactor: Any, service: Service) -> Deferred[None]:
@@ -186,6 +207,8 @@ def _start_ivr(reactor: Any, service: Service) -> None:
     except plugins.PluginError as exc:
         raise ServiceError(f"the ivr role cannot run calls: {exc}") from None
     service.runner = factory(reactor, config, service.pool, service.metrics.registry, flows)
+    if hasattr(service.runner, "reconfigure"):
+        service.settings.listeners.append(service.runner.reconfigure)
     try:
         service.fastagi_port = listen(reactor, config.fastagi, service.runner, service.metrics.registry)
     except CannotListenError as exc:

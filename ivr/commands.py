@@ -98,17 +98,13 @@ def zero_key_paths(config: Config, menu: Any, catalogue: Mapping[str, prompts.Pr
 
 def _report_zero_key(directory: Path, config: Config, names: dict[str, prompts.Prompt]) -> bool:
     """Print the zero-key paths timed with the recordings; True if one is over the budget."""
-    from ivr.menu import MenuError, load_menu
-
     try:
-        menu = load_menu(config, names)
-    except MenuError as exc:
+        menu, paths, estimated = _timed_paths(config, directory, names)
+    except ValueError as exc:
         raise CommandError(str(exc)) from None
-    measured, estimated = prompts.measured_catalogue(directory, names)
     budget = config.ivr.zero_key_seconds
     print(f"zero-key paths of menu {menu.name!r} with these recordings (no key pressed: to a person; after hours: to the message's beep), budget {budget:g} s (ivr.zero_key_seconds):")
     over = False
-    paths = zero_key_paths(config, menu, measured)
     for found in paths:
         late = found.seconds > budget
         over = over or late
@@ -162,3 +158,25 @@ def _menu(args: argparse.Namespace) -> int:
     print(f"menu {menu.name!r} ({menu.source}) is valid: {len(menu.nodes)} nodes, queues {', '.join(sorted(menu.queues_used()))}")
     print(f"  a caller who presses nothing reaches {slowest.end!r} in about {slowest.seconds:.1f} s in {slowest.lang} (limit {menu.max_seconds_to_queue:g} s): {' → '.join(slowest.nodes)}")
     return 0
+
+
+def _timed_paths(config: Config, directory: Path, names: dict[str, prompts.Prompt]) -> tuple[Any, list[ZeroKeyPath], list[tuple[str, str]]]:
+    """The menu, its zero-key paths timed with the recordings under `directory`, and the
+    recordings that were estimated; ValueError when the menu does not load."""
+    from ivr.menu import MenuError, load_menu
+
+    try:
+        menu = load_menu(config, names)
+    except MenuError as exc:
+        raise ValueError(str(exc)) from None
+    measured, estimated = prompts.measured_catalogue(directory, names)
+    return menu, zero_key_paths(config, menu, measured), estimated
+
+
+def zero_key_lines(config: Config, directory: Path) -> list[prompts.ZeroKeyLine]:
+    """The zero-key report of `prompts check` as data (entry point ``hotline.prompt_checks``),
+    for the desk's announcements page: the same menu, recordings and paths. Raises ValueError
+    when the menu does not load."""
+    _, paths, _ = _timed_paths(config, directory, prompts.catalogue())
+    budget = config.ivr.zero_key_seconds
+    return [prompts.ZeroKeyLine(p.lang, p.language_known, p.kind, p.seconds, budget, tuple(p.path.nodes)) for p in paths]

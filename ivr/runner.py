@@ -172,6 +172,12 @@ class CallRunner:
 
         return d.addBoth(release)
 
+    def reconfigure(self, config: Config) -> None:
+        """Settings an administrator changed (hotline.settings): the queues' hours and limits
+        apply from the next call on."""
+        self.config = config
+        self.hours = {q.name: BusinessHours.parse(q.hours) for q in config.queues}
+
     def session(self, channel: Channel) -> CallSession:
         # ?lang=… from the dialplan (a number of its own) is a known language: no offer.
         # Without it the call starts in the configuration's default and the menu offers the other.

@@ -2,3 +2,6 @@
 import datetime
 
 def is_workday(date: datetime.date) -> bool: ...
+
+# hotline.settings (the admin calendar's month view): (is a holiday, the festival's English name or None).
+def get_holiday_detail(date: datetime.date) -> tuple[bool, str | None]: ...

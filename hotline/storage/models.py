@@ -749,3 +749,19 @@ Index(
     sqlite_where=text("answered_at IS NOT NULL AND ended_at IS NULL"),
     postgresql_where=text("answered_at IS NOT NULL AND ended_at IS NULL"),
 )
+
+
+class AdminSetting(Base):
+    """A configuration section an administrator set from the desk (hotline.settings): it
+    replaces the file's section in every role. `revision` is unique and grows with every
+    save, so a role polls `max(revision)` to learn, cheaply, that something changed."""
+
+    __tablename__ = "admin_settings"
+
+    #: The section's name in hotline.toml ("calendar").
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The section as the TOML file would hold it (dates as ISO text).
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, unique=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(64), default="")

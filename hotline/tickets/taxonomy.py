@@ -38,6 +38,8 @@ __all__ = [
     "TaxonomyError",
     "category_by_code",
     "category_defaults",
+    "check_category",
+    "check_department",
     "department_by_code",
     "list_categories",
     "load_departments",
@@ -232,25 +234,54 @@ def read_departments(path: str | Path | None = None) -> tuple[DepartmentSpec, ..
     seen: dict[str, str] = {}
     for i, entry in enumerate(data["departments"]):
         position = f"departments[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"department ({position}): expected an object, found {entry!r}")
+        spec = _read_department(entry, position, problems)
+        if spec is None:
             continue
-        what = "department " + " ".join(str(entry[k]) for k in ("code", "name_zh") if isinstance(entry.get(k), str) and entry[k]) + f" ({position})"
-        _unknown_keys(entry, _DEPARTMENT_KEYS, what, problems)
-        code = _text(entry, "code", what, problems, required=True, max_len=_DEPARTMENT_CODE_MAX, code=True)
-        name_zh = _text(entry, "name_zh", what, problems, required=True, max_len=_NAME_MAX)
-        name_en = _text(entry, "name_en", what, problems, required=False, max_len=_NAME_MAX)
-        phone = _text(entry, "phone", what, problems, required=False, max_len=_PHONE_MAX)
-        if code is None or name_zh is None:
+        what = f"department {spec.code} {spec.name_zh} ({position})"
+        if spec.code in seen:
+            problems.append(f"{what}: duplicate code {spec.code!r}, already used by {seen[spec.code]}")
             continue
-        if code in seen:
-            problems.append(f"{what}: duplicate code {code!r}, already used by {seen[code]}")
-            continue
-        seen[code] = what
-        specs.append(DepartmentSpec(code=code, name_zh=name_zh, name_en=name_en or "", phone=phone))
+        seen[spec.code] = what
+        specs.append(spec)
     if problems:
         raise TaxonomyError(path, problems)
     return tuple(specs)
+
+
+def _read_department(entry: Any, position: str, problems: list[str]) -> DepartmentSpec | None:
+    if not isinstance(entry, dict):
+        problems.append(f"department ({position}): expected an object, found {entry!r}")
+        return None
+    what = "department " + " ".join(str(entry[k]) for k in ("code", "name_zh") if isinstance(entry.get(k), str) and entry[k]) + f" ({position})"
+    before = len(problems)
+    _unknown_keys(entry, _DEPARTMENT_KEYS, what, problems)
+    code = _text(entry, "code", what, problems, required=True, max_len=_DEPARTMENT_CODE_MAX, code=True)
+    name_zh = _text(entry, "name_zh", what, problems, required=True, max_len=_NAME_MAX)
+    name_en = _text(entry, "name_en", what, problems, required=False, max_len=_NAME_MAX)
+    phone = _text(entry, "phone", what, problems, required=False, max_len=_PHONE_MAX)
+    if len(problems) > before or code is None or name_zh is None:
+        return None
+    return DepartmentSpec(code=code, name_zh=name_zh, name_en=name_en or "", phone=phone)
+
+
+def check_department(entry: Mapping[str, Any], source: str) -> DepartmentSpec:
+    """Validate one department entry (as a departments file would hold it) with the file's own
+    rules, for the admin pages. Raises TaxonomyError naming `source`."""
+    problems: list[str] = []
+    spec = _read_department(dict(entry), "form", problems)
+    if spec is None:
+        raise TaxonomyError(source, problems)
+    return spec
+
+
+def check_category(entry: Mapping[str, Any], source: str, *, kind: CategoryKind, parent: CategorySpec | None, department_codes: Collection[str]) -> CategorySpec:
+    """Validate one class entry (as a taxonomy file would hold it; a minor class with its major
+    as `parent`) with the file's own rules, for the admin pages. Raises TaxonomyError naming `source`."""
+    problems: list[str] = []
+    spec = _read_class(dict(entry), kind=kind, position="form", parent=parent, department_codes=frozenset(department_codes), problems=problems)
+    if spec is None:
+        raise TaxonomyError(source, problems)
+    return spec
 
 
 def _limit(entry: Mapping[str, Any], key: str, what: str, problems: list[str], *, required: bool) -> str | None:
