@@ -95,4 +95,8 @@ ROUTES: tuple[Route, ...] = (
     Route("admin_prompt_sound", "GET", "/admin/prompts/sound", ADMIN),
     Route("admin_queues", "GET", "/admin/queues", ADMIN),
     Route("admin_save_queue", "POST", "/admin/queues", ADMIN),
+    # Live: the browser's event stream (every page opens it), the operator console (agent_desk/live.py).
+    Route("events", "GET", "/events", EVERYONE),
+    Route("console", "GET", "/console", CREATORS),
+    Route("console_state", "POST", "/console", CREATORS),
 )

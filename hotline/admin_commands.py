@@ -62,6 +62,7 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
 def _queue(args: argparse.Namespace) -> int:
     from hotline.ami import actions
+    from hotline.ami.seats import seat_action
 
     config = load_config(args)
     seat = _seat(config, args.seat)
@@ -78,17 +79,11 @@ def _queue(args: argparse.Namespace) -> int:
             raise CommandError(f"--reason: {exc}") from None
     with _ami(config) as run:
         for skill in skills:
-            queue = asterisk_queue(skill)
-            if args.queue_command == "add":
-                run(actions.queue_add(queue, interface, member_name=seat.extension, state_interface=interface), f"add {interface} to {queue}")
-                print(f"seat {seat.extension} added to {queue}")
-            elif args.queue_command == "remove":
-                run(actions.queue_remove(queue, interface), f"remove {interface} from {queue}")
-                print(f"seat {seat.extension} removed from {queue}")
-            else:
-                paused = args.queue_command == "pause"
-                run(actions.queue_pause(interface, paused, queue=queue, reason=args.reason if paused else None), f"{args.queue_command} {interface} in {queue}")
-                print(f"seat {seat.extension} {'paused' if paused else 'unpaused'} in {queue}" + (f" ({args.reason})" if paused else ""))
+            queue, command = asterisk_queue(skill), args.queue_command
+            what = {"add": f"add {interface} to {queue}", "remove": f"remove {interface} from {queue}"}.get(command, f"{command} {interface} in {queue}")
+            run(seat_action(command, skill, seat.extension, reason), what)
+            done = {"add": "added to", "remove": "removed from", "pause": "paused in", "unpause": "unpaused in"}[command]
+            print(f"seat {seat.extension} {done} {queue}" + (f" ({reason})" if command == "pause" else ""))
     return 0
 
 

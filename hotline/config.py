@@ -389,6 +389,15 @@ class IvrConfig:
     zero_key_seconds: float = _check(_seconds(1, 15), default=10.0)
 
 
+@dataclass(frozen=True)
+class DeskConfig:
+    """The agent desk (docs/desk.md)."""
+
+    #: After each queue call the seat stays paused (reason wrapup) this long for after-call
+    #: work, then the desk unpauses it; 0: no wrap-up pause.
+    wrapup_seconds: int = _check(_integer(0, 3600), default=30)
+
+
 DEFAULT_QUEUES = (
     QueueConfig(),
     QueueConfig(name="emergency", label_zh="抢险抢修", label_en="Emergency repairs", weight=10, strategy="ringall", max_wait_seconds=0),
@@ -482,6 +491,7 @@ class Config:
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     open311: Open311Config = field(default_factory=Open311Config)
+    desk: DeskConfig = field(default_factory=DeskConfig)
     queues: tuple[QueueConfig, ...] = DEFAULT_QUEUES
     seats: tuple[SeatConfig, ...] = ()
     #: Where the values came from, for messages; not a setting.
@@ -535,6 +545,7 @@ _SECTION_TYPES = {
     "asterisk": AsteriskConfig,
     "ivr": IvrConfig,
     "open311": Open311Config,
+    "desk": DeskConfig,
 }
 #: Arrays of tables ([[queues]], [[seats]]): their type and the key that must be unique.
 _LIST_TYPES: dict[str, tuple[type, str]] = {"queues": (QueueConfig, "name"), "seats": (SeatConfig, "extension")}

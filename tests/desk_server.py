@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from agent_desk.app import DeskContext, DeskSettings, build_desk
+from agent_desk.app import Desk, DeskContext, DeskSettings
 from hotline.config import Config
 from hotline.metrics import Metrics
 from hotline.storage.db import Database
@@ -122,11 +122,15 @@ def running_desk(
     metrics: Metrics | None = None,
     mounts: Mapping[bytes, Callable[[DatabasePool], Any]] | None = None,
     config: Config | None = None,
+    context: Callable[[Any], dict[str, Any]] | None = None,
+    desks: list[Desk] | None = None,
 ) -> Iterator[int]:
     """The port of a desk serving `database`, on a reactor in a thread, stopped afterwards;
     `mounts` are other web applications beside it (name: build(pool) → resource). `config`
     (recording and attachment directories, upload limits) bounds the site's request bodies as
-    the composition root does."""
+    the composition root does. `context(reactor)` gives more DeskContext fields (an AMI
+    service on that reactor, a config); `desks` receives the Desk object, for tests that
+    reach into it."""
     from twisted.internet.pollreactor import PollReactor
 
     reactor = PollReactor()
@@ -135,7 +139,12 @@ def running_desk(
     pool.readers.start()
     metrics = metrics or Metrics()
     root = build_root(pool, metrics)
-    root.putChild(b"desk", build_desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, config=config)))
+    extra = context(reactor) if context else {}
+    config = extra.pop("config", config)
+    desk = Desk(DeskContext(pool=pool, policy=POLICY, settings=settings or DeskSettings(), metrics=metrics, now=now, config=config, reactor=reactor, **extra))
+    if desks is not None:
+        desks.append(desk)
+    root.putChild(b"desk", desk.app.resource())
     for name, build in (mounts or {}).items():
         root.putChild(name, build(pool))
     site = make_site(root) if config is None else make_site(root, max_body_bytes=media.max_request_bytes(config))

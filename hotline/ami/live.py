@@ -214,6 +214,20 @@ class CallerAnswered(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentCalled(Change):
+    """A queue call rings a member (AgentCalled): the moment the desk pops the call."""
+
+    queue: str
+    uniqueid: str
+    linkedid: str
+    interface: str
+    member_name: str
+    agent_uniqueid: str
+    callerid_num: str
+    callerid_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallerAbandoned(Change):
     queue: str
     uniqueid: str
@@ -431,6 +445,7 @@ class LiveModel:
             "QueueCallerJoin": self._caller_join,
             "QueueCallerLeave": self._caller_leave,
             "QueueCallerAbandon": self._caller_abandon,
+            "AgentCalled": self._agent_called,
             "AgentConnect": self._agent_connect,
             "AgentComplete": self._agent_complete,
             "QueueMemberAdded": self._member_update,
@@ -850,6 +865,13 @@ class LiveModel:
         self._emit(CallerAbandoned(at, name, uid, linkedid, position, _int(get("OriginalPosition"), position), _int(get("HoldTime"))))
         if caller is not None:
             self._emit(CallerLeft(at, name, uid, linkedid, position))
+
+    def _agent_called(self, event: EventLike) -> None:
+        get = event.get
+        name, uid, interface = get("Queue"), get("Uniqueid"), get("Interface")
+        if name and uid and interface:
+            at = _utc(self._at(event))
+            self._emit(AgentCalled(at, name, uid, get("Linkedid"), interface, get("MemberName"), get("DestUniqueid"), _id(get("CallerIDNum")), _id(get("CallerIDName"))))
 
     def _agent_connect(self, event: EventLike) -> None:
         get = event.get

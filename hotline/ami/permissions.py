@@ -43,7 +43,7 @@ ACTIONS: Mapping[str, tuple[str, ...]] = {
 #: MixMonitorStart says the recording started and its file name is derived from the
 #: caller's uniqueid; `dialplan` would flood the connection with every Newexten and VarSet.
 EVENTS: Mapping[str, str] = {
-    **dict.fromkeys(("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete"), "agent"),
+    **dict.fromkeys(("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect", "AgentComplete"), "agent"),
     **dict.fromkeys(("QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberPaused", "QueueMemberPenalty", "QueueMemberRinginuse", "QueueMemberRemoved"), "agent"),
     **dict.fromkeys(("Newchannel", "Newstate", "NewCallerid", "NewConnectedLine", "Hangup", "MixMonitorStart", "OriginateResponse"), "call"),
     **dict.fromkeys(("BridgeCreate", "BridgeEnter", "BridgeLeave", "BridgeDestroy"), "call"),

@@ -1,0 +1,131 @@
+"""What an operator needs the moment a call reaches the seat (the screen pop): this call as
+the call record tells it (IVR path and keys, language, queue and wait) and the caller's
+history — earlier calls and tickets, open cases first.
+
+Reads the call record (`calls`, `call_events`) and the tickets only; numbers are returned in
+full, since only the operator on the call (and roles that see numbers) is shown a pop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import phone
+from hotline.storage.models import Call, CallEvent, Ticket
+from hotline.tickets.workflow import FINISHED
+
+#: Earlier calls and tickets the pop lists.
+LIMIT = 5
+#: The caller's number as the record has it; '' (withheld) has no history.
+_NO_HISTORY = frozenset({"", "anonymous", "unknown"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One IVR step: a menu heard or a key pressed there."""
+
+    kind: str
+    node: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EarlierCall:
+    uniqueid: str
+    started_at: datetime
+    disposition: str
+    queue: str
+    ticket: str
+
+
+@dataclass(frozen=True)
+class EarlierTicket:
+    number: str
+    status: str
+    created_at: datetime
+    description: str
+    open: bool
+
+
+@dataclass(frozen=True)
+class CallContext:
+    uniqueid: str
+    #: True when the call record exists (the IVR or the call log has written it).
+    recorded: bool
+    caller_number: str
+    caller_name: str
+    language: str
+    queue: str
+    queued_at: datetime | None
+    path: tuple[Step, ...]
+    calls: tuple[EarlierCall, ...]
+    tickets: tuple[EarlierTicket, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "uniqueid": self.uniqueid,
+            "recorded": self.recorded,
+            "caller": phone.national(self.caller_number),
+            "caller_name": self.caller_name,
+            "language": self.language,
+            "queue": self.queue,
+            "queued_at": self.queued_at.isoformat() if self.queued_at else None,
+            "path": [{"kind": s.kind, "node": s.node, "key": s.key} for s in self.path],
+            "calls": [{"uniqueid": c.uniqueid, "at": c.started_at.isoformat(), "disposition": c.disposition, "queue": c.queue, "ticket": c.ticket} for c in self.calls],
+            "tickets": [{"number": t.number, "status": t.status, "at": t.created_at.isoformat(), "description": t.description, "open": t.open} for t in self.tickets],
+        }
+
+
+def stored_number(raw: str) -> str:
+    """The caller's number as calls and tickets store it (E.164), or '' for none."""
+    if raw.strip().lower() in _NO_HISTORY:
+        return ""
+    return phone.normalise_or_raw(raw)
+
+
+def call_context(session: Session, uniqueid: str, caller_number: str = "", *, limit: int = LIMIT) -> CallContext:
+    """This call and the caller's history. `caller_number` (from Asterisk) is used when the
+    call record is not written yet."""
+    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+    path: list[Step] = []
+    language = ""
+    if call is not None:
+        for event in session.scalars(select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind.in_(("menu", "key", "language"))).order_by(CallEvent.id)):
+            detail = event.detail or {}
+            if event.kind == "language":
+                language = str(detail.get("lang") or language)
+            else:
+                language = str(detail.get("lang") or language)
+                path.append(Step(event.kind, str(detail.get("node") or ""), str(detail.get("key") or "")))
+    number = call.caller_number if call is not None and call.caller_number else stored_number(caller_number)
+    calls: list[EarlierCall] = []
+    tickets: list[EarlierTicket] = []
+    if number:
+        rows = session.execute(
+            select(Call.uniqueid, Call.started_at, Call.disposition, Call.queue, Ticket.number)
+            .outerjoin(Ticket, Ticket.id == Call.ticket_id)
+            .where(Call.caller_number == number, Call.uniqueid != uniqueid)
+            .order_by(Call.started_at.desc())
+            .limit(limit)
+        ).all()
+        calls = [EarlierCall(r[0], r[1], str(getattr(r[2], "value", r[2])), r[3], r[4] or "") for r in rows]
+        found = list(session.scalars(select(Ticket).where(Ticket.caller_number == number).order_by(Ticket.created_at.desc()).limit(limit * 4)))
+        found.sort(key=lambda t: (t.status in FINISHED, -t.created_at.timestamp()))
+        tickets = [EarlierTicket(t.number, t.status.value, t.created_at, t.description[:80], t.status not in FINISHED) for t in found[:limit]]
+    return CallContext(
+        uniqueid=uniqueid,
+        recorded=call is not None,
+        caller_number=number,
+        caller_name=call.caller_name if call is not None else "",
+        language=language,
+        queue=call.queue if call is not None else "",
+        queued_at=call.queued_at if call is not None else None,
+        path=tuple(path),
+        calls=tuple(calls),
+        tickets=tuple(tickets),
+    )
