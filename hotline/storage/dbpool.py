@@ -10,8 +10,10 @@ after `timeout` seconds, whatever the thread is doing, and the engine bounds the
 Writes nobody waits for (the call log) go through `write`: what arrives within `linger`
 seconds runs in ONE transaction on the writer thread, across calls. Why: a transaction per
 call costs its BEGIN, commit and session set-up for a handful of rows, and a thread waking
-30 times a second for it competes with the reactor for the GIL; batched, the thread wakes a
-few times a second (bench/RESULTS.md, "gil_contention.py").
+30 times a second for it competes with the reactor for the GIL; batched, the thread wakes
+twice a second. At the IVR's pace (a few calls a second, each reporting three times) a 0.1 s
+linger still meant a transaction of one or two calls, and the transaction's own cost (begin,
+commit, session) made the writer thread half the service's CPU per call (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class DatabasePool:
     turns sleeping in the busy handler, so there is one; readers read WAL snapshots in
     parallel. PostgreSQL gets `size` of each."""
 
-    def __init__(self, reactor: Any, database: Database, size: int = 5, *, timeout: float = 5.0, linger: float = 0.1) -> None:
+    def __init__(self, reactor: Any, database: Database, size: int = 5, *, timeout: float = 5.0, linger: float = 0.5) -> None:
         self.reactor = reactor
         self.database = database
         self.timeout = timeout
