@@ -30,7 +30,21 @@ from agent_desk.i18n import N_
 from hotline import audit
 from hotline.ami import seats
 from hotline.ami.actions import ActionValueError
-from hotline.ami.live import AgentCalled, CallCompleted, CallerAnswered, Change, ConnectionChanged, LiveSnapshot, MemberChanged, MemberRemoved, Resynced
+from hotline.ami.live import (
+    AgentCalled,
+    CallCompleted,
+    CallerAbandoned,
+    CallerAnswered,
+    CallerJoined,
+    CallerLeft,
+    Change,
+    ConnectionChanged,
+    LiveSnapshot,
+    MemberChanged,
+    MemberRemoved,
+    QueueRemoved,
+    Resynced,
+)
 from hotline.dialplan import asterisk_queue, skill_of
 from hotline.storage.models import UserQueue
 from hotline.tickets import caller_history, feed
@@ -121,6 +135,13 @@ class _Wrapup:
     timer: Any
 
 
+#: Queue and agent changes come in bursts (a call is a join, a ring, a connect …): the
+#: broadcast "queues" event goes out at most this often.
+QUEUES_EVENT_SECONDS = 1.0
+#: The live model's changes that move the wallboard's figures.
+_QUEUE_CHANGES = (AgentCalled, CallerJoined, CallerLeft, CallerAnswered, CallerAbandoned, CallCompleted, MemberChanged, MemberRemoved, QueueRemoved, Resynced, ConnectionChanged)
+
+
 class LivePages(DeskBase):
     """The event stream, the console and the pops; `self.hub` is the fan-out other page
     modules publish into."""
@@ -148,6 +169,7 @@ class LivePages(DeskBase):
         self._feed = LoopingCall(self._poll_feed)
         self._feed.clock = self.reactor
         self._feed_busy = False
+        self._queues_due: Any = None
         #: (monotonic time of the AMI change, kind) of the last pops, for the benchmark.
         self.pop_latencies: list[float] = []
         if context.ami is not None:
@@ -281,6 +303,8 @@ class LivePages(DeskBase):
     # -- the live model's changes
 
     def _on_change(self, change: Change) -> None:
+        if isinstance(change, _QUEUE_CHANGES):
+            self._queues_changed()
         if isinstance(change, (AgentCalled, CallerAnswered)):
             self._maybe_pop(change)
         elif isinstance(change, CallCompleted):
@@ -293,6 +317,16 @@ class LivePages(DeskBase):
             for extension, users in self._seated.items():
                 for user_id in users:
                     self._publish_seat(extension, user_id)
+
+    def _queues_changed(self) -> None:
+        """Tell every stream, at most once a second, that the queues or agents changed: the
+        wallboard fetches its figures then (it computes them per viewer and language)."""
+        if self._queues_due is None or not self._queues_due.active():
+            self._queues_due = self.reactor.callLater(QUEUES_EVENT_SECONDS, self._publish_queues)
+
+    def _publish_queues(self) -> None:
+        self._queues_due = None
+        self.hub.publish("queues", {})
 
     def _maybe_pop(self, change: AgentCalled | CallerAnswered) -> None:
         extension = _extension(change.interface)

@@ -1,8 +1,8 @@
 """The wallboard for supervisors: per queue what is happening now and today's and the last
 hour's figures, agents by state. The figures are the core's pure function
 (`hotline.reports.wallboard.wallboard`); this module gathers its inputs and serves the page and
-its JSON snapshot, which static/wallboard.js fetches every few seconds (the interim transport
-until the desk's event stream carries the same JSON)."""
+its JSON snapshot, which static/wallboard.js fetches when the desk's event stream says queues
+or agents changed (agent_desk/live.py's `queues` event), and every few seconds as a fallback."""
 
 from __future__ import annotations
 

@@ -227,6 +227,18 @@ def test_a_call_to_the_seat_pops_with_the_call_record_and_history(live: tuple[in
     stream.close()
 
 
+def test_queue_changes_tell_every_stream_so_the_wallboard_refetches(live: tuple[int, dict[str, int], Desk], asterisk: Asterisk) -> None:
+    """A call ringing a seat moves the wallboard's figures: every open stream (a supervisor's
+    wallboard among them) gets one "queues" event, whoever's seat it was."""
+    port, _, _ = live
+    supervisor = Stream(signed_in(port, "supervisor"))
+    supervisor.next("hello")
+    asterisk.call(lambda: asterisk.peer.ring("PJSIP/1001", CALLER, "-q"))
+    event = supervisor.next("queues")
+    assert event.kind == "queues" and event.data == {}
+    supervisor.close()
+
+
 def test_a_pop_sent_while_disconnected_arrives_on_reconnect(live: tuple[int, dict[str, int], Desk], asterisk: Asterisk) -> None:
     port, _, _ = live
     operator = signed_in(port, "operator")
@@ -289,7 +301,10 @@ def test_ticket_events_stream_to_everyone_who_may_see_them(live: tuple[int, dict
     # Parks (dept2) saw nothing of a Roads case: the next event after its hello is a marker
     # published for everyone after the dispatch had reached Roads.
     asterisk.call(lambda: desk.hub.publish("marker", {}))
-    assert streams["dept2"].next().kind == "marker"
+    following = streams["dept2"].next()
+    while following.kind == "queues":  # queue and agent changes go to everyone
+        following = streams["dept2"].next()
+    assert following.kind == "marker"
     for stream in streams.values():
         stream.close()
 

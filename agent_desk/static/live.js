@@ -42,12 +42,15 @@
         show("reconnecting");
       }
     });
-    const handlers = { hello: () => show("open"), pop, seat, ticket, call: callChanged, notice: (data) => notify(label("notice_" + data.text, data.text)) };
+    const handlers = { hello: () => show("open"), pop, seat, ticket, call: callChanged, notice: (data) => notify(label("notice_" + data.text, data.text)), queues: () => {} };
     for (const [kind, handler] of Object.entries(handlers)) {
       source.addEventListener(kind, (event) => {
         remember(event);
         show("open");
-        handler(JSON.parse(event.data));
+        const data = JSON.parse(event.data);
+        handler(data);
+        // Other scripts of the page (the wallboard) follow the stream through these.
+        document.dispatchEvent(new CustomEvent("hotline:" + kind, { detail: data }));
       });
     }
   }

@@ -106,7 +106,9 @@
     root.dataset.updated = snapshot.at;
   }
 
+  let timer = null;
   async function poll() {
+    clearTimeout(timer);
     try {
       const response = await fetch(root.dataset.src, { credentials: "same-origin", headers: { accept: "application/json" } });
       if (!response.ok || !(response.headers.get("content-type") || "").includes("json")) throw new Error(String(response.status));
@@ -115,11 +117,14 @@
     } catch (error) {
       document.getElementById("wb-stale").hidden = false;
     }
-    setTimeout(poll, refresh);
+    timer = setTimeout(poll, refresh);
   }
 
   render(JSON.parse(root.dataset.initial));
   setInterval(() => agentRows(labels), 1000);
-  setTimeout(poll, refresh);
+  timer = setTimeout(poll, refresh);
+  // The live stream (live.js) says when queues or agents changed: fetch at once; the timer
+  // stays as the fallback while the stream is down.
+  document.addEventListener("hotline:queues", () => poll());
   window.hotlineWallboard = { render };
 })();
