@@ -64,7 +64,7 @@ def test_intake_by_pinyin_duplicate_link_and_find_by_phone(database: Database, b
         page.fill("textarea[name=description]", "垃圾还没清，味道很大")
         operator.shot("duplicate-offered")
         duplicate.locator("button.link-dup").click()
-        expect(page.locator("p.notice")).to_contain_text(f"来电人已加入工单 {number}")
+        expect(page.locator("p.notice[role=status]")).to_contain_text(f"来电人已加入工单 {number}")
         expect(page.locator("blockquote.read-out").first).to_contain_text(f"工单号{number}")
         operator.shot("linked")
 
