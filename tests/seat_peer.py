@@ -7,12 +7,22 @@ and the caller's number rewritten). The peer keeps its members, so QueueStatus a
 reconnect reports them as Asterisk would.
 
 Built on AmiPeer's `on_action` hook, so hotline/simulator/ami.py itself is unchanged.
+`Asterisk` connects a desk's AMI service (on the desk's reactor) to such a peer, for the live
+desk's HTTP and browser tests.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from twisted.internet.protocol import Factory
+
+from hotline.ami.service import start_ami
+from hotline.config import AmiConfig, Config, DeskConfig
 from hotline.simulator.ami import (
     AGENT_COMPLETE,
     AGENT_CONNECT,
@@ -119,3 +129,46 @@ class SeatPeer(AmiPeer):
             out.append(frame)
         self.send(*out)
         return f"asterisk-lab-1795235026.17{suffix}"
+
+
+@dataclass
+class Asterisk:
+    """The scripted Asterisk the desk's AMI service is connected to."""
+
+    reactor: Any = None
+    peers: list[SeatPeer] = field(default_factory=list)
+    service: Any = None
+    connected: threading.Event = field(default_factory=threading.Event)
+
+    def context(self, wrapup: int = 30, port: int | None = None) -> Callable[[Any], dict[str, Any]]:
+        def build(reactor: Any) -> dict[str, Any]:
+            self.reactor = reactor
+
+            def make() -> SeatPeer:
+                peer = SeatPeer()
+                self.peers.append(peer)
+                return peer
+
+            listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1") if port is None else None
+            ami = AmiConfig(enabled=True, host="127.0.0.1", port=port or listening.getHost().port, username="labuser", password="labsecret")
+            self.service = start_ami(reactor, ami, CollectorRegistry(), None)
+            self.service.client.on_connection(lambda up: self.connected.set() if up else None)
+            return {"ami": self.service, "config": Config(ami=ami, desk=DeskConfig(wrapup_seconds=wrapup))}
+
+        return build
+
+    def call(self, work: Callable[[], Any]) -> Any:
+        """Run `work` on the desk's reactor thread and return its result."""
+        done, out = threading.Event(), []
+
+        def run() -> None:
+            out.append(work())
+            done.set()
+
+        self.reactor.callFromThread(run)
+        assert done.wait(10)
+        return out[0]
+
+    @property
+    def peer(self) -> SeatPeer:
+        return self.peers[-1]

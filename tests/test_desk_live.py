@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
-from twisted.internet.protocol import Factory
 
 from agent_desk.app import Desk
-from hotline.ami.service import start_ami
-from hotline.config import AmiConfig, Config, DeskConfig
 from hotline.storage.db import Database
 from hotline.storage.models import AuditEntry, Call, CallEvent, Ticket, TicketSource, TicketStatus
 from tests.desk_server import Client, running_desk, seed
-from tests.seat_peer import SeatPeer
+from tests.seat_peer import Asterisk
 from tests.test_desk import new_ticket, signed_in
 
 CALLER = "13812345678"
@@ -85,49 +80,6 @@ class Stream:
 
     def close(self) -> None:
         self.conn.close()
-
-
-@dataclass
-class Asterisk:
-    """The scripted Asterisk the desk's AMI service is connected to."""
-
-    reactor: Any = None
-    peers: list[SeatPeer] = field(default_factory=list)
-    service: Any = None
-    connected: threading.Event = field(default_factory=threading.Event)
-
-    def context(self, wrapup: int = 30, port: int | None = None) -> Callable[[Any], dict[str, Any]]:
-        def build(reactor: Any) -> dict[str, Any]:
-            self.reactor = reactor
-
-            def make() -> SeatPeer:
-                peer = SeatPeer()
-                self.peers.append(peer)
-                return peer
-
-            listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1") if port is None else None
-            ami = AmiConfig(enabled=True, host="127.0.0.1", port=port or listening.getHost().port, username="labuser", password="labsecret")
-            self.service = start_ami(reactor, ami, CollectorRegistry(), None)
-            self.service.client.on_connection(lambda up: self.connected.set() if up else None)
-            return {"ami": self.service, "config": Config(ami=ami, desk=DeskConfig(wrapup_seconds=wrapup))}
-
-        return build
-
-    def call(self, work: Callable[[], Any]) -> Any:
-        """Run `work` on the desk's reactor thread and return its result."""
-        done, out = threading.Event(), []
-
-        def run() -> None:
-            out.append(work())
-            done.set()
-
-        self.reactor.callFromThread(run)
-        assert done.wait(10)
-        return out[0]
-
-    @property
-    def peer(self) -> SeatPeer:
-        return self.peers[-1]
 
 
 @pytest.fixture

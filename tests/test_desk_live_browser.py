@@ -11,9 +11,9 @@ from playwright.sync_api import Browser, Route, expect
 
 from agent_desk.app import Desk
 from hotline.storage.db import Database
+from tests.browser import Person, browser
 from tests.desk_server import running_desk, seed
-from tests.test_desk_browser import Person, browser
-from tests.test_desk_live import Asterisk
+from tests.seat_peer import Asterisk
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture
 
