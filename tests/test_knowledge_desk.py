@@ -1,12 +1,14 @@
 """The knowledge base pages over real HTTP on both backends: a supervisor writes an answer, an
 operator finds it by a caller's sentence (page and JSON), a supervisor reviews it, an operator
 uses it to close a consultation as answered directly; roles refused, bad input answered with a
-clear status, and the desk starting without jieba's dictionary."""
+clear status, and the desk starting without jieba's dictionary (loaded at the first search)."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -108,3 +110,11 @@ def test_roles_and_bad_input(desk: tuple[int, Database]) -> None:
     assert operator.get("/desk/knowledge?q=" + quote("井" * 201)).status == 400
     assert operator.get("/desk/knowledge?q=%FF").status == 400  # not UTF-8
     assert operator.get("/desk/knowledge").status == 200  # and the desk keeps serving
+
+
+def test_the_desk_starts_without_jiebas_dictionary() -> None:
+    """jieba (and its dictionary, a second and some 50 MB) is loaded by the first search, not by
+    importing or building the desk."""
+    code = "import sys, agent_desk.app, hotline.tickets.knowledge as k; assert 'jieba' not in sys.modules and not k.segmenter_loaded(); print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
