@@ -26,6 +26,7 @@ from agent_desk.api_keys import ApiKeyPages
 from agent_desk.base import COOKIE, PRELOGIN_COOKIE, STATIC_TYPES, DeskBase, DeskContext, DeskSettings, HttpError, Req
 from agent_desk.i18n import N_
 from agent_desk.intake import IntakePages
+from agent_desk.knowledge import KnowledgePages
 from agent_desk.live import LivePages
 from agent_desk.media import MediaPages
 from agent_desk.oversight import OversightPages
@@ -57,7 +58,7 @@ def build_desk(context: DeskContext) -> IResource:
     return resource
 
 
-class Desk(IntakePages, LivePages, AdminPages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
+class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, MediaPages, OversightPages, ReportPages, WallboardPages, DeskBase):
     """Every page of the desk."""
 
     # -- public

@@ -99,4 +99,11 @@ ROUTES: tuple[Route, ...] = (
     Route("events", "GET", "/events", EVERYONE),
     Route("console", "GET", "/console", CREATORS),
     Route("console_state", "POST", "/console", CREATORS),
+    # Knowledge base (agent_desk/knowledge.py): read and searched by operators, written by supervisors and admins, reviewed by supervisors.
+    Route("knowledge", "GET", "/knowledge", CREATORS | ADMIN),
+    Route("knowledge_search", "GET", "/knowledge/search", CREATORS | ADMIN),
+    Route("knowledge_form", "GET", "/knowledge/edit", REPORTERS),
+    Route("knowledge_save", "POST", "/knowledge/edit", REPORTERS),
+    Route("knowledge_review", "POST", "/knowledge/review", SUPERVISORS),
+    Route("knowledge_use", "POST", "/knowledge/use", CREATORS),
 )

@@ -787,3 +787,25 @@ class AdminSetting(Base):
     revision: Mapped[int] = mapped_column(Integer, unique=True)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class KnowledgeAnswer(Base):
+    """A prepared answer to a consultation (知识库), for operators to read out and use to close a
+    consultation as answered directly (直接答复). An edit clears the review: operators see an
+    answer nobody has checked since it last changed as unreviewed."""
+
+    __tablename__ = "knowledge_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The question as a caller would ask it.
+    title: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    #: Extra words a caller might use, separated by spaces or commas.
+    keywords: Mapped[str] = mapped_column(String(300), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
