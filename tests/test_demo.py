@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from hotline.storage.db import Database
 from hotline.storage.models import Call, Recording, Ticket, TicketSource
 from tests.desk_server import Client
-from tests.test_roles import Node
+from tests.test_roles import Node, until
 
 HOTLINE = [sys.executable, "-m", "hotline"]
 
@@ -44,16 +43,16 @@ ELSEWHERE = {"HOTLINE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/no
 
 
 def wait_for_rows(database: Database, what: str, query: object, timeout: float = 90) -> list[object]:
-    """Rows of `query` once there are some (the roles write them as calls end)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Rows of `query` once there are some (the roles, other processes, write them as calls end)."""
+    rows: list[object] = []
+
+    def found() -> bool:
         with database.transaction() as session:
-            rows = list(session.execute(query))
-        if rows:
-            return rows
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} in the demo database within {timeout} s")
-        time.sleep(0.2)
+            rows[:] = list(session.execute(query))
+        return bool(rows)
+
+    until(found, timeout=timeout, what=f"no {what} in the demo database within {timeout} s")
+    return rows
 
 
 def test_demo_serves_simulated_calls_demo_accounts_and_a_marked_desk(tmp_path):

@@ -500,11 +500,12 @@ def ami_server() -> Iterator[tuple[int, list[Any], Any]]:
             thread.join(30)
 
 
-def until(condition: Callable[[], bool], timeout: float = 60) -> None:
-    """Poll what has no event to wait on (rows another process writes)."""
+def until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition not met") -> None:
+    """Poll what has no event to wait on: rows another process writes (no notification
+    crosses the process boundary on SQLite). The one polling loop of these tests."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "condition not met"
+        assert time.monotonic() < deadline, what
         time.sleep(0.1)
 
 
