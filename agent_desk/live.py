@@ -292,7 +292,7 @@ class LivePages(DeskBase):
 
             return list(s.scalars(select(UserQueue.queue).where(UserQueue.user_id == user_id).order_by(UserQueue.queue)))
 
-        names = tuple(await self.db(work))
+        names = tuple(await self.read(work))
         if not names and self.context.config is not None:
             seat = next((x for x in self.context.config.seats if x.extension == who.extension), None)
             names = seat.queues if seat is not None else ()
@@ -371,19 +371,15 @@ class LivePages(DeskBase):
 
     # -- the seat's state
 
-    def _seat_snapshot(self, skills: tuple[str, ...]) -> LiveSnapshot | None:
-        """The live model's view of the seat's queues only (a whole snapshot per seat event
-        would cost every queue's callers and every channel)."""
+    def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
+        """The seat's state from its own slice of the live model (LiveModel.seat): the seat's
+        queues with only its member, so a console request costs the same in a queue of 500."""
         ami = self.context.ami
         if ami is None:
             return None
-        model = ami.model
-        queues = tuple(q for q in (model.queue(asterisk_queue(s)) for s in skills) if q is not None)
-        return LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ())
-
-    def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
-        snapshot = self._seat_snapshot(skills)
-        return None if snapshot is None else seats.seat_state(snapshot, extension, skills)
+        model, member = ami.model, seats.interface(extension)
+        queues = tuple(q for q in (model.seat(asterisk_queue(s), member) for s in skills) if q is not None)
+        return seats.seat_state(LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ()), extension, skills)
 
     def _seat_json(self, state: seats.SeatState | None, extension: str) -> dict[str, Any]:
         if state is None:
