@@ -148,6 +148,24 @@ class Submitted:
     value: Any = None
 
 
+def _plain(value: Any) -> Any:
+    """`value` as its journal line will read back (what json.loads(json.dumps(value)) gives),
+    so a live write and a replay apply the same thing. Built directly: the round trip through
+    text cost four times as much, on the reactor, for every operation of every call."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return json.loads(json.dumps(value))  # nan and inf as json writes them
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return {k: _plain(v) for k, v in value.items()}
+        return json.loads(json.dumps(value, default=_json_default, ensure_ascii=False))  # keys json turns into text
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    return _plain(_json_default(value))
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -394,7 +412,7 @@ class CallLog:
         args = dict(arguments)
         if operation in self._timed and args.get("at") is None:
             args["at"] = self._now()
-        payload = json.loads(json.dumps(args, default=_json_default, ensure_ascii=False))
+        payload = _plain(args)
         return {"id": self._next_id(), "op": operation, "args": payload, "submitted": self._now().isoformat()}
 
     def _in_order(self, key: str, entry: dict[str, Any]) -> Deferred[Submitted]:
