@@ -150,7 +150,7 @@
     agents = snapshot.agents;
     document.getElementById("wb-at").textContent = new Date(snapshot.at).toLocaleTimeString(zh ? "zh-CN" : "en-GB", { hour12: false });
     const live = document.getElementById("wb-live");
-    live.className = snapshot.live ? "live" : "stale";
+    live.className = snapshot.live ? "wb-up" : "wb-down";
     live.textContent = snapshot.live ? live.dataset.live : live.dataset.stale;
     queues(snapshot);
     agentRows();
