@@ -87,6 +87,7 @@ def test_a_supervisor_watches_calls_and_pauses_an_operator_in_chromium(database:
         panel = page.locator("#wb-seat")
         expect(panel).to_be_visible()
         expect(panel.locator("[data-seat-field=seat]")).to_have_text("1001")
+        expect(panel.locator("form[data-seat-action=unpause]")).to_be_hidden()  # it is not paused
         panel.locator("form[data-seat-action=pause] select[name=reason]").select_option("meal")
         supervisor.shot("seat-panel")
         panel.locator("form[data-seat-action=pause] button").click()
@@ -96,6 +97,7 @@ def test_a_supervisor_watches_calls_and_pauses_an_operator_in_chromium(database:
         assert asterisk.peer.members[("hotline-general", SEAT)] == (True, "meal")
         expect(panel.locator("[data-seat-field=state]")).to_have_text("暂停 · 用餐")
         expect(panel.locator("form[data-seat-action=unpause]")).to_be_visible()
+        expect(panel.locator("form[data-seat-action=pause]")).to_be_hidden()
         supervisor.shot("paused")
         expect(operator.page.locator("#notices")).to_contain_text("主管 supervisor 用户 暂停了您的坐席 1001（用餐）。")
         expect(operator.page.locator("#seat [data-seat-label]")).to_contain_text("暂停")
