@@ -3,9 +3,11 @@ reports for it.
 
 A seat is a PJSIP endpoint (the account's extension); its queue member interface is
 `PJSIP/<extension>`, a member of the Asterisk queue of each of its skills
-(`hotline.dialplan.asterisk_queue`). The desk's console and `hotline queue …` both build their
-QueueAdd / QueuePause / QueueRemove here; the state shown is read back from the live model,
-never assumed from what was sent.
+(`hotline.dialplan.asterisk_queue`). The desk's console, the wallboard's seat control and
+`hotline queue …` all build their QueueAdd / QueuePause / QueueRemove here (the desk's two
+through `plan` and `send_steps`); the state shown is read back from the live model, never
+assumed from what was sent. A supervisor's listen-in (`listen_action`) is an Originate into
+ChanSpy on the seat's channels.
 """
 
 from __future__ import annotations
