@@ -69,7 +69,7 @@ POPPED_MEMORY = 5000
 #: Seconds to wait for Asterisk's answer to each console action.
 ACTION_TIMEOUT = 5.0
 #: Pause reasons and their labels (the codes are sent to Asterisk; hotline.ami.seats).
-REASON_LABELS = {"break": N_("Break"), "meal": N_("Meal"), "training": N_("Training"), "acw": N_("After-call work"), seats.WRAPUP: N_("Wrap-up")}
+REASON_LABELS = {"break": N_("Break"), "meal": N_("Meal"), "training": N_("Training"), "acw": N_("After-call work"), seats.WRAPUP: N_("Wrap-up"), "supervisor": N_("Paused by a supervisor")}
 STATE_LABELS = {
     "logged_off": N_("Logged off (seat)"),
     "ready": N_("Ready (take calls)"),
@@ -442,18 +442,7 @@ class LivePages(DeskBase):
         return ensureDeferred(self._send_all(extension, steps, reason))
 
     async def _send_all(self, extension: str, steps: list[tuple[str, str]], reason: str | None) -> list[str]:
-        from hotline.ami.client import AmiActionError, AmiError
-
-        errors: list[str] = []
-        client = self.context.ami.client
-        for command, skill in steps:
-            try:
-                await client.send(seats.seat_action(command, skill, extension, reason), timeout=ACTION_TIMEOUT)
-            except AmiActionError as exc:
-                errors.append(f"{asterisk_queue(skill)}: {exc.message}")
-            except AmiError as exc:
-                errors.append(f"{asterisk_queue(skill)}: {type(exc).__name__}: {exc}")
-        return errors
+        return await seats.send_steps(self.context.ami.client, extension, steps, reason, ACTION_TIMEOUT)
 
     # -- the console
 
@@ -498,12 +487,7 @@ class LivePages(DeskBase):
         skills = await self._load_skills(who)
         state = self._state(extension, skills)
         joined = state.joined if state is not None else ()
-        if wanted == "ready":
-            steps = [("add", s) for s in skills if s not in joined] + [("unpause", s) for s in joined]
-        elif wanted == "pause":
-            steps = [("add", s) for s in skills if s not in joined] + [("pause", s) for s in skills]
-        else:
-            steps = [("remove", s) for s in joined]
+        steps = seats.plan(wanted, joined, skills)
         wrapup = self._wrapups.pop(extension, None)
         if wrapup is not None and wrapup.timer.active():
             wrapup.timer.cancel()
@@ -519,10 +503,7 @@ class LivePages(DeskBase):
         return self.redirect(request, "/console")
 
 
-def _extension(interface: str) -> str | None:
-    """The seat behind a queue member interface (PJSIP/1001 → 1001); None for other kinds."""
-    kind, _, rest = interface.partition("/")
-    return rest if kind.upper() == "PJSIP" and rest else None
+_extension = seats.extension_of
 
 
 __all__ = ["LivePages", "sse"]

@@ -77,8 +77,8 @@ ROUTES: tuple[Route, ...] = (
     Route("reports", "GET", "/reports", REPORTERS),
     Route("report_trend", "GET", "/reports/trend", REPORTERS),
     Route("report_export", "GET", "/reports/export", REPORTERS),
-    Route("wallboard", "GET", "/wallboard", SUPERVISORS),
-    Route("wallboard_data", "GET", "/wallboard/data", SUPERVISORS),
+    Route("wallboard", "GET", "/wallboard", REPORTERS),
+    Route("wallboard_data", "GET", "/wallboard/data", REPORTERS),
     # Administration (agent_desk/admin_pages.py): departments, categories, the working calendar.
     Route("admin_departments", "GET", "/admin/departments", ADMIN),
     Route("admin_save_department", "POST", "/admin/departments", ADMIN),
@@ -106,4 +106,9 @@ ROUTES: tuple[Route, ...] = (
     Route("knowledge_save", "POST", "/knowledge/edit", REPORTERS),
     Route("knowledge_review", "POST", "/knowledge/review", SUPERVISORS),
     Route("knowledge_use", "POST", "/knowledge/use", CREATORS),
+    # Wallboard seat control (agent_desk/wallboard.py): a supervisor or admin pauses, unpauses or logs off an operator's seat, or listens in (ChanSpy; desk.listen_in).
+    Route("wallboard_pause", "POST", "/wallboard/seats/pause", REPORTERS),
+    Route("wallboard_unpause", "POST", "/wallboard/seats/unpause", REPORTERS),
+    Route("wallboard_logoff", "POST", "/wallboard/seats/logoff", REPORTERS),
+    Route("wallboard_listen", "POST", "/wallboard/seats/listen", REPORTERS),
 )

@@ -78,7 +78,7 @@ def _check_manager(args: argparse.Namespace) -> int:
     config = load_config(args)
     username = config.ami.username
     try:
-        problems = check_manager(Path(args.file), username)
+        problems = check_manager(Path(args.file), username, listen_in=config.desk.listen_in)
     except ManagerConfError as exc:
         raise CommandError(str(exc)) from None
     if not problems:
@@ -86,7 +86,7 @@ def _check_manager(args: argparse.Namespace) -> int:
         return 0
     for problem in problems:
         print(f"{args.file}: [{username}] {problem}")
-    print(f"grant it: read = {','.join(rendermod.AMI_READ)} and write = {','.join(rendermod.AMI_WRITE)} (docs/ami.md)")
+    print(f"grant it: read = {','.join(rendermod.AMI_READ)} and write = {','.join(rendermod.ami_write(config))} (docs/ami.md)")
     return 1
 
 

@@ -60,7 +60,8 @@ def user_classes(path: Path, username: str) -> tuple[frozenset[str], frozenset[s
     return permissions.parse_classes(values.get("read", "")), permissions.parse_classes(values.get("write", ""))
 
 
-def check_manager(path: Path, username: str) -> list[str]:
-    """One line per class the user lacks; [] when it has all it needs."""
+def check_manager(path: Path, username: str, *, listen_in: bool = False) -> list[str]:
+    """One line per class the user lacks for what the service sends with this configuration
+    (`listen_in`: desk.listen_in, which needs `originate`); [] when it has all it needs."""
     read, write = user_classes(path, username)
-    return permissions.missing(read, write)
+    return permissions.missing(read, write, permissions.used_actions(listen_in=listen_in))

@@ -52,6 +52,14 @@ VAR_CALLER_UNIQUEID = "HOTLINE_CALLER_UNIQUEID"
 #: events need (docs/ami.md says why each is needed).
 AMI_READ = permissions.READ
 AMI_WRITE = permissions.WRITE
+
+
+def ami_write(config: Config) -> tuple[str, ...]:
+    """The write classes for this configuration: `AMI_WRITE`, plus `originate` when
+    desk.listen_in is on (docs/ami.md)."""
+    return permissions.write_classes(permissions.used_actions(listen_in=config.desk.listen_in))
+
+
 #: Numbers the outbound context dials, in the national form `hotline.phone.national` gives:
 #: mobiles, and landlines with their area code (10 to 12 digits).
 OUTBOUND_PATTERNS = ("_1[3-9]XXXXXXXXX", "_0[1-9]XXXXXXXX", "_0[1-9]XXXXXXXXX", "_0[1-9]XXXXXXXXXX")
@@ -339,7 +347,7 @@ def _view(config: Config, secrets: secretsmod.Secrets, callback_offer: bool) -> 
             "port": config.ami.port,
             "permits": permits,
             "read": Safe(",".join(AMI_READ)),
-            "write": Safe(",".join(AMI_WRITE)),
+            "write": Safe(",".join(ami_write(config))),
         },
     }
 
@@ -409,6 +417,8 @@ def render(config: Config, *, prompts: Collection[str] | None, environ: Mapping[
     warnings.extend(secrets.warnings)
     if not config.ami.enabled:
         warnings.append("ami.enabled is false: hotline-manager.conf defines no AMI user")
+        if config.desk.listen_in:
+            warnings.append("desk.listen_in is on but ami.enabled is false: supervisors cannot listen in without the AMI")
     callback_offer = prompts is not None and PROMPT_CALLBACK_OFFER in prompts
     if not callback_offer:
         warnings.append(f"the prompt catalogue has no {PROMPT_CALLBACK_OFFER!r}: queues do not announce that key {dialplan.QUEUE_CALLBACK_KEY} asks for a callback")

@@ -396,6 +396,10 @@ class DeskConfig:
     #: After each queue call the seat stays paused (reason wrapup) this long for after-call
     #: work, then the desk unpauses it; 0: no wrap-up pause.
     wrapup_seconds: int = _check(_integer(0, 3600), default=30)
+    #: Supervisors may listen in on an operator's calls from the wallboard (Asterisk's ChanSpy,
+    #: started by an AMI Originate that rings the supervisor's own seat). Off by default: when
+    #: on, the rendered manager.conf also grants the AMI user the `originate` write class.
+    listen_in: bool = _check(_boolean, default=False)
 
 
 DEFAULT_QUEUES = (

@@ -95,3 +95,27 @@ class SignedIn:
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True)
+class SeatHolder:
+    """An active account whose seat (extension) a supervisor acts on: who to tell, and in
+    which language."""
+
+    user_id: int
+    username: str
+    display_name: str
+    language: str
+
+
+def seat_holders(session: Session, extension: str) -> list[SeatHolder]:
+    """The active accounts with this extension (usually one; shifts may share a seat)."""
+    from hotline.storage.models import UserSetting
+
+    rows = session.execute(
+        select(User.id, User.username, User.display_name, UserSetting.language)
+        .outerjoin(UserSetting, UserSetting.user_id == User.id)
+        .where(User.extension == extension, User.active.is_(True))
+        .order_by(User.id)
+    )
+    return [SeatHolder(row.id, row.username, row.display_name, row.language or "zh_Hans") for row in rows]

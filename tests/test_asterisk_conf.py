@@ -452,7 +452,7 @@ def test_manager_binds_loopback_by_default_and_permits_only_the_service(tmp_path
     assert user.name == "hotline" and user.get("secret") == AMI_SECRET
     assert user.all("deny") == ["0.0.0.0/0.0.0.0", "::/0"] and user.all("permit") == ["127.0.0.1/255.255.255.255"]
     assert [k for k, _ in user.options].index("permit") > [k for k, _ in user.options].index("deny")  # last match wins
-    assert user.get("read") == "call,agent" and user.get("write") == "call,agent,reporting,originate"
+    assert user.get("read") == "call,agent" and user.get("write") == "call,agent,reporting"  # originate only with desk.listen_in
     assert manager.has_secrets and manager.mode == 0o640
 
 
@@ -699,8 +699,8 @@ def test_cli_renders_checks_and_writes(tmp_path):
 # -- the AMI user's classes (hotline.ami.permissions) and check-manager
 
 
-def _manager_user(tmp_path: Path) -> tuple[configmod.Config, Any]:
-    config, environ = make_config(tmp_path, "[ami]\nenabled = true\n")
+def _manager_user(tmp_path: Path, extra: str = "") -> tuple[configmod.Config, Any]:
+    config, environ = make_config(tmp_path, "[ami]\nenabled = true\n" + extra)
     manager = rendermod.render(config, prompts=PROMPTS, environ=environ).file("hotline-manager.conf")
     return config, read_conf(manager.text)[1]
 
@@ -708,7 +708,8 @@ def _manager_user(tmp_path: Path) -> tuple[configmod.Config, Any]:
 def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
     """Logged in to our Asterisk peer with exactly the rendered classes, every action the
     service builds runs: the resync's CoreShowChannels too, which write=call,agent,originate
-    was refused (ami_channels.txt)."""
+    was refused (ami_channels.txt). Originate only with desk.listen_in on: without it the
+    rendered user may not originate at all."""
     from hotline.ami import actions
     from hotline.ami.client import AmiActionError
     from hotline.simulator.ami import failure_of, result_of
@@ -726,7 +727,6 @@ def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
         actions.queue_pause("PJSIP/8001", True, queue="hotline-general", reason="lunch"),
         actions.queue_pause("PJSIP/8001", False, queue="hotline-general"),
         actions.queue_remove("hotline-general", "PJSIP/8001"),
-        actions.originate("Local/5550001@survey-phone", context="survey", exten="s"),
         actions.redirect("PJSIP/1001-00000001", "hotline-inbound", "s"),
         actions.hangup("Local/noanswer@survey-phone-00000013;1", 16),
         actions.setvar("HOTLINE_TICKET", "2027-0001", channel="PJSIP/1001-00000001"),
@@ -735,7 +735,14 @@ def test_the_rendered_ami_user_is_refused_nothing(tmp_path: Path) -> None:
     for action in calls:
         result_of(send(client, endpoint, action))
     names = set(endpoint.peer.action_names())
-    assert names >= {"CoreShowChannels", "QueueAdd", "QueuePause", "QueueRemove", "Originate", "Status"}
+    assert names >= {"CoreShowChannels", "QueueAdd", "QueuePause", "QueueRemove", "Status"}
+    originate = actions.originate("Local/5550001@survey-phone", context="survey", exten="s")
+    assert "originate" not in user.get("write").split(",")
+    assert failure_of(send(client, endpoint, originate), AmiActionError).message == "Permission denied"
+    _config, listening = _manager_user(tmp_path, "[desk]\nlisten_in = true\n")
+    assert listening.get("write") == "call,agent,reporting,originate"
+    client, endpoint, _clock = connected_client(write=listening.get("write").split(","))
+    assert result_of(send(client, endpoint, originate)).answered
     # The peer refuses for real: the old grant is answered as the lab's Asterisk answered.
     client, endpoint, _clock = connected_client(write=["call", "agent", "originate"])
     assert failure_of(send(client, endpoint, actions.core_show_channels()), AmiActionError).message == "Permission denied"
@@ -759,9 +766,7 @@ def test_check_manager_reports_a_user_that_lacks_a_class(tmp_path: Path, capsys:
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 0
         assert "has every class the service needs" in capsys.readouterr().out
         manager = out / "hotline" / "hotline-manager.conf"
-        manager.write_text(
-            manager.read_text(encoding="utf-8").replace("write = call,agent,reporting,originate", "write = call,agent,originate").replace("read = call,agent", "read = call"), encoding="utf-8"
-        )
+        manager.write_text(manager.read_text(encoding="utf-8").replace("write = call,agent,reporting", "write = call,agent,originate").replace("read = call,agent", "read = call"), encoding="utf-8")
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "manager.conf")]) == 1
         printed = capsys.readouterr().out
         assert "write lacks system or reporting: action CoreShowChannels answers 'Permission denied'" in printed
@@ -773,6 +778,15 @@ def test_check_manager_reports_a_user_that_lacks_a_class(tmp_path: Path, capsys:
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "other.conf")]) == 0
         assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "nowhere.conf")]) == 1
         assert "cannot read" in capsys.readouterr().err
+        # With listen-in on, the service originates: a user without `originate` lacks it.
+        (out / "other.conf").write_text("[hotline]\nread = call,agent\nwrite = call,agent,reporting\n", encoding="utf-8")
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "other.conf")]) == 0
+        capsys.readouterr()
+        Path(config_file).write_text(Path(config_file).read_text(encoding="utf-8") + "\n[desk]\nlisten_in = true\n", encoding="utf-8")
+        assert cli.main(["-c", config_file, "asterisk-config", "check-manager", str(out / "other.conf")]) == 1
+        printed = capsys.readouterr().out
+        assert "write lacks originate: action Originate (desk.listen_in is on) answers 'Permission denied'" in printed
+        assert "write = call,agent,reporting,originate" in printed
     finally:
         del os.environ["HOTLINE_AMI_PASSWORD"]
 
@@ -789,3 +803,6 @@ def test_permission_tables_cover_every_action_and_event() -> None:
     assert built and built <= set(permissions.ACTIONS)
     assert set(LiveModel()._handlers) <= set(permissions.EVENTS)
     assert permissions.missing(permissions.READ, permissions.WRITE) == []
+    listen_in = permissions.used_actions(listen_in=True)
+    assert permissions.missing(permissions.READ, permissions.WRITE, listen_in) == ["write lacks originate: action Originate (desk.listen_in is on) answers 'Permission denied'"]
+    assert permissions.missing(permissions.READ, permissions.write_classes(listen_in), listen_in) == []

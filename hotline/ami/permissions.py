@@ -61,8 +61,25 @@ def _grant(classes: tuple[str, ...]) -> str:
     return next(c for c in _PREFERRED if c in classes)
 
 
-#: What hotline-manager.conf grants: exactly these, nothing more.
-WRITE = tuple(c for c in CLASSES if c in {_grant(classes) for classes in ACTIONS.values() if classes})
+#: Actions sent only when a setting turns their feature on (action → the setting): the grant
+#: follows the configuration, so an Asterisk without listen-in never lets us originate calls.
+OPTIONAL_ACTIONS: Mapping[str, str] = {"Originate": "desk.listen_in"}
+
+
+def used_actions(*, listen_in: bool = False) -> tuple[str, ...]:
+    """The actions the service sends with this configuration."""
+    return tuple(a for a in ACTIONS if a not in OPTIONAL_ACTIONS or listen_in)
+
+
+def write_classes(actions: Iterable[str]) -> tuple[str, ...]:
+    """The write classes that let exactly `actions` run (the narrowest class of each)."""
+    granted = {_grant(ACTIONS[a]) for a in actions if ACTIONS[a]}
+    return tuple(c for c in CLASSES if c in granted)
+
+
+#: What hotline-manager.conf grants by default: exactly these, nothing more (listen-in adds
+#: `originate`: `write_classes(used_actions(listen_in=True))`).
+WRITE = write_classes(used_actions())
 READ = tuple(c for c in CLASSES if c in {cls for event, cls in EVENTS.items() if event not in OPTIONAL_EVENTS})
 
 
@@ -72,13 +89,15 @@ def parse_classes(value: str) -> frozenset[str]:
     return frozenset(CLASSES) if "all" in names else frozenset(names)
 
 
-def missing(read: Collection[str], write: Collection[str], actions: Iterable[str] = ACTIONS, events: Iterable[str] = EVENTS) -> list[str]:
-    """What a user with these classes cannot do, one line each; [] when nothing is missing."""
+def missing(read: Collection[str], write: Collection[str], actions: Iterable[str] | None = None, events: Iterable[str] = EVENTS) -> list[str]:
+    """What a user with these classes cannot do, one line each; [] when nothing is missing.
+    `actions` defaults to `used_actions()` (listen-in off)."""
     problems = []
-    for action in actions:
+    for action in used_actions() if actions is None else actions:
         needed = ACTIONS[action]
         if needed and not set(needed) & set(write):
-            problems.append(f"write lacks {' or '.join(needed)}: action {action} answers 'Permission denied'")
+            setting = f" ({OPTIONAL_ACTIONS[action]} is on)" if action in OPTIONAL_ACTIONS else ""
+            problems.append(f"write lacks {' or '.join(needed)}: action {action}{setting} answers 'Permission denied'")
     for event in events:
         if event in OPTIONAL_EVENTS:
             continue

@@ -3,25 +3,32 @@ reports for it.
 
 A seat is a PJSIP endpoint (the account's extension); its queue member interface is
 `PJSIP/<extension>`, a member of the Asterisk queue of each of its skills
-(`hotline.dialplan.asterisk_queue`). The desk's console and `hotline queue …` both build their
-QueueAdd / QueuePause / QueueRemove here; the state shown is read back from the live model,
-never assumed from what was sent.
+(`hotline.dialplan.asterisk_queue`). The desk's console, the wallboard's seat control and
+`hotline queue …` all build their QueueAdd / QueuePause / QueueRemove here (the desk's two
+through `plan` and `send_steps`); the state shown is read back from the live model, never
+assumed from what was sent. A supervisor's listen-in (`listen_action`) is an Originate into
+ChanSpy on the seat's channels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from hotline.ami import actions
-from hotline.ami.codec import Response
+from hotline.ami.codec import Event, Response
 from hotline.ami.live import LiveSnapshot, MemberView
 from hotline.dialplan import asterisk_queue
 
 #: Pause reasons an operator picks (sent to Asterisk as PausedReason, ASCII codes so every
 #: reader of QueueStatus shows them the same); labels are the desk's.
 PAUSE_REASONS = ("break", "meal", "training", "acw")
+#: What a supervisor may pause someone else's seat for: the operators' reasons, or simply
+#: "paused by a supervisor".
+SUPERVISOR_REASONS = (*PAUSE_REASONS, "supervisor")
 #: The reason of the automatic pause after a call (the desk unpauses it when wrap-up ends).
 WRAPUP = "wrapup"
 #: Seat states, as the console shows them.
@@ -31,6 +38,12 @@ COMMANDS = ("add", "remove", "pause", "unpause")
 
 def interface(extension: str) -> str:
     return f"PJSIP/{extension}"
+
+
+def extension_of(member_interface: str) -> str | None:
+    """The seat behind a queue member interface (PJSIP/1001 → 1001); None for other kinds."""
+    kind, _, rest = member_interface.partition("/")
+    return rest if kind.upper() == "PJSIP" and rest else None
 
 
 def seat_action(command: str, skill: str, extension: str, reason: str | None = None) -> actions.Action[Response]:
@@ -45,6 +58,95 @@ def seat_action(command: str, skill: str, extension: str, reason: str | None = N
         paused = command == "pause"
         return actions.queue_pause(member, paused, queue=queue, reason=reason if paused else None)
     raise ValueError(f"unknown seat command {command!r}")
+
+
+def plan(wanted: str, joined: Sequence[str], skills: Sequence[str]) -> list[tuple[str, str]]:
+    """The (command, skill) steps that take a seat to `wanted`: "ready" joins the `skills`'
+    queues it is not in and unpauses it where it is; "pause" joins them too and pauses it in
+    all of them; "logoff" leaves every queue it `joined`. A supervisor acting on someone
+    else's seat passes `skills=joined`: nothing is joined on their behalf."""
+    adds = [("add", s) for s in skills if s not in joined]
+    if wanted == "ready":
+        return adds + [("unpause", s) for s in joined]
+    if wanted == "pause":
+        return adds + [("pause", s) for s in skills]
+    if wanted == "logoff":
+        return [("remove", s) for s in joined]
+    raise ValueError(f"unknown seat state {wanted!r}")
+
+
+async def send_steps(client: Any, extension: str, steps: Sequence[tuple[str, str]], reason: str | None, timeout: float) -> list[str]:
+    """Send each (command, skill) of `plan` for the seat in turn, on an `AmiClient`; returns
+    Asterisk's refusals (and lost or timed-out actions) as one line per queue, [] when all went
+    through. Raises ActionValueError for a reason Asterisk would misread, before sending."""
+    from hotline.ami.client import AmiActionError, AmiError
+
+    built = [(skill, seat_action(command, skill, extension, reason)) for command, skill in steps]
+    errors: list[str] = []
+    for skill, action in built:
+        try:
+            await client.send(action, timeout=timeout)
+        except AmiActionError as exc:
+            errors.append(f"{asterisk_queue(skill)}: {exc.message}")
+        except AmiError as exc:
+            errors.append(f"{asterisk_queue(skill)}: {type(exc).__name__}: {exc}")
+    return errors
+
+
+#: ChanSpy's options for listening in (Asterisk's app_chanspy): b only a bridged call (a
+#: call in progress, not the seat's idle channel), q quiet (no beep, no channel name read
+#: out to the listener), E end when the spied-on call hangs up. No w/B: the listener is
+#: never heard by the operator or the caller.
+LISTEN_OPTIONS = "bqE"
+#: How long the listener's own phone rings before the Originate gives up.
+LISTEN_RING_MS = 30_000
+
+
+def _accepted(response: Response) -> Response:
+    return response
+
+
+def listen_action(listener: str, extension: str) -> actions.Action[Response]:
+    """Originate (Async) that rings the listener's seat and, once answered, runs ChanSpy on
+    the operator's seat: channels named ``PJSIP/<extension>-…`` (the dash keeps 1001 from
+    matching 10010). Completes at Asterisk's `Response` ("Originate successfully queued",
+    or its refusal); the outcome (answered, busy, no answer) arrives later as the
+    OriginateResponse event with the same ActionID (`OriginateWatch`)."""
+    built = actions.originate(interface(listener), application="ChanSpy", data=f"{interface(extension)}-,{LISTEN_OPTIONS}", caller_id=f'"Listen {extension}" <{extension}>', timeout_ms=LISTEN_RING_MS)
+    return actions.Action(built.name, built.fields, parse=_accepted)
+
+
+class OriginateWatch:
+    """Outcomes of Originates sent to complete at their `Response` (`listen_action`): the
+    OriginateResponse event carries the same ActionID and may even overtake the response, so
+    recent ones are kept until someone asks. Subscribes to an `AmiClient`'s events."""
+
+    def __init__(self, client: Any, keep: int = 200) -> None:
+        self.keep = keep
+        self._seen: OrderedDict[str, Event] = OrderedDict()
+        self._waiting: OrderedDict[str, tuple[Response, Callable[[actions.OriginateResult], None]]] = OrderedDict()
+        client.subscribe(self._event)
+
+    def expect(self, response: Response, outcome: Callable[[actions.OriginateResult], None]) -> None:
+        """Call `outcome` with the result once the OriginateResponse of `response` arrives."""
+        event = self._seen.pop(response.action_id, None)
+        if event is not None:
+            outcome(actions.originate_result(response, event))
+            return
+        self._waiting[response.action_id] = (response, outcome)
+        while len(self._waiting) > self.keep:
+            self._waiting.popitem(last=False)
+
+    def _event(self, event: Event) -> None:
+        if event.name != "OriginateResponse" or not event.action_id:
+            return
+        waiting = self._waiting.pop(event.action_id, None)
+        if waiting is not None:
+            waiting[1](actions.originate_result(waiting[0], event))
+            return
+        self._seen[event.action_id] = event
+        while len(self._seen) > self.keep:
+            self._seen.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -98,4 +200,20 @@ def seat_state(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) ->
     return SeatState(extension, state, reason, joined, wanted, since, talking, snapshot.connected)
 
 
-__all__ = ["COMMANDS", "PAUSE_REASONS", "STATES", "WRAPUP", "SeatState", "interface", "seat_action", "seat_state"]
+__all__ = [
+    "COMMANDS",
+    "LISTEN_OPTIONS",
+    "PAUSE_REASONS",
+    "STATES",
+    "SUPERVISOR_REASONS",
+    "WRAPUP",
+    "OriginateWatch",
+    "SeatState",
+    "extension_of",
+    "interface",
+    "listen_action",
+    "plan",
+    "seat_action",
+    "seat_state",
+    "send_steps",
+]

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from hotline import dialplan
 from hotline.ami.live import LiveSnapshot, MemberView, QueueView
-from hotline.reports.report import without_jit
+from hotline.ami.seats import extension_of
+from hotline.reports.report import CALL_FIGURES, Column, without_jit
 from hotline.storage.models import Call
 from hotline.tickets import kpi
 from hotline.tickets.kpi import CallKpis, CallReport, Mean, Period, Ratio
@@ -32,6 +33,20 @@ ANSWER_RATE_TARGET = Decimal(95)
 AGENT_STATES = ("ready", "ringing", "on_call", "wrapup", "paused", "unavailable", "unknown")
 #: A call record still open after this long is not believed to be a call in progress.
 _OPEN_CALL_HOURS = 12
+#: The recorded figures the board shows, in its order, with the reports' definitions (names
+#: and hover formulas: `hotline.reports.report.CALL_FIGURES`, the KPIs of docs/kpi.md).
+BOARD_FIGURES = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "answer_rate", "average_wait", "average_handle_time")
+RECORDED_FIGURES: tuple[tuple[str, Column], ...] = tuple((attr, column) for attr, column in CALL_FIGURES if attr in BOARD_FIGURES)
+#: What only the live view knows (not KPIs: no formula beyond what Asterisk reports).
+LIVE_FIGURES: tuple[tuple[str, Column], ...] = (
+    ("waiting", Column("排队", "waiting", doc="callers waiting in the queue now, as Asterisk reports them", doc_zh="此刻在队列中等待的来电数（Asterisk 实时报告）")),
+    ("longest_wait", Column("最长等待", "longest wait", doc="how long the caller waiting longest has waited so far", doc_zh="等待最久的来电人目前已等待的时长")),
+    (
+        "time_in_state",
+        Column("状态时长", "time in state", doc="since the pause, the answer of the call in progress, or the end of the last call", doc_zh="自暂停、当前通话接听或上一通电话结束起的时长"),
+    ),
+    ("calls_taken", Column("已接来电", "calls taken", doc="queue calls the seat answered since Asterisk last reloaded its queues", doc_zh="自 Asterisk 上次重载队列以来该坐席接听的队列来电数")),
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,7 @@ class Wallboard:
                 {
                     "name": a.name,
                     "interface": a.interface,
+                    "seat": extension_of(a.interface),
                     "state": a.state,
                     "pause_reason": a.pause_reason,
                     "since": a.since.isoformat() if a.since else None,
