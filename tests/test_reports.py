@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from hotline.ami.live import CallerView, LiveSnapshot, MemberView, QueueView
 from hotline.reports import report as reports
 from hotline.reports import wallboard as board
 from hotline.storage.db import Database
-from hotline.storage.models import Call, CallDisposition, Ticket, TicketEvent, TicketStatus, User
+from hotline.storage.models import INTAKE_WHERE, Call, CallDisposition, Ticket, TicketEvent, TicketStatus, User
 from hotline.tickets import kpi
 from tests.desk_server import Client, running_desk, seed
 from tests.test_kpi import CST, FEB, NOW, OVERALL, at, call, calls, case, february, figures, insert_tickets, ref, ticket  # noqa: F401 - fixtures
@@ -247,6 +247,41 @@ def test_every_grouping_adds_up_to_the_ungrouped_figures(database: Database, int
     summed = {name: tuple(map(sum, zip(*(_pair(figures(r)[name]) for r in grouped.rows), strict=True))) for name in kpi.TICKET_KPIS}
     assert summed == {name: _pair(value) for name, value in figures(alone.overall).items()}
     assert figures(grouped.overall) == figures(alone.overall)
+
+
+def test_the_intake_lookup_reads_its_partial_index(database: Database, intake: dict[str, int]) -> None:
+    """The index's WHERE names exactly the intake moves, and each planner sees that it applies
+    to the per-operator lookup (PostgreSQL's generic plan too: the condition is literal SQL).
+    PostgreSQL is told to avoid sequential scans, which on a dozen rows would win on cost."""
+    assert re.findall(r"'(\w+)'", INTAKE_WHERE) == [a.value for a in kpi.INTAKE_ACTIONS]
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "ticket_events" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.transaction() as s:
+            kpi.ticket_kpis(s, FEB, by="operator", now=NOW)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    (statement, parameters), *_ = seen
+    with database.engine.connect() as conn:
+        if database.engine.dialect.name == "postgresql":
+            names = list(parameters)
+            for i, name in enumerate(names, start=1):
+                statement = statement.replace(f"%({name})s", f"${i}")
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql(f"PREPARE intake AS {statement}")
+            values = ", ".join(str(v) if isinstance(v, int) else "'{}'".format(str(v.isoformat() if isinstance(v, datetime) else v).replace("'", "''")) for v in parameters.values())
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN EXECUTE intake({values})"))
+            assert "$1" in plan, "a generic plan: the parameters are not in it"
+        else:
+            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+        conn.rollback()
+    assert "ix_ticket_events_intake" in plan, plan
 
 
 def _pair(value: Any) -> tuple[int, ...]:

@@ -28,10 +28,10 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from hotline.storage.models import Call, CallDisposition, Category, Department, Ticket, TicketEvent, TicketStatus, User, UTCDateTime
+from hotline.storage.models import INTAKE_WHERE, Call, CallDisposition, Category, Department, Ticket, TicketEvent, TicketStatus, User, UTCDateTime
 from hotline.tickets.workflow import FINISHED, Action
 
 __all__ = [
@@ -535,13 +535,10 @@ def _intake_user() -> ColumnElement[Any]:
     """The operator a ticket counts for: the desk user of the first intake move in its history
     (`INTAKE_ACTIONS`), i.e. who took the call in (受理); for a ticket that arrived without one
     (voicemail, Open311, the web) who first decided it (立案, 不予立案 or 直接答复). NULL while
-    no desk user has touched it. One index probe per ticket (ticket_id, seq) on either backend."""
-    first = (
-        select(TicketEvent.actor_user_id)
-        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.actor_user_id.is_not(None), TicketEvent.action.in_([a.value for a in INTAKE_ACTIONS]))
-        .order_by(TicketEvent.seq)
-        .limit(1)
-    )
+    no desk user has touched it. One probe per ticket of the partial index
+    ix_ticket_events_intake, whose WHERE is this one (`INTAKE_WHERE`): the condition is written
+    as literal SQL so that both planners, also PostgreSQL's generic plan, see it applies."""
+    first = select(TicketEvent.actor_user_id).where(TicketEvent.ticket_id == Ticket.id, text(INTAKE_WHERE)).order_by(TicketEvent.seq).limit(1)
     return first.correlate(Ticket).scalar_subquery()
 
 
