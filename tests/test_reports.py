@@ -598,7 +598,8 @@ def test_a_week_is_monday_to_sunday_in_shanghai(database: Database) -> None:
     seed(database)
     with running_desk(database, now=lambda: NOW) as port:
         client = signed_in(port, "supervisor")
-        for day, label, received in (("2026-02-08", "2026-W06", 2), ("2026-02-02", "2026-W06", 2), ("2026-02-09", "2026-W07", 1), ("2026-02-15", "2026-W07", 1)):
+        w06, w07 = "2026-W06 · 2026-02-02 – 2026-02-08", "2026-W07 · 2026-02-09 – 2026-02-15"
+        for day, label, received in (("2026-02-08", w06, 2), ("2026-02-02", w06, 2), ("2026-02-09", w07, 1), ("2026-02-15", w07, 1)):
             _, _, body = raw_get(client, f"/desk/reports/export?period=week&date={day}&table=tickets&format=csv")
             header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
             assert int(dict(zip(header, rows[-1], strict=True))["立案率 分母"]) == received, day
