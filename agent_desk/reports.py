@@ -76,8 +76,9 @@ class ReportPages(DeskBase):
         result = await self._report(filters)
         zh = _language(who) == "zh"
         definition = kpi.TICKET_KPIS[filters.rank]
+        formula = explainer(who)(definition.doc)
         rows = [
-            ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), str(getattr(g, filters.rank)))
+            ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), f"{getattr(g, filters.rank)} · {formula}")
             for g in result.tickets.rows
             if getattr(g, filters.rank).denominator
         ]
@@ -191,7 +192,7 @@ class ReportPages(DeskBase):
             heading = [
                 ("报表" if zh else "report", "12319 热线报表" if zh else "12319 hotline report"),
                 ("期间" if zh else "period", f"{filters.first.isoformat()} – {filters.last.isoformat()}"),
-                ("分组" if zh else "grouped by", filters.by),
+                ("分组" if zh else "grouped by", reports.GROUP_TITLES[filters.by][0 if zh else 1]),
                 ("服务水平阈值(秒)" if zh else "service level threshold (s)", str(filters.threshold_seconds)),
                 ("生成时间" if zh else "made at", now.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
                 ("说明" if zh else "note", "指标定义见 docs/kpi.md；比率保留两位小数" if zh else "definitions: docs/kpi.md; rates to two places"),

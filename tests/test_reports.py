@@ -556,7 +556,7 @@ def test_case_figures_per_operator_on_the_page_and_in_the_exports(database: Data
         assert page.status == 200
         assert "受理话务员" in page.body and "结案率：受理话务员排名" in page.body and "未经话务员受理" in page.body
         assert f'data-group="{intake["op1"]}"' in page.body and "话务员甲" in page.body
-        assert "<title>话务员甲: 1/2 = 50.00 %</title>" in page.body
+        assert "<title>话务员甲: 1/2 = 50.00 % · 结案率 = 结案数 / 应结案数。" in page.body, "each bar's hover: its counts and the formula"
         _, _, body = raw_get(client, "/desk/reports/export?period=month&date=2026-02-10&by=operator&table=tickets&format=csv")
         header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         assert header[:2] == ["编码", "受理话务员"]
@@ -569,6 +569,7 @@ def test_case_figures_per_operator_on_the_page_and_in_the_exports(database: Data
         assert status == 200
         sheet = load_workbook(io.BytesIO(xlsx))["案件指标"]
         assert [c.value for c in sheet[1]][:2] == ["编码", "受理话务员"] and sheet.cell(row=2, column=2).value == "话务员甲"
+        assert load_workbook(io.BytesIO(xlsx))["报表"]["B3"].value == "受理话务员"
         closure = sheet.cell(row=1, column=header.index("结案率 %") + 1)
         assert closure.comment is not None and closure.comment.text.startswith("结案率 = 结案数 / 应结案数。")
 
