@@ -42,6 +42,14 @@ def explainer(who: SignedIn) -> Callable[[str], str]:
     return _catalogue(who.language).gettext
 
 
+def headline(formula: str) -> str:
+    """The first sentence of a formula text (“结案率 = 结案数 / 应结案数。”): what each figure's
+    hover repeats, while its column header carries the whole text. Repeating the whole text in
+    every cell made a report of 178 minor categories 861 kB."""
+    ends = [i for i in (formula.find("。"), formula.find(". ")) if i >= 0]
+    return formula[: min(ends) + 1] if ends else formula
+
+
 class ReportPages(DeskBase):
     """/reports, /reports/trend and /reports/export."""
 
@@ -66,6 +74,7 @@ class ReportPages(DeskBase):
             "operator_figures": reports.OPERATOR_FIGURES,
             "talk_time": reports.TALK_TIME,
             "group_titles": reports.GROUP_TITLES,
+            "headline": headline,
         }
 
     async def on_reports(self, request: Req, who: SignedIn) -> bytes:
@@ -76,7 +85,7 @@ class ReportPages(DeskBase):
         result = await self._report(filters)
         zh = _language(who) == "zh"
         definition = kpi.TICKET_KPIS[filters.rank]
-        formula = explainer(who)(definition.doc)
+        formula = headline(explainer(who)(definition.doc))
         rows = [
             ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), f"{getattr(g, filters.rank)} · {formula}")
             for g in result.tickets.rows
@@ -94,7 +103,16 @@ class ReportPages(DeskBase):
             title += f"（前后各 {half} 名，共 {len(result.tickets.rows)} 组）" if zh else f" (best and worst {half} of {len(result.tickets.rows)})"
         chart = charts.ranking(title, rows)
         return self.render(
-            request, "reports.html", who, view="summary", report=result, filters=filters, chart=chart, export=self._export_links(filters), explain=explainer(who), **self._choices(request)
+            request,
+            "reports.html",
+            who,
+            view="summary",
+            report=result,
+            filters=filters,
+            chart=chart,
+            export=self._export_links(filters),
+            explain=explainer(who),
+            **self._choices(request),
         )
 
     async def on_report_trend(self, request: Req, who: SignedIn) -> bytes:
