@@ -4,12 +4,15 @@ query string, renders, and draws the charts (`agent_desk.charts`)."""
 
 from __future__ import annotations
 
+import functools
+import gettext
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 
-from agent_desk import charts
+from agent_desk import charts, i18n
 from agent_desk.base import DeskBase, HttpError, Req
 from agent_desk.i18n import N_
 from hotline.reports import report as reports
@@ -27,6 +30,26 @@ def _language(who: SignedIn) -> reports.Language:
     return "en" if who.language == "en" else "zh"
 
 
+@functools.cache
+def _catalogue(language: str) -> gettext.NullTranslations:
+    return i18n.catalogue(language if language in i18n.LANGUAGES else i18n.DEFAULT)
+
+
+def explainer(who: SignedIn) -> Callable[[str], str]:
+    """A figure's formula in the reader's language: the one definition's text (a KPI's
+    docstring, a call figure's `Column.doc`) looked up in the catalogue by value, the English
+    text being the message id. Plain gettext, not the templates' `_`: the texts contain "%"."""
+    return _catalogue(who.language).gettext
+
+
+def headline(formula: str) -> str:
+    """The first sentence of a formula text (“结案率 = 结案数 / 应结案数。”): what each figure's
+    hover repeats, while its column header carries the whole text. Repeating the whole text in
+    every cell made a report of 178 minor categories 861 kB."""
+    ends = [i for i in (formula.find("。"), formula.find(". ")) if i >= 0]
+    return formula[: min(ends) + 1] if ends else formula
+
+
 class ReportPages(DeskBase):
     """/reports, /reports/trend and /reports/export."""
 
@@ -37,13 +60,22 @@ class ReportPages(DeskBase):
     def _invalid(self, request: Req, who: SignedIn, exc: reports.InvalidFilters, view: str) -> bytes:
         today = self.context.now().astimezone(self.tz).date()
         filters = reports.ReportFilters("month", today, today.replace(day=1), today, "department")
-        return self.render(request, "reports.html", who, 400, view=view, errors=exc.errors, filters=filters, **self._choices(request))
+        return self.render(request, "reports.html", who, 400, view=view, errors=exc.errors, filters=filters, explain=explainer(who), **self._choices(request))
 
     def _choices(self, request: Req) -> dict[str, Any]:
         """What the filter form offers, and the values the browser sent (kept on a 400)."""
         sent = {key.decode("utf-8", "replace"): self.form(request, key.decode("utf-8", "replace")) for key in (request.args or {})}
         rankable = [(name, kpi.TICKET_KPIS[name]) for name in reports.RANKABLE]
-        return {"sent": sent, "rankable": rankable, "kpis": kpi.TICKET_KPIS, "call_figures": reports.CALL_FIGURES, "operator_figures": reports.OPERATOR_FIGURES}
+        return {
+            "sent": sent,
+            "rankable": rankable,
+            "kpis": kpi.TICKET_KPIS,
+            "call_figures": reports.CALL_FIGURES,
+            "operator_figures": reports.OPERATOR_FIGURES,
+            "talk_time": reports.TALK_TIME,
+            "group_titles": reports.GROUP_TITLES,
+            "headline": headline,
+        }
 
     async def on_reports(self, request: Req, who: SignedIn) -> bytes:
         try:
@@ -53,12 +85,15 @@ class ReportPages(DeskBase):
         result = await self._report(filters)
         zh = _language(who) == "zh"
         definition = kpi.TICKET_KPIS[filters.rank]
+        formula = headline(explainer(who)(definition.doc))
         rows = [
-            ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), str(getattr(g, filters.rank)))
+            ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), f"{getattr(g, filters.rank)} · {formula}")
             for g in result.tickets.rows
             if getattr(g, filters.rank).denominator
         ]
-        group_name = {"department": ("部门", "departments"), "category": ("小类", "minor categories"), "major_category": ("大类", "major categories")}[filters.by]
+        group_name = {"department": ("部门", "departments"), "category": ("小类", "minor categories"), "major_category": ("大类", "major categories"), "operator": ("受理话务员", "intake operators")}[
+            filters.by
+        ]
         title = f"{definition.name_zh}：{group_name[0]}排名" if zh else f"{definition.name_en}: ranking of {group_name[1]}"
         if len(rows) > RANKING_ROWS:
             # A ranking of 200 minor classes is unreadable: the best and the worst, said so.
@@ -67,7 +102,18 @@ class ReportPages(DeskBase):
             rows = rows[:half] + rows[-half:]
             title += f"（前后各 {half} 名，共 {len(result.tickets.rows)} 组）" if zh else f" (best and worst {half} of {len(result.tickets.rows)})"
         chart = charts.ranking(title, rows)
-        return self.render(request, "reports.html", who, view="summary", report=result, filters=filters, chart=chart, export=self._export_links(filters), **self._choices(request))
+        return self.render(
+            request,
+            "reports.html",
+            who,
+            view="summary",
+            report=result,
+            filters=filters,
+            chart=chart,
+            export=self._export_links(filters),
+            explain=explainer(who),
+            **self._choices(request),
+        )
 
     async def on_report_trend(self, request: Req, who: SignedIn) -> bytes:
         try:
@@ -102,7 +148,17 @@ class ReportPages(DeskBase):
         )
         table = reports.trend_table(trend, _language(who))
         return self.render(
-            request, "reports.html", who, view="trend", trend=trend, filters=filters, charts_=[rates, calls, volume], table=table, export=self._export_links(filters), **self._choices(request)
+            request,
+            "reports.html",
+            who,
+            view="trend",
+            trend=trend,
+            filters=filters,
+            charts_=[rates, calls, volume],
+            table=table,
+            export=self._export_links(filters),
+            explain=explainer(who),
+            **self._choices(request),
         )
 
     async def _report(self, filters: reports.ReportFilters) -> reports.Report:
@@ -154,12 +210,12 @@ class ReportPages(DeskBase):
             heading = [
                 ("报表" if zh else "report", "12319 热线报表" if zh else "12319 hotline report"),
                 ("期间" if zh else "period", f"{filters.first.isoformat()} – {filters.last.isoformat()}"),
-                ("分组" if zh else "grouped by", filters.by),
+                ("分组" if zh else "grouped by", reports.GROUP_TITLES[filters.by][0 if zh else 1]),
                 ("服务水平阈值(秒)" if zh else "service level threshold (s)", str(filters.threshold_seconds)),
                 ("生成时间" if zh else "made at", now.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
                 ("说明" if zh else "note", "指标定义见 docs/kpi.md；比率保留两位小数" if zh else "definitions: docs/kpi.md; rates to two places"),
             ]
-            body = reports.to_xlsx(report_tables, language, heading)
+            body = reports.to_xlsx(report_tables, language, heading, explainer(who))
             filename = f"{stem}.xlsx"
         request.setHeader(b"content-type", EXPORT_TYPES[fmt])
         request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(filename)}".encode("ascii"))

@@ -6,6 +6,7 @@ openpyxl), and the wallboard's pure function on a hand-made live snapshot."""
 from __future__ import annotations
 
 import csv
+import html
 import http.client
 import io
 import json
@@ -14,19 +15,20 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from hotline.ami.live import CallerView, LiveSnapshot, MemberView, QueueView
 from hotline.reports import report as reports
 from hotline.reports import wallboard as board
 from hotline.storage.db import Database
-from hotline.storage.models import Call, CallDisposition, Ticket, TicketStatus
+from hotline.storage.models import INTAKE_WHERE, Call, CallDisposition, Ticket, TicketEvent, TicketStatus, User
 from hotline.tickets import kpi
 from tests.desk_server import Client, running_desk, seed
-from tests.test_kpi import CST, FEB, NOW, at, call, calls, case, february, figures, ref, ticket  # noqa: F401 - fixtures
+from tests.test_kpi import CST, FEB, NOW, OVERALL, at, call, calls, case, february, figures, insert_tickets, ref, ticket  # noqa: F401 - fixtures
 
 TODAY = date(2026, 3, 10)
 
@@ -173,6 +175,117 @@ def test_report_tables_carry_numerators_and_denominators(database: Database) -> 
     assert len(trend_table.rows) == 28 and trend_table.rows[1][0] == "2026-02-02"
     # The fixture's answered calls recorded no seat: one row says so.
     assert operators.rows == (("未记录坐席", "", 5, Decimal("9.8"), Decimal("165.0"), 660),)
+
+
+# -- case figures per intake operator
+
+
+def _event(ticket_id: int, seq: int, action: str, to: TicketStatus, user_id: int | None, actor: str) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "seq": seq, "at": at(2, 1), "action": action, "from_status": None, "to_status": to, "actor_user_id": user_id, "actor": actor, "note": "", "data": {}}
+
+
+@pytest.fixture
+def intake(database: Database, request: pytest.FixtureRequest) -> dict[str, int]:
+    """February's tickets with their intake history: who took each in (受理) or, for those that
+    arrived without an operator, who first decided them; a note by someone else never counts."""
+    request.getfixturevalue("february")
+    R, D = TicketStatus.RECEIVED, TicketStatus.REGISTERED
+    with database.transaction() as s:
+        op1, op2 = User(username="op1", display_name="话务员甲", password_hash="x"), User(username="op2", display_name="", password_hash="x")
+        s.add_all([op1, op2])
+        s.flush()
+        ids = dict(s.execute(select(Ticket.number, Ticket.id)).all())
+        history = [
+            _event(ids["T1"], 1, "receive", R, op1.id, "op1"),
+            _event(ids["T2"], 1, "receive", R, op2.id, "op2"),
+            _event(ids["T2"], 2, "register", D, op1.id, "op1"),  # taken in by op2: op2's
+            _event(ids["T3"], 1, "receive", R, op1.id, "op1"),
+            _event(ids["T4"], 1, "receive", R, None, "inspector"),
+            _event(ids["T4"], 2, "register", D, op2.id, "op2"),  # arrived without an operator: who registered it
+            _event(ids["T5"], 1, "receive", R, op1.id, "op1"),
+            _event(ids["T6"], 1, "receive", R, None, "ivr"),
+            _event(ids["T6"], 2, "note", R, op2.id, "op2"),  # a note is not an intake move
+            _event(ids["T6"], 3, "register", D, op1.id, "op1"),
+            _event(ids["T8"], 1, "receive", R, None, "ivr"),
+            _event(ids["T8"], 2, "reject", TicketStatus.REJECTED, op1.id, "op1"),
+            _event(ids["T9"], 1, "receive", R, op2.id, "op2"),
+            _event(ids["T9"], 2, "answer", TicketStatus.ANSWERED, op2.id, "op2"),
+            _event(ids["T10"], 1, "receive", R, None, "open311"),  # nobody has decided it yet
+            _event(ids["T12"], 1, "receive", R, op2.id, "op2"),
+            # T7 has no history at all: the row of tickets no operator took in.
+        ]
+        s.execute(insert(TicketEvent), history)
+        return {"op1": op1.id, "op2": op2.id}
+
+
+def test_case_figures_per_intake_operator_by_hand(database: Database, intake: dict[str, int]) -> None:
+    """The one grouped query, keyed by the intake operator: op1 took in T1, T3, T5 and decided
+    T6 and T8; op2 took in T2, T9, T12 and registered T4; T7 and T10 are nobody's yet."""
+    with database.transaction() as s:
+        report = kpi.ticket_kpis(s, FEB, by="operator", now=NOW)
+    assert [(g.group.kind, g.group.id, g.group.code, g.group.name_zh) for g in report.rows] == [
+        ("operator", intake["op1"], "op1", "话务员甲"),
+        ("operator", intake["op2"], "op2", "op2"),
+        ("operator", None, "", "未经话务员受理"),
+    ]
+    op1, op2, nobody = report.rows
+    # Received in February: op1 T1 T6 T8, op2 T2 T4 T9, nobody T7 T10; registered of those: T1 T6 | T2 T4 | T7.
+    assert [(r.registered, r.received) for r in report.rows] == [(2, 3), (2, 3), (1, 2)]
+    # Closed in February: T1 (op1), T2 and T4 (op2); due also T3 (op1), T7 (nobody), T12 (op2), overdue and open.
+    assert [(r.closed, r.due, r.overdue_open) for r in report.rows] == [(1, 2, 1), (2, 3, 1), (0, 1, 1)]
+    assert (op1.closure_rate.percent, op2.on_time_closure_rate.percent, nobody.closure_rate.percent) == (Decimal("50.00"), Decimal("33.33"), Decimal("0.00"))
+    assert figures(report.overall) == OVERALL
+
+
+@pytest.mark.parametrize("by", kpi.GROUPINGS)
+def test_every_grouping_adds_up_to_the_ungrouped_figures(database: Database, intake: dict[str, int], by: kpi.GroupBy) -> None:
+    """Every ticket is in exactly one row: each numerator and denominator of the rows sums to
+    the ungrouped query's (computed apart, not as the rows' sum)."""
+    with database.transaction() as s:
+        grouped = kpi.ticket_kpis(s, FEB, by=by, now=NOW)
+        alone = kpi.ticket_kpis(s, FEB, now=NOW)
+    summed = {name: tuple(map(sum, zip(*(_pair(figures(r)[name]) for r in grouped.rows), strict=True))) for name in kpi.TICKET_KPIS}
+    assert summed == {name: _pair(value) for name, value in figures(alone.overall).items()}
+    assert figures(grouped.overall) == figures(alone.overall)
+
+
+def test_the_intake_lookup_reads_its_partial_index(database: Database, intake: dict[str, int]) -> None:
+    """The index's WHERE names exactly the intake moves, and each planner sees that it applies
+    to the per-operator lookup (PostgreSQL's generic plan too: the condition is literal SQL).
+    PostgreSQL is told to avoid sequential scans, which on a dozen rows would win on cost."""
+    assert re.findall(r"'(\w+)'", INTAKE_WHERE) == [a.value for a in kpi.INTAKE_ACTIONS]
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if "ticket_events" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.transaction() as s:
+            kpi.ticket_kpis(s, FEB, by="operator", now=NOW)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    (statement, parameters), *_ = seen
+    with database.engine.connect() as conn:
+        if database.engine.dialect.name == "postgresql":
+            names = list(parameters)
+            for i, name in enumerate(names, start=1):
+                statement = statement.replace(f"%({name})s", f"${i}")
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql(f"PREPARE intake AS {statement}")
+            values = ", ".join(str(v) if isinstance(v, int) else "'{}'".format(str(v.isoformat() if isinstance(v, datetime) else v).replace("'", "''")) for v in parameters.values())
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN EXECUTE intake({values})"))
+            assert "$1" in plan, "a generic plan: the parameters are not in it"
+        else:
+            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+        conn.rollback()
+    assert "ix_ticket_events_intake" in plan, plan
+
+
+def _pair(value: Any) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, tuple) else (value,)
 
 
 # -- the wallboard's pure function
@@ -367,6 +480,154 @@ def test_wallboard_page_and_its_json(desk: int) -> None:
     assert [q["skill"] for q in payload["queues"]] == [] and payload["live"] is False
     assert payload["state_labels"]["paused"] == "暂停" and payload["refresh_seconds"] == 5
     assert signed_in(desk, "operator").get("/desk/wallboard/data").status == 403
+
+
+def _figure_tables(body: str) -> list[tuple[list[str | None], list[list[tuple[str, str | None]]]]]:
+    """Each `table.figures` of a page: its header cells' titles, and per body row its cells
+    as (class, title)."""
+    from html.parser import HTMLParser
+
+    tables: list[tuple[list[str | None], list[list[tuple[str, str | None]]]]] = []
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = 0
+            self.part = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "table" and "figures" in (a.get("class") or ""):
+                tables.append(([], []))
+                self.depth = 1
+            elif self.depth and tag in ("thead", "tbody"):
+                self.part = tag
+            elif self.depth and tag == "tr" and self.part == "tbody":
+                tables[-1][1].append([])
+            elif self.depth and tag == "th" and self.part == "thead":
+                tables[-1][0].append(a.get("title"))
+            elif self.depth and tag in ("td", "th") and self.part == "tbody":
+                tables[-1][1][-1].append((a.get("class") or "", a.get("title")))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "table":
+                self.depth = 0
+
+    Reader().feed(body)
+    return tables
+
+
+@pytest.mark.parametrize("language", ["zh_Hans", "en"])
+def test_every_figure_and_its_header_carry_the_formula(desk: int, language: str) -> None:
+    """On the summary (each grouping) and the trend, in each language: every numeric cell and
+    its column's header has a title holding the one definition's text, translated."""
+    from agent_desk import i18n
+    from agent_desk.reports import headline
+
+    client = signed_in(desk, "supervisor")
+    if language == "en":
+        assert client.post("/desk/language", {"csrf": client.csrf(), "language": "en", "next": "/desk/reports"}).status == 303
+    catalogue = i18n.catalogue(language)
+    formulas = {catalogue.gettext(text) for text in reports.explained()}
+    assert language == "en" or not formulas & set(reports.explained()), "every formula has its Chinese text"
+    pages = [f"/desk/reports?period=month&date=2026-02-10&by={by}" for by in reports.GROUPINGS] + ["/desk/reports/trend?period=month&date=2026-02-10"]
+    for path in pages:
+        page = client.get(path)
+        assert page.status == 200, path
+        tables = _figure_tables(page.body)
+        assert len(tables) == (3 if "trend" not in path else 1), path
+        for headers, rows in tables:
+            assert rows, path
+            for row in rows:
+                assert len(row) == len(headers), path
+                for (cls, title), header in zip(row, headers, strict=True):
+                    if "num" not in cls.split():
+                        continue
+                    assert header in formulas, (path, header)
+                    assert title and headline(header) in title, (path, title, header)
+
+
+def test_case_figures_per_operator_on_the_page_and_in_the_exports(database: Database, intake: dict[str, int]) -> None:
+    """by=operator: the rows of the page, the CSV and the XLSX are the operators, and their
+    counts add up to the total row; the ranking draws the operators."""
+    seed(database)
+    with running_desk(database, now=lambda: NOW) as port:
+        client = signed_in(port, "supervisor")
+        page = client.get("/desk/reports?period=month&date=2026-02-10&by=operator&rank=closure_rate")
+        assert page.status == 200
+        assert "受理话务员" in page.body and "结案率：受理话务员排名" in page.body and "未经话务员受理" in page.body
+        assert f'data-group="{intake["op1"]}"' in page.body and "话务员甲" in page.body
+        assert "<title>话务员甲: 1/2 = 50.00 % · 结案率 = 结案数 / 应结案数。" in page.body, "each bar's hover: its counts and the formula"
+        _, _, body = raw_get(client, "/desk/reports/export?period=month&date=2026-02-10&by=operator&table=tickets&format=csv")
+        header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert header[:2] == ["编码", "受理话务员"]
+        assert [r[:2] for r in rows] == [["op1", "话务员甲"], ["op2", "op2"], ["", "未经话务员受理"], ["", "合计"]]
+        *groups, total = rows
+        for i, name in enumerate(header):
+            if name.endswith(("分子", "分母")) or ("%" not in name and i >= 2):
+                assert sum(int(r[i]) for r in groups) == int(total[i]), name
+        status, _, xlsx = raw_get(client, "/desk/reports/export?period=month&date=2026-02-10&by=operator&format=xlsx")
+        assert status == 200
+        sheet = load_workbook(io.BytesIO(xlsx))["案件指标"]
+        assert [c.value for c in sheet[1]][:2] == ["编码", "受理话务员"] and sheet.cell(row=2, column=2).value == "话务员甲"
+        assert load_workbook(io.BytesIO(xlsx))["报表"]["B3"].value == "受理话务员"
+        closure = sheet.cell(row=1, column=header.index("结案率 %") + 1)
+        assert closure.comment is not None and closure.comment.text.startswith("结案率 = 结案数 / 应结案数。")
+
+
+# -- periods from the page: day, week, month, custom
+
+
+def test_the_form_offers_each_period_and_each_works(desk: int) -> None:
+    """The form's period choices, each sent as the browser sends the whole form."""
+    client = signed_in(desk, "supervisor")
+    form = client.get("/desk/reports").body
+    choices = re.findall(r'<option value="(\w+)"', form.split('name="period"')[1].split("</select>")[0])
+    assert choices == ["day", "week", "month", "custom"]
+    expected = {"day": "2026-02-10", "week": "2026-W07", "month": "2026-02", "custom": "2026-02-03 – 2026-02-12"}
+    for period in choices:
+        sent = {"period": period, "date": "2026-02-10", "start": "2026-02-03", "end": "2026-02-12", "by": "operator", "rank": "closure_rate", "sl": "15"}
+        for path in ("/desk/reports", "/desk/reports/trend"):
+            page = client.get(f"{path}?{urlencode(sent)}")
+            assert page.status == 200, (period, path)
+            assert f"<small>{expected[period]}" in page.body, (period, path)
+
+
+def test_a_week_is_monday_to_sunday_in_shanghai(database: Database) -> None:
+    """Sunday 23:30 in Shanghai is 15:30 UTC and Monday 00:10 is 16:10 UTC the same Sunday:
+    the first is the week of 2–8 February, the second the next week."""
+    insert_tickets(database, [ticket("W1", datetime(2026, 2, 8, 23, 30, tzinfo=CST)), ticket("W2", datetime(2026, 2, 9, 0, 10, tzinfo=CST)), ticket("W3", datetime(2026, 2, 2, 0, 0, tzinfo=CST))])
+    seed(database)
+    with running_desk(database, now=lambda: NOW) as port:
+        client = signed_in(port, "supervisor")
+        w06, w07 = "2026-W06 · 2026-02-02 – 2026-02-08", "2026-W07 · 2026-02-09 – 2026-02-15"
+        for day, label, received in (("2026-02-08", w06, 2), ("2026-02-02", w06, 2), ("2026-02-09", w07, 1), ("2026-02-15", w07, 1)):
+            _, _, body = raw_get(client, f"/desk/reports/export?period=week&date={day}&table=tickets&format=csv")
+            header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+            assert int(dict(zip(header, rows[-1], strict=True))["立案率 分母"]) == received, day
+            assert f"<small>{label}" in client.get(f"/desk/reports?period=week&date={day}").body
+        trend = client.get("/desk/reports/trend?period=week&date=2026-02-08").body
+        assert "2026-02-02" in trend and "2026-02-08" in trend and "2026-02-09" not in trend
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "text"),
+    [
+        ({"start": "2026-02-12", "end": "2026-02-03"}, "end", "结束日（end）2026-02-03 早于起始日 2026-02-12"),
+        ({"start": "2026-02-30", "end": "2026-03-01"}, "start", "不是日期"),
+        ({"start": "12/02/2026", "end": "2026-03-01"}, "start", "不是日期"),
+        ({"start": "2026-02-01", "end": ""}, "end", "自定义期间"),
+        ({"start": "2026-02-01\x00", "end": "2026-02-02"}, "start", "不是日期"),
+    ],
+)
+def test_a_reversed_or_malformed_custom_range_is_a_clear_400(desk: int, query: dict[str, str], field: str, text: str) -> None:
+    client = signed_in(desk, "supervisor")
+    for path in ("/desk/reports", "/desk/reports/trend", "/desk/reports/export"):
+        page = client.get(f"{path}?{urlencode({'period': 'custom', 'date': '2026-02-10', **query})}")
+        assert page.status == 400, path
+        assert f'data-field="{field}"' in page.body and text in html.unescape(page.body), (path, page.body[-2000:])
+        assert "Traceback" not in page.body
+    assert client.get("/desk/reports?period=custom&start=2026-02-03&end=2026-02-03").status == 200
 
 
 # -- the charts

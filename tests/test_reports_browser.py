@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,4 +63,37 @@ def test_a_supervisor_opens_a_report_and_downloads_its_csv(database: Database, b
         expect(today).to_contain_text("50.00 %")  # 接通率: 1 answered of 2 offered
         expect(today.locator("td.rate.bad")).to_have_count(1)  # below the 95 % target
         supervisor.shot("wallboard")
+        supervisor.close()
+
+
+@pytest.mark.usefixtures("february", "calls")
+def test_each_period_from_the_form_a_reversed_range_and_the_formulas_on_hover(database: Database, browser: Browser, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """Day, week and month from the form; a custom range typed the wrong way round gets the
+    400 page naming the field, and put right (grouped by operator) the report; a column
+    header's hover text is its formula in Chinese."""
+    seed(database)
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    with running_desk(database, now=lambda: NOW) as port:
+        supervisor = Person(browser, f"http://127.0.0.1:{port}", shots, "supervisor")
+        page = supervisor.page
+        page.goto(f"http://127.0.0.1:{port}/desk/reports")
+        for period, label in (("day", "2026-02-10"), ("week", "2026-W07"), ("month", "2026-02")):
+            page.select_option("select[name=period]", period)
+            page.fill("input[name=date]", "2026-02-10")
+            page.click("button:has-text('查询')")
+            expect(page.locator("h1 small")).to_contain_text(label)
+        page.select_option("select[name=period]", "custom")
+        page.fill("input[name=start]", "2026-02-12")
+        page.fill("input[name=end]", "2026-02-03")
+        page.click("button:has-text('查询')")
+        expect(page.locator("[role=alert] li[data-field=end]")).to_contain_text("早于起始日 2026-02-12")
+        supervisor.shot("reversed-range")
+        page.fill("input[name=end]", "2026-02-20")
+        page.select_option("select[name=by]", "operator")
+        page.click("button:has-text('查询')")
+        expect(page.locator("h1 small")).to_contain_text("2026-02-12 – 2026-02-20")
+        expect(page.locator("table.figures").first.locator("thead th").nth(0)).to_have_text("受理话务员")
+        expect(page.locator("table.figures").first.locator("thead th").nth(1)).to_have_attribute("title", re.compile(r"^立案率 = 立案数 / 受理数。"))
+        supervisor.shot("custom-by-operator")
         supervisor.close()

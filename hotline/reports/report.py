@@ -3,7 +3,7 @@
 
 A report is one period (a day, an ISO week, a calendar month or a custom range of whole days
 in the centre's time zone) and one grouping of the case figures (department, minor or major
-category); the call-centre figures come per queue and per operator. The trend is the same
+category, intake operator); the call-centre figures come per queue and per operator. The trend is the same
 figures per day of the period (per month for a range longer than `TREND_DAYS` days).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -24,7 +24,14 @@ from hotline.tickets import kpi
 from hotline.tickets.kpi import CallKpis, CallReport, GroupBy, OperatorCallKpis, Period, Ratio, TicketReport
 
 PERIOD_KINDS = ("day", "week", "month", "custom")
-GROUPINGS: tuple[GroupBy, ...] = ("department", "category", "major_category")
+GROUPINGS: tuple[GroupBy, ...] = kpi.GROUPINGS
+#: What a grouping's rows are called: (zh, en) for a column header.
+GROUP_TITLES: Mapping[str, tuple[str, str]] = {
+    "department": ("部门", "department"),
+    "category": ("小类", "minor category"),
+    "major_category": ("大类", "major category"),
+    "operator": ("受理话务员", "intake operator"),
+}
 TABLES = ("tickets", "calls", "operators", "trend")
 #: The longest custom range a report covers; a longer one is several reports.
 MAX_DAYS = 366
@@ -105,7 +112,7 @@ def parse_filters(args: Mapping[str, str], today: date, *, threshold_seconds: in
         errors.append(("period", "period: “%(value)s” is not one of day, week, month, custom", {"value": period[:40]}))
     by = args.get("by", "").strip() or "department"
     if by not in GROUPINGS:
-        errors.append(("by", "by: “%(value)s” is not one of department, category, major_category", {"value": by[:40]}))
+        errors.append(("by", "by: “%(value)s” is not one of department, category, major_category, operator", {"value": by[:40]}))
     rank = args.get("rank", "").strip() or "closure_rate"
     if rank not in RANKABLE:
         errors.append(("rank", "rank: “%(value)s” is not a rate this report ranks by", {"value": rank[:40]}))
@@ -233,7 +240,9 @@ class Column:
     en: str
     #: "int", "percent", "seconds" or "text": how an export formats it.
     kind: str = "int"
-    #: The formula shown on hover.
+    #: The formula shown on hover and as the export's header note: a KPI's docstring
+    #: (`kpi.TICKET_KPIS`) or the call figure's text below, never a second wording. The desk
+    #: translates it through its catalogues (the English text is the message id).
     doc: str = ""
     #: The same formula in Chinese, where one is written (the wallboard's hover text).
     doc_zh: str = ""
@@ -274,6 +283,10 @@ CALL_FIGURES: tuple[tuple[str, Column], ...] = (
     ("average_handle_time", Column("平均处理时长(秒)", "average handle time (s)", "seconds", "mean talk time of answered calls", "已接通来电的平均通话时长")),
 )
 OPERATOR_FIGURES = ("answered", "average_answer_wait", "average_handle_time")
+#: An operator's total talk time: the sum behind `average_handle_time`.
+#: The service-level threshold the row was counted with (the report's `sl`).
+THRESHOLD = Column("服务水平阈值(秒)", "service level threshold (s)", doc="the wait in seconds within which an answered call counts for the service level")
+TALK_TIME = Column("通话总时长(秒)", "total talk time (s)", doc="sum of the talk time of answered calls with a recorded talk time")
 #: The case figures the trend follows, and the call figures beside them.
 TREND_TICKET_FIGURES = ("registration_rate", "closure_rate", "on_time_closure_rate", "handling_rate", "completion_rate", "satisfaction_rate")
 TREND_CALL_FIGURES = ("offered", "answer_rate", "abandon_rate", "service_level")
@@ -317,15 +330,15 @@ def tables(report: Report, trend: Trend | None, language: Language) -> list[Tabl
     """The report as tables: case figures per group, calls per queue, per operator, and the
     trend when given. Each rate comes with its numerator and denominator."""
     zh = language == "zh"
-    group_title = {"department": ("部门", "department"), "category": ("小类", "minor category"), "major_category": ("大类", "major category")}[report.filters.by]
+    group_title = GROUP_TITLES[report.filters.by]
     ticket_rows = [(g.group.code, g.group.name_zh if zh else (g.group.name_en or g.group.name_zh), *_ticket_cells(g)) for g in (*report.tickets.rows, report.tickets.overall)]
     out = [
         Table("tickets", "案件指标", "case figures", (Column("编码", "code", "text"), Column(*group_title, "text"), *_ticket_columns(language)), tuple(ticket_rows)),
     ]
-    call_columns = (Column("队列", "queue", "text"), *(c for _, c in CALL_FIGURES), Column("服务水平阈值(秒)", "service level threshold (s)"))
+    call_columns = (Column("队列", "queue", "text"), *(c for _, c in CALL_FIGURES), THRESHOLD)
     queue_rows = [(q.queue or ("合计" if zh else "overall"), *(_value(getattr(q, a)) for a, _ in CALL_FIGURES), q.threshold_seconds) for q in (*report.calls.queues, report.calls.overall)]
     out.append(Table("calls", "话务指标(按队列)", "call figures per queue", call_columns, tuple(queue_rows)))
-    operator_columns = (Column("坐席", "operator", "text"), Column("分机", "seat", "text"), *(c for a, c in CALL_FIGURES if a in OPERATOR_FIGURES), Column("通话总时长(秒)", "total talk time (s)"))
+    operator_columns = (Column("坐席", "operator", "text"), Column("分机", "seat", "text"), *(c for a, c in CALL_FIGURES if a in OPERATOR_FIGURES), TALK_TIME)
     unknown = "未记录坐席" if zh else "seat not recorded"
     operator_rows = [(o.name or unknown, o.interface, *(_value(getattr(o.kpis, a)) for a in OPERATOR_FIGURES), o.kpis.average_handle_time.total) for o in report.operators]
     out.append(Table("operators", "话务指标(按坐席)", "call figures per operator", operator_columns, tuple(operator_rows)))
@@ -337,7 +350,14 @@ def tables(report: Report, trend: Trend | None, language: Language) -> list[Tabl
 def trend_table(trend: Trend, language: Language) -> Table:
     """The trend as a table: per bucket the volumes, the case rates and the call figures."""
     figures = dict(CALL_FIGURES)
-    columns: list[Column] = [Column("日期", "date", "text"), Column("受理数", "received"), Column("结案数", "closed"), Column("应结案数", "cases due")]
+    # The counts are the terms of 立案率 (受理数) and 结案率 (结案数, 应结案数): their formulas say what they count.
+    defined_by = {name: kpi.TICKET_KPIS[name].doc for name in ("registration_rate", "closure_rate")}
+    columns: list[Column] = [
+        Column("日期", "date", "text"),
+        Column("受理数", "received", doc=defined_by["registration_rate"]),
+        Column("结案数", "closed", doc=defined_by["closure_rate"]),
+        Column("应结案数", "cases due", doc=defined_by["closure_rate"]),
+    ]
     for name in TREND_TICKET_FIGURES:
         d = kpi.TICKET_KPIS[name]
         columns.append(Column(f"{d.name_zh} %", f"{d.name_en} %", "percent", d.doc))
@@ -359,10 +379,19 @@ def to_csv(table: Table, language: Language) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(report_tables: Sequence[Table], language: Language, heading: Sequence[tuple[str, str]]) -> bytes:
+def explained() -> tuple[str, ...]:
+    """Every formula text a report shows on hover (each once): what the desk's catalogues
+    must translate."""
+    texts = [d.doc for d in kpi.TICKET_KPIS.values()] + [c.doc for _, c in CALL_FIGURES] + [THRESHOLD.doc, TALK_TIME.doc]
+    return tuple(dict.fromkeys(texts))
+
+
+def to_xlsx(report_tables: Sequence[Table], language: Language, heading: Sequence[tuple[str, str]], explain: Callable[[str], str] = str) -> bytes:
     """The tables as one workbook, a sheet each, numbers as numbers (percentages to two
-    places), and a first sheet saying what the report is (`heading`: label, value pairs)."""
+    places), and a first sheet saying what the report is (`heading`: label, value pairs).
+    Each figure's header cell carries its formula as a note (`explain` translates it)."""
     from openpyxl import Workbook
+    from openpyxl.comments import Comment
     from openpyxl.styles import Font
 
     book = Workbook()
@@ -375,8 +404,10 @@ def to_xlsx(report_tables: Sequence[Table], language: Language, heading: Sequenc
     for table in report_tables:
         sheet = book.create_sheet(table.title_zh if language == "zh" else table.title_en)
         sheet.append(table.header(language))
-        for cell in sheet[1]:
+        for cell, column in zip(sheet[1], table.columns, strict=True):
             cell.font = Font(bold=True)
+            if column.doc:
+                cell.comment = Comment(explain(column.doc), "12319", width=360, height=160)
         for row in table.rows:
             sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
         for index, column in enumerate(table.columns, start=1):

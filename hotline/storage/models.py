@@ -809,3 +809,20 @@ class KnowledgeAnswer(Base):
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+# -- reports per intake operator (migration 0014)
+
+#: The intake moves with a desk user: the moves `hotline.tickets.kpi.INTAKE_ACTIONS` names.
+#: The per-operator report reads only these, so its lookup is one small index (ticket_id, seq,
+#: actor_user_id) read without visiting the table. The query must write the same literal IN
+#: list for the planners (SQLite; PostgreSQL with a generic plan) to see the index applies.
+INTAKE_WHERE = "actor_user_id IS NOT NULL AND action IN ('receive', 'register', 'reject', 'answer')"
+Index(
+    "ix_ticket_events_intake",
+    TicketEvent.ticket_id,
+    TicketEvent.seq,
+    TicketEvent.actor_user_id,
+    sqlite_where=text(INTAKE_WHERE),
+    postgresql_where=text(INTAKE_WHERE),
+)

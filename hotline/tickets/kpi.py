@@ -1,5 +1,5 @@
 """The hotline's KPIs, each defined once: ticket indicators (立案率, 结案率, 按期结案率 …) per
-department, category and overall, and call-centre figures per queue.
+department, category, intake operator and overall, and call-centre figures per queue.
 
 Every ticket KPI is a function below, registered in `TICKET_KPIS`, whose docstring gives its
 Chinese and English names, numerator, denominator and which timestamps put a ticket in the
@@ -28,14 +28,16 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from hotline.storage.models import Call, CallDisposition, Category, Department, Ticket, TicketStatus, User, UTCDateTime
-from hotline.tickets.workflow import FINISHED
+from hotline.storage.models import INTAKE_WHERE, Call, CallDisposition, Category, Department, Ticket, TicketEvent, TicketStatus, User, UTCDateTime
+from hotline.tickets.workflow import FINISHED, Action
 
 __all__ = [
     "CALL_SERVICE_LEVEL_SECONDS",
+    "GROUPINGS",
+    "INTAKE_ACTIONS",
     "SHANGHAI",
     "TICKET_KPIS",
     "CallKpis",
@@ -68,7 +70,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: GB/T 33358-2016: a government hotline answers within 15 seconds.
 CALL_SERVICE_LEVEL_SECONDS = 15
 
-GroupBy = Literal["department", "category", "major_category"]
+GroupBy = Literal["department", "category", "major_category", "operator"]
+#: Every grouping `ticket_kpis` knows, in the order the report offers them.
+GROUPINGS: tuple[GroupBy, ...] = ("department", "category", "major_category", "operator")
+#: The intake moves: 受理 and the first decision on what was taken in (立案, 不予立案, 直接答复).
+#: A ticket counts for the desk user of the first of these in its history (see `_intake_user`).
+INTAKE_ACTIONS = (Action.RECEIVE, Action.REGISTER, Action.REJECT, Action.ANSWER)
 
 _PERCENT = Decimal("0.01")
 _RATE = Decimal("0.000001")
@@ -397,7 +404,7 @@ class Group:
     """What a row of a report is about. `id` None is the row of tickets without a department
     (or category); `kind` 'overall' is the whole period."""
 
-    kind: Literal["overall", "department", "category", "major_category"]
+    kind: Literal["overall", "department", "category", "major_category", "operator"]
     id: int | None = None
     code: str = ""
     name_zh: str = ""
@@ -519,7 +526,20 @@ def _group_key(by: GroupBy) -> ColumnElement[Any]:
     if by == "major_category":
         # A minor class rolls up to its parent; a ticket filed under a major class stays there.
         return func.coalesce(Category.parent_id, Category.id)
-    raise ValueError(f"by must be one of department, category, major_category, got {by!r}")
+    if by == "operator":
+        return _intake_user()
+    raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+
+
+def _intake_user() -> ColumnElement[Any]:
+    """The operator a ticket counts for: the desk user of the first intake move in its history
+    (`INTAKE_ACTIONS`), i.e. who took the call in (受理); for a ticket that arrived without one
+    (voicemail, Open311, the web) who first decided it (立案, 不予立案 or 直接答复). NULL while
+    no desk user has touched it. One probe per ticket of the partial index
+    ix_ticket_events_intake, whose WHERE is this one (`INTAKE_WHERE`): the condition is written
+    as literal SQL so that both planners, also PostgreSQL's generic plan, see it applies."""
+    first = select(TicketEvent.actor_user_id).where(TicketEvent.ticket_id == Ticket.id, text(INTAKE_WHERE)).order_by(TicketEvent.seq).limit(1)
+    return first.correlate(Ticket).scalar_subquery()
 
 
 def _kpis(group: Group, counts: Mapping[Any, Any]) -> TicketKpis:
@@ -531,14 +551,24 @@ def _kpis(group: Group, counts: Mapping[Any, Any]) -> TicketKpis:
     return TicketKpis(group=group, **values)
 
 
-_UNGROUPED = {"department": ("未分派", "unassigned"), "category": ("未分类", "uncategorised"), "major_category": ("未分类", "uncategorised")}
+_UNGROUPED = {
+    "department": ("未分派", "unassigned"),
+    "category": ("未分类", "uncategorised"),
+    "major_category": ("未分类", "uncategorised"),
+    "operator": ("未经话务员受理", "not taken in by an operator"),
+}
 
 
 def _groups(session: Session, by: GroupBy, ids: Iterable[int | None]) -> dict[int | None, Group]:
-    """Codes and names of the groups in a report (one small lookup), and the row for none."""
-    model: type[Department] | type[Category] = Department if by == "department" else Category
+    """Codes and names of the groups in a report (one small lookup), and the row for none.
+    An operator's code is the username, the name the display name (or the username)."""
     found: dict[int | None, Group] = {None: Group(by, None, "", *_UNGROUPED[by])}
     wanted = [i for i in ids if i is not None]
+    if wanted and by == "operator":
+        for id_, username, display in session.execute(select(User.id, User.username, User.display_name).where(User.id.in_(wanted))):
+            found[id_] = Group(by, id_, username, display or username, display or username)
+        return found
+    model: type[Department] | type[Category] = Department if by == "department" else Category
     if wanted:
         for id_, code, name_zh, name_en in session.execute(select(model.id, model.code, model.name_zh, model.name_en).where(model.id.in_(wanted))):
             found[id_] = Group(by, id_, code, name_zh, name_en)
@@ -574,15 +604,15 @@ def _ticket_statement(by: GroupBy | None) -> tuple[Select[Any], tuple[str, ...]]
 
 
 def ticket_kpis(session: Session, period: Period, *, by: GroupBy | None = None, now: datetime | None = None) -> TicketReport:
-    """Every ticket KPI for `period`, overall and, with `by`, per department, minor category
-    or major category, in one aggregate query.
+    """Every ticket KPI for `period`, overall and, with `by`, per department, minor category,
+    major category or intake operator, in one aggregate query.
 
     Args:
         now: the moment deadlines are read against (default: the current time); deadlines at
             or after it have not fallen yet. Pass a fixed time for reproducible figures.
     """
-    if by is not None and by not in ("department", "category", "major_category"):
-        raise ValueError(f"by must be one of department, category, major_category, got {by!r}")
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     w = Window.of(period, now)
     stmt, labels = _ticket_statement(by)
     if by is None:
