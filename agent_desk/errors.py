@@ -9,7 +9,6 @@ refusal without a code still reaches the user, in a translated frame around the 
 from __future__ import annotations
 
 import gettext
-from functools import cache
 
 from agent_desk import i18n
 from agent_desk.i18n import N_
@@ -42,10 +41,9 @@ THINGS = {
 }
 
 
-@cache
 def translations(language: str) -> gettext.NullTranslations:
     """The desk's catalogue for `language` (the default language's for an unknown one)."""
-    return i18n.catalogue(language if language in i18n.LANGUAGES else i18n.DEFAULT)
+    return i18n.catalogue(language)
 
 
 def explain(error: WorkflowError, language: str) -> str:

@@ -7,6 +7,7 @@ with `pip install -e .` needs no build step and no compiled files are committed.
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 from pathlib import Path
@@ -25,8 +26,11 @@ def N_(message: str) -> str:
     return message
 
 
+@functools.cache
 def catalogue(language: str) -> gettext.NullTranslations:
-    """The compiled catalogue for `language`; English (the message ids) needs none."""
+    """The compiled catalogue for `language` (an unknown one gets the default's), compiled
+    once per process; English (the message ids) needs none."""
+    language = language if language in LANGUAGES else DEFAULT
     po = LOCALES / language / "LC_MESSAGES" / "messages.po"
     if not po.exists():
         return gettext.NullTranslations()

@@ -4,8 +4,6 @@ query string, renders, and draws the charts (`agent_desk.charts`)."""
 
 from __future__ import annotations
 
-import functools
-import gettext
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
@@ -30,16 +28,11 @@ def _language(who: SignedIn) -> reports.Language:
     return "en" if who.language == "en" else "zh"
 
 
-@functools.cache
-def _catalogue(language: str) -> gettext.NullTranslations:
-    return i18n.catalogue(language if language in i18n.LANGUAGES else i18n.DEFAULT)
-
-
-def explainer(who: SignedIn) -> Callable[[str], str]:
+def explainer(language: str) -> Callable[[str], str]:
     """A figure's formula in the reader's language: the one definition's text (a KPI's
     docstring, a call figure's `Column.doc`) looked up in the catalogue by value, the English
     text being the message id. Plain gettext, not the templates' `_`: the texts contain "%"."""
-    return _catalogue(who.language).gettext
+    return i18n.catalogue(language).gettext
 
 
 def headline(formula: str) -> str:
@@ -60,7 +53,7 @@ class ReportPages(DeskBase):
     def _invalid(self, request: Req, who: SignedIn, exc: reports.InvalidFilters, view: str) -> bytes:
         today = self.context.now().astimezone(self.tz).date()
         filters = reports.ReportFilters("month", today, today.replace(day=1), today, "department")
-        return self.render(request, "reports.html", who, 400, view=view, errors=exc.errors, filters=filters, explain=explainer(who), **self._choices(request))
+        return self.render(request, "reports.html", who, 400, view=view, errors=exc.errors, filters=filters, explain=explainer(who.language), **self._choices(request))
 
     def _choices(self, request: Req) -> dict[str, Any]:
         """What the filter form offers, and the values the browser sent (kept on a 400)."""
@@ -85,7 +78,7 @@ class ReportPages(DeskBase):
         result = await self._report(filters)
         zh = _language(who) == "zh"
         definition = kpi.TICKET_KPIS[filters.rank]
-        formula = headline(explainer(who)(definition.doc))
+        formula = headline(explainer(who.language)(definition.doc))
         rows = [
             ((g.group.name_zh if zh else g.group.name_en or g.group.name_zh), _float(getattr(g, filters.rank).percent), f"{getattr(g, filters.rank)} · {formula}")
             for g in result.tickets.rows
@@ -111,7 +104,7 @@ class ReportPages(DeskBase):
             filters=filters,
             chart=chart,
             export=self._export_links(filters),
-            explain=explainer(who),
+            explain=explainer(who.language),
             **self._choices(request),
         )
 
@@ -157,7 +150,7 @@ class ReportPages(DeskBase):
             charts_=[rates, calls, volume],
             table=table,
             export=self._export_links(filters),
-            explain=explainer(who),
+            explain=explainer(who.language),
             **self._choices(request),
         )
 
@@ -215,7 +208,7 @@ class ReportPages(DeskBase):
                 ("生成时间" if zh else "made at", now.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")),
                 ("说明" if zh else "note", "指标定义见 docs/kpi.md；比率保留两位小数" if zh else "definitions: docs/kpi.md; rates to two places"),
             ]
-            body = reports.to_xlsx(report_tables, language, heading, explainer(who))
+            body = reports.to_xlsx(report_tables, language, heading, explainer(who.language))
             filename = f"{stem}.xlsx"
         request.setHeader(b"content-type", EXPORT_TYPES[fmt])
         request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(filename)}".encode("ascii"))

@@ -11,8 +11,6 @@ back, never what was clicked; the operator is told on their own stream."""
 
 from __future__ import annotations
 
-import functools
-import gettext
 import json
 import re
 from typing import Any
@@ -24,6 +22,7 @@ from agent_desk import i18n
 from agent_desk.base import DeskBase, Req
 from agent_desk.i18n import N_
 from agent_desk.live import ACTION_TIMEOUT, REASON_LABELS
+from agent_desk.reports import explainer
 from hotline import audit, users
 from hotline.ami import seats
 from hotline.ami.actions import ActionValueError, OriginateResult
@@ -47,6 +46,17 @@ STATE_LABELS = {
     "unavailable": N_("Logged off"),
     "unknown": N_("Unknown"),
 }
+
+
+def figure_docs(language: str) -> dict[str, str]:
+    """Each figure's name and formula for its hover text: the reports' one definition
+    (`Column.doc`, docs/kpi.md) through the catalogues, as the reports page shows it."""
+    lang: Language = "zh" if language == "zh_Hans" else "en"
+    explain = explainer(language)
+    separator = "：" if lang == "zh" else ": "
+    return {attr: f"{column.title(lang)}{separator}{explain(column.doc)}" for attr, column in (*board.RECORDED_FIGURES, *board.LIVE_FIGURES)}
+
+
 #: How often the page asks for a new snapshot.
 REFRESH_SECONDS = 5
 #: A seat as a form sends it: a PJSIP endpoint name.
@@ -93,13 +103,12 @@ class WallboardPages(DeskBase):
 
     def wallboard_json(self, data: board.Wallboard, language: str) -> dict[str, Any]:
         """The snapshot the page renders, with the state names in the reader's language."""
-        catalogue = _catalogue(language if language in i18n.LANGUAGES else i18n.DEFAULT)
-        lang: Language = "zh" if language == "zh_Hans" else "en"
+        catalogue = i18n.catalogue(language)
         return data.as_json() | {
             "state_labels": {state: catalogue.gettext(label) for state, label in STATE_LABELS.items()},
             "reason_labels": {code: catalogue.gettext(label) for code, label in REASON_LABELS.items()},
             # Each figure's name and formula (the reports' and docs/kpi.md's), for the hover texts.
-            "figure_docs": {attr: column.explain(lang) for attr, column in (*board.RECORDED_FIGURES, *board.LIVE_FIGURES)},
+            "figure_docs": figure_docs(language),
             "refresh_seconds": REFRESH_SECONDS,
         }
 
@@ -123,6 +132,7 @@ class WallboardPages(DeskBase):
             target=board.ANSWER_RATE_TARGET,
             refresh=REFRESH_SECONDS,
             recorded=board.RECORDED_FIGURES,
+            figure_docs=initial["figure_docs"],
             live_figures=dict(board.LIVE_FIGURES),
             reasons={code: REASON_LABELS[code] for code in seats.SUPERVISOR_REASONS},
             listen=config is not None and config.desk.listen_in and bool(who.extension),
@@ -149,7 +159,7 @@ class WallboardPages(DeskBase):
     @staticmethod
     def _text(language: str, message: str, **values: str) -> str:
         """`message` in `language`, with its values filled in."""
-        return _catalogue(language if language in i18n.LANGUAGES else i18n.DEFAULT).gettext(message) % values
+        return i18n.catalogue(language).gettext(message) % values
 
     async def _refuse(self, request: Req, who: SignedIn, status: int, message: str, details: tuple[str, ...] = (), **values: str) -> bytes:
         return await self.on_wallboard(request, who, error=self._text(who.language, message, **values), details=details, status=status)
@@ -251,8 +261,3 @@ class WallboardPages(DeskBase):
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         return json.dumps(payload, ensure_ascii=False).encode()
-
-
-@functools.cache
-def _catalogue(language: str) -> gettext.NullTranslations:
-    return i18n.catalogue(language)

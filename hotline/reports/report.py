@@ -244,15 +244,9 @@ class Column:
     #: (`kpi.TICKET_KPIS`) or the call figure's text below, never a second wording. The desk
     #: translates it through its catalogues (the English text is the message id).
     doc: str = ""
-    #: The same formula in Chinese, where one is written (the wallboard's hover text).
-    doc_zh: str = ""
 
     def title(self, language: Language) -> str:
         return self.zh if language == "zh" else self.en
-
-    def explain(self, language: Language) -> str:
-        """The figure's name and formula for a hover text, in the reader's language."""
-        return f"{self.zh}：{self.doc_zh or self.doc}" if language == "zh" else f"{self.en}: {self.doc}"
 
 
 @dataclass(frozen=True)
@@ -269,18 +263,18 @@ class Table:
 
 #: The call-centre figures in report order: (attribute of `CallKpis`, column).
 CALL_FIGURES: tuple[tuple[str, Column], ...] = (
-    ("offered", Column("进线量", "offered", doc="finished calls that asked a queue for an operator", doc_zh="已结束、进入队列请求人工服务的来电数")),
-    ("answered", Column("接通量", "answered", doc="offered calls an operator answered", doc_zh="进线中由话务员接听的来电数")),
-    ("abandoned", Column("放弃量", "abandoned", doc="offered calls the caller hung up on while waiting", doc_zh="进线中来电人在排队等待时挂断的来电数")),
-    ("voicemail", Column("留言", "voicemail", doc="offered calls that left a message instead of waiting", doc_zh="进线中改为留言、不再等待的来电数")),
-    ("callback_requested", Column("预约回呼", "callback requested", doc="offered calls that asked to be called back", doc_zh="进线中预约回呼的来电数")),
-    ("in_progress", Column("进行中", "in progress", doc="calls still in the IVR or waiting: not in offered", doc_zh="仍在语音导航或排队中的来电，不计入进线量")),
-    ("service_level", Column("服务水平", "service level", "percent", "answered within the threshold / offered", "服务水平 = 阈值内接通量 / 进线量")),
-    ("answer_rate", Column("接通率", "answer rate", "percent", "answered / offered (target ≥ 95 %)", "接通率 = 接通量 / 进线量（目标 ≥ 95 %）")),
-    ("abandon_rate", Column("放弃率", "abandon rate", "percent", "abandoned / offered", "放弃率 = 放弃量 / 进线量")),
-    ("average_wait", Column("平均等待时长(秒)", "average wait (s)", "seconds", "mean wait of offered calls with a recorded wait", "有等待时长记录的进线的平均等待时长")),
-    ("average_answer_wait", Column("平均应答速度(秒)", "average speed of answer (s)", "seconds", "mean wait of answered calls", "已接通来电的平均等待时长")),
-    ("average_handle_time", Column("平均处理时长(秒)", "average handle time (s)", "seconds", "mean talk time of answered calls", "已接通来电的平均通话时长")),
+    ("offered", Column("进线量", "offered", doc="finished calls that asked a queue for an operator")),
+    ("answered", Column("接通量", "answered", doc="offered calls an operator answered")),
+    ("abandoned", Column("放弃量", "abandoned", doc="offered calls the caller hung up on while waiting")),
+    ("voicemail", Column("留言", "voicemail", doc="offered calls that left a message instead of waiting")),
+    ("callback_requested", Column("预约回呼", "callback requested", doc="offered calls that asked to be called back")),
+    ("in_progress", Column("进行中", "in progress", doc="calls still in the IVR or waiting: not in offered")),
+    ("service_level", Column("服务水平", "service level", "percent", "answered within the threshold / offered")),
+    ("answer_rate", Column("接通率", "answer rate", "percent", "answered / offered (target ≥ 95 %)")),
+    ("abandon_rate", Column("放弃率", "abandon rate", "percent", "abandoned / offered")),
+    ("average_wait", Column("平均等待时长(秒)", "average wait (s)", "seconds", "mean wait of offered calls with a recorded wait")),
+    ("average_answer_wait", Column("平均应答速度(秒)", "average speed of answer (s)", "seconds", "mean wait of answered calls")),
+    ("average_handle_time", Column("平均处理时长(秒)", "average handle time (s)", "seconds", "mean talk time of answered calls")),
 )
 OPERATOR_FIGURES = ("answered", "average_answer_wait", "average_handle_time")
 #: An operator's total talk time: the sum behind `average_handle_time`.

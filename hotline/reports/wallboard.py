@@ -39,13 +39,13 @@ BOARD_FIGURES = ("offered", "answered", "abandoned", "abandon_rate", "service_le
 RECORDED_FIGURES: tuple[tuple[str, Column], ...] = tuple((attr, column) for attr, column in CALL_FIGURES if attr in BOARD_FIGURES)
 #: What only the live view knows (not KPIs: no formula beyond what Asterisk reports).
 LIVE_FIGURES: tuple[tuple[str, Column], ...] = (
-    ("waiting", Column("排队", "waiting", doc="callers waiting in the queue now, as Asterisk reports them", doc_zh="此刻在队列中等待的来电数（Asterisk 实时报告）")),
-    ("longest_wait", Column("最长等待", "longest wait", doc="how long the caller waiting longest has waited so far", doc_zh="等待最久的来电人目前已等待的时长")),
+    ("waiting", Column("排队", "waiting", doc="callers waiting in the queue now, as Asterisk reports them")),
+    ("longest_wait", Column("最长等待", "longest wait", doc="how long the caller waiting longest has waited so far")),
     (
         "time_in_state",
-        Column("状态时长", "time in state", doc="since the pause, the answer of the call in progress, or the end of the last call", doc_zh="自暂停、当前通话接听或上一通电话结束起的时长"),
+        Column("状态时长", "time in state", doc="since the pause, the answer of the call in progress, or the end of the last call"),
     ),
-    ("calls_taken", Column("已接来电", "calls taken", doc="queue calls the seat answered since Asterisk last reloaded its queues", doc_zh="自 Asterisk 上次重载队列以来该坐席接听的队列来电数")),
+    ("calls_taken", Column("已接来电", "calls taken", doc="queue calls the seat answered since Asterisk last reloaded its queues")),
 )
 
 
