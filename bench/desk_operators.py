@@ -5,7 +5,8 @@ the operator's stream).
 
 The desk runs in a child process as the desk role runs it (the Klein app on Twisted, the
 database pool, an AMI service connected over TCP), against a scripted Asterisk in that child
-(tests/seat_peer.py: the lab capture's QueueAdd/QueuePause replies and call events). The
+(hotline.simulator.asterisk, as tests/seat_peer.py sets it up: the lab capture's
+QueueAdd/QueuePause replies and call events). The
 operators are this process: asyncio, plain HTTP/1.0 sockets, one stream and one request loop
 per operator. The child rings a seat that has gone ready every `--ring-every` seconds and
 notes when each AgentCalled left (CLOCK_MONOTONIC, shared by both processes); the caller
@@ -56,7 +57,6 @@ def serve(args: argparse.Namespace) -> None:
     from argon2 import PasswordHasher
     from prometheus_client import CollectorRegistry
     from twisted.internet import reactor
-    from twisted.internet.protocol import Factory
     from twisted.internet.task import LoopingCall
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner, textFileLogObserver
 
@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace) -> None:
     from hotline.tickets.services import TicketPolicy
     from hotline.web.sessions import token_hash
     from hotline.web.site import build_root, make_site
-    from tests.seat_peer import SeatPeer
+    from tests.seat_peer import seat_asterisk
 
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(LogLevel.warn)])], redirectStandardIO=False)
     dbmod.upgrade(args.database_url)
@@ -92,13 +92,8 @@ def serve(args: argparse.Namespace) -> None:
     pool = DatabasePool(reactor, database, size=8)
     pool.threads.start()
     pool.readers.start()
-    peers: list[SeatPeer] = []
-
-    def make() -> SeatPeer:
-        peers.append(SeatPeer())
-        return peers[-1]
-
-    listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1")
+    simulator = seat_asterisk(reactor)
+    listening = reactor.listenTCP(0, simulator.factory(), interface="127.0.0.1")
     ami_config = AmiConfig(enabled=True, host="127.0.0.1", port=listening.getHost().port, username="labuser", password="labsecret")
     metrics = Metrics()
     ami = start_ami(reactor, ami_config, CollectorRegistry(), None)
@@ -112,16 +107,13 @@ def serve(args: argparse.Namespace) -> None:
     count = [0]
 
     def ring() -> None:
-        if not peers:
-            return
-        peer = peers[-1]
-        ready = [i for (q, i), (paused, _) in peer.members.items() if not paused]
+        ready = [(q, i) for (q, i), (paused, _) in simulator.members.items() if not paused]
         if not ready:
             return
         count[0] += 1
-        interface = random.choice(ready)
+        queue, interface = random.choice(ready)
         rings.append((count[0], time.monotonic()))
-        peer.ring(interface, f"139{count[0]:08d}", f"-b{count[0]}")
+        simulator.ring(interface, f"139{count[0]:08d}", f"-b{count[0]}", queue=queue)
 
     LoopingCall(ring).start(args.ring_every, now=False)
 
