@@ -31,7 +31,7 @@ from twisted.logger import Logger
 from agent_desk.base import DeskBase, DeskContext, HttpError, Req
 from agent_desk.i18n import N_
 from hotline import audit
-from hotline.ami import seats
+from hotline.ami import seat_claims, seats
 from hotline.ami.actions import ActionValueError
 from hotline.ami.live import (
     AgentCalled,
@@ -449,6 +449,22 @@ class LivePages(DeskBase):
 
         return self.context.pool.read(work)
 
+    def _once(self, key: str) -> Deferred[bool]:
+        """Whether this process does an automatic seat action every desk process sees: the
+        first to claim `key` does. With the database away, each does it (twice beats never)."""
+        now = self.context.now()
+
+        def failed(failure: Any) -> bool:
+            from sqlalchemy.exc import IntegrityError
+
+            if failure.check(IntegrityError):
+                return False
+            log.warn("seat claim {key}: {error}", key=key, error=failure.getErrorMessage())
+            return True
+
+        claimed: Deferred[bool] = self.context.pool.run(lambda s: seat_claims.claim(s, key, now=now))
+        return claimed.addErrback(failed)
+
     def _call_completed(self, change: CallCompleted) -> None:
         extension = _extension(change.interface)
         if not extension or self.context.ami is None:
@@ -456,9 +472,10 @@ class LivePages(DeskBase):
         skills = self._seat_skills(extension)
         snapshot = self._seat_snapshot(skills)
         if snapshot is not None and seats.leaving(snapshot, extension, skills):
-            self._leave_after_call(extension, seats.after_call_steps(snapshot, extension, skills))
+            steps = seats.after_call_steps(snapshot, extension, skills)
+            self._once(f"leave:{change.queue}:{change.uniqueid}:{extension}").addCallback(lambda mine: self._leave_after_call(extension, steps) if mine else None)
         elif skills and self.wrapup_seconds > 0:
-            self._start_wrapup(extension, skills, self.wrapup_seconds)
+            self._once(f"wrapup:{change.queue}:{change.uniqueid}:{extension}").addCallback(lambda mine: self._start_wrapup(extension, skills, self.wrapup_seconds) if mine else None)
 
     def _start_wrapup(self, extension: str, skills: tuple[str, ...], seconds: float, *, pause: bool = True) -> None:
         """Pause the seat for after-call work (`pause`; False: Asterisk already has it paused
@@ -480,6 +497,12 @@ class LivePages(DeskBase):
         sent.addCallback(who).addErrback(lambda f: log.warn("wrap-up of seat {extension}: {error}", extension=extension, error=f.getErrorMessage()))
         if not pause:
             sent.callback([])
+
+    def _resume_wrapup(self, mine: bool, extension: str, skills: tuple[str, ...], seconds: float) -> None:
+        """A wrap-up Asterisk reports that no timer here ends (begun before a restart): end it
+        on time, if this process claimed it."""
+        if mine:
+            self._start_wrapup(extension, skills, seconds, pause=False)
 
     def _end_wrapup(self, extension: str) -> None:
         wrapup = self._wrapups.pop(extension, None)
@@ -514,7 +537,8 @@ class LivePages(DeskBase):
             state = seats.seat_state(snapshot, extension, skills)
             if state.state == "wrapup" and extension not in self._wrapups and self.wrapup_seconds > 0:
                 since = state.since.timestamp() if state.since is not None else time.time()
-                self._start_wrapup(extension, state.joined, max(0.0, since + self.wrapup_seconds - time.time()), pause=False)
+                left, joined = max(0.0, since + self.wrapup_seconds - time.time()), state.joined
+                self._once(f"wrapup-end:{extension}:{since:.0f}").addCallback(self._resume_wrapup, extension, joined, left)
             elif seats.leaving(snapshot, extension, skills):
                 steps = seats.after_call_steps(snapshot, extension, skills)
                 if steps and state.state not in ("on_call", "ringing"):
@@ -568,6 +592,7 @@ class LivePages(DeskBase):
         policy, now = self.settings.sessions, self.context.now()
         try:
             left = await self.context.pool.run(lambda s: sessions.expire_idle(s, policy=policy, now=now))
+            await self.context.pool.run(lambda s: seat_claims.forget_old(s, now=now))
             for seat in left:
                 self.end_streams(seat.user_id)
                 await self.sign_out_seat(seat, "expired", "system")

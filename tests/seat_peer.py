@@ -37,13 +37,16 @@ class Asterisk:
     simulator: SimulatedAsterisk | None = None
     service: Any = None
     connected: threading.Event = field(default_factory=threading.Event)
+    #: The AMI port the desk connects to (a second desk can connect to the same Asterisk).
+    port: int = 0
 
     def context(self, wrapup: int = 30, port: int | None = None) -> Callable[[Any], dict[str, Any]]:
         def build(reactor: Any) -> dict[str, Any]:
             self.reactor = reactor
             self.simulator = seat_asterisk(reactor)
             listening = reactor.listenTCP(0, self.simulator.factory(), interface="127.0.0.1") if port is None else None
-            ami = AmiConfig(enabled=True, host="127.0.0.1", port=port or listening.getHost().port, username=USERNAME, password=SECRET)
+            self.port = port or listening.getHost().port
+            ami = AmiConfig(enabled=True, host="127.0.0.1", port=self.port, username=USERNAME, password=SECRET)
             self.service = start_ami(reactor, ami, CollectorRegistry(), None)
             self.service.client.on_connection(lambda up: self.connected.set() if up else None)
             return {"ami": self.service, "config": Config(ami=ami, desk=DeskConfig(wrapup_seconds=wrapup))}

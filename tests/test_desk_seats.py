@@ -226,3 +226,20 @@ def test_after_a_reconnect_a_seat_nobody_is_signed_in_at_leaves(live: tuple[int,
     assert {r["Queue"] for r in asterisk.peer.wait_for("QueueRemove", 2, Interface=SEAT)} == BOTH
     [entry] = audit_when(database, "seat_signout")
     assert entry.detail["why"] == "no_session"
+
+
+def test_two_desk_processes_wrap_a_seat_up_once(database: Database, asterisk: Asterisk) -> None:
+    """Every desk process has its own AMI connection and sees the call end; the seat is paused
+    for wrap-up, and unpaused, by one of them (the one that claimed it in the database)."""
+    ids = seed(database)
+    other = Asterisk()
+    with running_desk(database, context=asterisk.context(wrapup=1)) as port, running_desk(database, context=other.context(wrapup=1, port=asterisk.port)):
+        assert asterisk.connected.wait(10) and other.connected.wait(10)
+        operator = signed_in(port, "operator")
+        assert operator.post("/desk/console", {"csrf": operator.csrf("/desk/console"), "state": "ready"}).status == 303
+        asterisk.call(lambda: asterisk.peer.ring(SEAT, CALLER, "-twice", answer=True, complete=True))
+        asterisk.peer.wait_for("QueuePause", 1, Paused="false")
+        assert len(asterisk.peer.sent("QueuePause")) == 2  # one pause, one unpause
+        [start] = audit_when(database, "seat_wrapup")
+        [end] = audit_when(database, "seat_wrapup_end")
+        assert start.user_id == end.user_id == ids["operator"]
