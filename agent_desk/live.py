@@ -573,6 +573,8 @@ class LivePages(DeskBase):
         steps, after_call = seats.sign_out_steps(snapshot, extension, skills) if snapshot is not None else ([], False)
         if not ami.client.connected:
             errors = ["Asterisk: not connected (the seat leaves the queues when the desk is connected again)"]
+        elif not steps:
+            return []  # in no queue: nothing to do, nothing to audit
         else:
             errors = await self._drive(extension, steps, seats.SIGNED_OUT)
         detail = {
