@@ -50,7 +50,7 @@ class AdminPages(DeskBase):
     # -- departments
 
     async def on_admin_departments(self, request: Req, who: SignedIn, *, errors: list[str] | None = None, values: dict[str, str] | None = None, editing: int | None = None, status: int = 200) -> bytes:
-        rows = await self.db(administration.departments)
+        rows = await self.read(administration.departments)
         return self.render(request, "admin_departments.html", who, status, rows=rows, errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"))
 
     async def on_admin_save_department(self, request: Req, who: SignedIn) -> bytes:
@@ -65,7 +65,7 @@ class AdminPages(DeskBase):
         def work(s: Any) -> tuple[Any, Any]:
             return administration.categories(s), administration.departments(s)
 
-        rows, departments = await self.db(work)
+        rows, departments = await self.read(work)
         return self.render(
             request, "admin_categories.html", who, status,
             rows=rows, departments=[d for d in departments if d.active], kinds=list(CategoryKind), defaults=(str(self.context.policy.default_time_limit), str(self.context.policy.urgent_time_limit)), errors=errors or [], values=values or {}, editing=editing, saved=self.form(request, "saved"),

@@ -17,7 +17,7 @@ LOOKED_UP = (N_("open311"), N_("name the client the key is for (e.g. 城管通 a
 
 class ApiKeyPages(DeskBase):
     async def on_api_keys(self, request: Req, who: SignedIn, *, created: Any = None, error: str = "", status: int = 200) -> bytes:
-        rows = await self.db(apikeys.keys)
+        rows = await self.read(apikeys.keys)
         return self.render(request, "api_keys.html", who, status, keys=rows, created=created, error=error, values={"name": self.form(request, "name"), "note": self.form(request, "note")})
 
     def _who(self, request: Req, who: SignedIn) -> apikeys.Who:

@@ -145,7 +145,7 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
         def work(s: Any) -> tuple[desk.Page, Any, Any]:
             return (desk.search(s, who, filters, tz=tz, now=now), *desk.choices(s))
 
-        page, categories, departments = await self.db(work)
+        page, categories, departments = await self.read(work)
         query = {k: v for k, v in args.items() if k != "page" and v}
         return self.render(
             request, "tickets.html", who, page=page, filters=filters, args=args, query=urlencode(query), categories=categories, departments=departments, scoped=desk.scope(who) is not None
@@ -158,7 +158,7 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
             return (desk.case(s, who, number, policy=policy, now=now), *desk.choices(s), oversight.panel(s, who, number, policy=policy, now=now))
 
         try:
-            case, categories, departments, panel = await self.db(work)
+            case, categories, departments, panel = await self.read(work)
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
         part = await self.ticket_media(who, number)
@@ -217,7 +217,7 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
         def work(s: Any) -> tuple[list[accounts.Account], Any]:
             return accounts.accounts(s), accounts.departments(s)
 
-        rows, departments = await self.db(work)
+        rows, departments = await self.read(work)
         return self.render(request, "users.html", who, status, accounts=rows, departments=departments, error=error, all_roles=list(Role))
 
     def _account_fields(self, request: Req) -> dict[str, Any]:
@@ -258,5 +258,5 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
             page = max(1, int(self.form(request, "page") or "1"))
         except ValueError:
             raise HttpError(400, N_("Bad filter"), N_("page: not a number")) from None
-        entries = await self.db(lambda s: audit.recent(s, limit=100, offset=(page - 1) * 100))
+        entries = await self.read(lambda s: audit.recent(s, limit=100, offset=(page - 1) * 100))
         return self.render(request, "audit.html", who, entries=entries, page=page)

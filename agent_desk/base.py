@@ -120,7 +120,9 @@ class DeskBase:
     # -- plumbing
 
     def _environment(self, language: str) -> Environment:
-        env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+        env = Environment(
+            loader=FileSystemLoader(HERE / "templates"), auto_reload=False, autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True
+        )
         env.install_gettext_translations(i18n.catalogue(language), newstyle=True)  # type: ignore[attr-defined]
         env.filters["local"] = self._local
         env.globals.update(base=self.base, languages=i18n.LANGUAGES, language=language, statuses=STATUS_LABELS, zh=language == "zh_Hans")
@@ -256,3 +258,8 @@ class DeskBase:
 
     async def db(self, work: Callable[[Any], Any]) -> Any:
         return await self.context.pool.run(work)
+
+    async def read(self, work: Callable[[Any], Any]) -> Any:
+        """A page's reads on a reader thread: they do not queue behind writes (one writer
+        on SQLite), and every desk process reads at once."""
+        return await self.context.pool.read(work)

@@ -308,7 +308,7 @@ class LivePages(DeskBase):
 
             return list(s.scalars(select(UserQueue.queue).where(UserQueue.user_id == user_id).order_by(UserQueue.queue)))
 
-        names = tuple(await self.db(work))
+        names = tuple(await self.read(work))
         if not names and self.context.config is not None:
             seat = next((x for x in self.context.config.seats if x.extension == who.extension), None)
             names = seat.queues if seat is not None else ()
@@ -389,19 +389,20 @@ class LivePages(DeskBase):
 
     # -- the seat's state
 
-    def _seat_snapshot(self, skills: tuple[str, ...]) -> LiveSnapshot | None:
-        """The live model's view of the seat's queues only (a whole snapshot per seat event
-        would cost every queue's callers and every channel)."""
+    def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
+        """The seat's state from its own slice of the live model."""
+        snapshot = self._seat_snapshot(extension, skills)
+        return None if snapshot is None else seats.seat_state(snapshot, extension, skills)
+
+    def _seat_snapshot(self, extension: str, skills: tuple[str, ...]) -> LiveSnapshot | None:
+        """The seat's own slice of the live model (LiveModel.seat): the seat's queues with only
+        its member, so a console request costs the same in a queue of 500."""
         ami = self.context.ami
         if ami is None:
             return None
-        model = ami.model
-        queues = tuple(q for q in (model.queue(asterisk_queue(s)) for s in skills) if q is not None)
+        model, member = ami.model, seats.interface(extension)
+        queues = tuple(q for q in (model.seat(asterisk_queue(s), member) for s in skills) if q is not None)
         return LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ())
-
-    def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
-        snapshot = self._seat_snapshot(skills)
-        return None if snapshot is None else seats.seat_state(snapshot, extension, skills)
 
     def _seat_json(self, state: seats.SeatState | None, extension: str) -> dict[str, Any]:
         if state is None:
@@ -435,8 +436,9 @@ class LivePages(DeskBase):
         ami = self.context.ami
         if ami is None:
             return ()
-        member = seats.interface(extension)
-        return tuple(skill_of(q.name) or q.name for q in ami.model.snapshot().queues if any(m.interface == member for m in q.members))
+        model, member = ami.model, seats.interface(extension)
+        seen = (model.seat(name, member) for name in sorted(model.queues))
+        return tuple(skill_of(q.name) or q.name for q in seen if q is not None and q.members)
 
     def _seat_user(self, extension: str) -> Deferred[tuple[int | None, str]]:
         """Who the desk's automatic seat actions are audited to: the operator seated here, else
@@ -470,7 +472,7 @@ class LivePages(DeskBase):
         if not extension or self.context.ami is None:
             return
         skills = self._seat_skills(extension)
-        snapshot = self._seat_snapshot(skills)
+        snapshot = self._seat_snapshot(extension, skills)
         if snapshot is not None and seats.leaving(snapshot, extension, skills):
             steps = seats.after_call_steps(snapshot, extension, skills)
             self._once(f"leave:{change.queue}:{change.uniqueid}:{extension}").addCallback(lambda mine: self._leave_after_call(extension, steps) if mine else None)
@@ -569,7 +571,7 @@ class LivePages(DeskBase):
         if wrapup is not None and wrapup.timer.active():
             wrapup.timer.cancel()
         skills = self._seat_skills(extension)
-        snapshot = self._seat_snapshot(skills)
+        snapshot = self._seat_snapshot(extension, skills)
         steps, after_call = seats.sign_out_steps(snapshot, extension, skills) if snapshot is not None else ([], False)
         if not ami.client.connected:
             errors = ["Asterisk: not connected (the seat leaves the queues when the desk is connected again)"]

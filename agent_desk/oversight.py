@@ -36,7 +36,7 @@ class OversightPages(DeskBase):
         def work(s: Any) -> tuple[oversight.Board, Any, Any]:
             return (oversight.board(s, who, filters, policy=policy, now=now), *desk.choices(s))
 
-        board, categories, departments = await self.db(work)
+        board, categories, departments = await self.read(work)
         query = {k: v for k, v in args.items() if k != "sort" and v}
         return self.render(
             request, "oversight_board.html", who, board=board, filters=filters, args=args, query=urlencode(query), categories=categories, departments=departments,
@@ -93,7 +93,7 @@ class OversightPages(DeskBase):
             rows = oversight.reworked(s, who, tz=tz, department_id=department_id, category_id=category_id, since=since, until=until)
             return (rows, *desk.choices(s))
 
-        rows, categories, departments = await self.db(work)
+        rows, categories, departments = await self.read(work)
         return self.render(request, "oversight_reworked.html", who, rows=rows, args=args, categories=categories, departments=departments, scoped=desk.scope(who) is not None)
 
     async def on_oversight_daily(self, request: Req, who: SignedIn) -> bytes:
@@ -103,7 +103,7 @@ class OversightPages(DeskBase):
             day = date.fromisoformat(text) if text else now.astimezone(tz).date()
         except ValueError:
             raise HttpError(400, N_("Bad filter"), N_("date: a day as YYYY-MM-DD")) from None
-        summary = await self.db(lambda s: oversight.daily_summary(s, who, day, tz=tz, now=now))
+        summary = await self.read(lambda s: oversight.daily_summary(s, who, day, tz=tz, now=now))
         return self.render(request, "oversight_daily.html", who, summary=summary, figures=oversight.DAILY_FIGURES, names={k: (zh, en) for k, zh, en in oversight.DAILY_FIGURES}, printed_at=now)
 
 

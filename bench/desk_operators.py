@@ -1,20 +1,26 @@
-"""200 operators on one desk process: each with its live stream open, loading the console and
-changing state, while queue calls pop at their seats. Prints request latency (p50/p95/p99)
-and screen-pop delivery latency (from the AMI event leaving Asterisk to the pop arriving on
-the operator's stream).
+"""200 operators on one desk process: each with its live stream open, working tickets and
+its seat, while queue calls pop at their seats and the IVR role of the same installation
+answers held calls. Prints request latency per kind of request (p50/p95/p99), screen-pop
+delivery latency (from the AMI event leaving Asterisk to the pop arriving on the operator's
+stream) and the IVR's turnaround in the same run.
 
-The desk runs in a child process as the desk role runs it (the Klein app on Twisted, the
-database pool, an AMI service connected over TCP), against a scripted Asterisk in that child
-(hotline.simulator.asterisk, as tests/seat_peer.py sets it up: the lab capture's
-QueueAdd/QueuePause replies and call events). The
-operators are this process: asyncio, plain HTTP/1.0 sockets, one stream and one request loop
-per operator. The child rings a seat that has gone ready every `--ring-every` seconds and
-notes when each AgentCalled left (CLOCK_MONOTONIC, shared by both processes); the caller
-number carries the call's index, so the pop's arrival is matched to it.
+Four processes, as the roles run them on one machine: `hotline serve --role ivr` (niceness
+0) and the desk (this script's `--serve`: the desk role's Klein app, database pool and AMI
+service, niceness 5 as `[roles]` gives it) on ONE database made by `hotline init`; the
+simulated Asterisk (hotline.simulator.asterisk, as tests/seat_peer.py sets it up) inside the
+desk child (the lab capture's QueueAdd/QueuePause replies and call events); the 200 browsers (this script's `--clients`,
+niceness 10: in a real centre they are elsewhere), asyncio over plain HTTP/1.0 sockets; and
+bench/ivr_calls.py's call generator holding silent calls on the IVR. Each operator, every
+1-3 s (an operator's pace, not a measured wait), does one of: open the console, list tickets
+with a filter, open a ticket, open the intake form and file a ticket (taking the duplicate
+check's answer as an operator would), or pause and go ready again (two QueuePause round
+trips to Asterisk). The child rings a ready seat every `--ring-every` seconds and notes when
+each AgentCalled left (CLOCK_MONOTONIC, shared by the processes); the caller number carries
+the call's index, so the pop's arrival is matched to it.
 
-    .venv/bin/python bench/desk_operators.py [--operators 200] [--seconds 30] [--database-url URL]
+    .venv/bin/python bench/desk_operators.py [--operators 200] [--seconds 30] [--database postgresql] [--ivr-calls 200]
 
-Writes bench/out/desk_operators.json; copy the figures into bench/RESULTS.md.
+Writes bench/out/desk_operators[-postgresql].json; copy the figures into bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ import os
 import platform
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 PASSWORD = "correct-horse-42"
 FIRST_EXTENSION = 3000
+KINDS = ("console", "list", "ticket", "intake_form", "intake_post", "state")
 
 
 def token(i: int) -> str:
@@ -51,11 +60,11 @@ def token(i: int) -> str:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """The desk and the scripted Asterisk; prints the port, rings seats, writes ring times."""
-    import threading
-
+    """The desk and the scripted Asterisk; prints the port and what the operators may open,
+    rings seats, writes ring times when stdin closes."""
     from argon2 import PasswordHasher
     from prometheus_client import CollectorRegistry
+    from sqlalchemy import select
     from twisted.internet import reactor
     from twisted.internet.task import LoopingCall
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner, textFileLogObserver
@@ -67,8 +76,9 @@ def serve(args: argparse.Namespace) -> None:
     from hotline.metrics import Metrics
     from hotline.storage import db as dbmod
     from hotline.storage.dbpool import DatabasePool
-    from hotline.storage.models import DeskSession, Role, User, UserRole, utcnow
-    from hotline.tickets.services import TicketPolicy
+    from hotline.storage.models import Category, DeskSession, Role, Ticket, TicketSource, User, UserRole, utcnow
+    from hotline.tickets import services as tickets
+    from hotline.tickets.services import SYSTEM, TicketPolicy
     from hotline.web.sessions import token_hash
     from hotline.web.site import build_root, make_site
     from tests.seat_peer import seat_asterisk
@@ -77,8 +87,11 @@ def serve(args: argparse.Namespace) -> None:
     dbmod.upgrade(args.database_url)
     database = dbmod.Database.from_url(args.database_url, pool_size=8)
     hashed = PasswordHasher().hash(PASSWORD)  # one hash for all: seeding 200 argon2 hashes is not what is measured
+    config = Config(desk=DeskConfig(wrapup_seconds=0))
+    policy = TicketPolicy.from_config(config)
+    rng = random.Random(12319)
 
-    def seed(s: Any) -> None:
+    def seed(s: Any) -> dict[str, list[Any]]:
         now = utcnow()
         for i in range(args.operators):
             user = User(username=f"op{i:03d}", display_name=f"话务员 {i}", password_hash=hashed, extension=str(FIRST_EXTENSION + i))
@@ -87,18 +100,31 @@ def serve(args: argparse.Namespace) -> None:
             s.flush()
             # Signed in already: 200 argon2 verifications are not what is measured.
             s.add(DeskSession(token_hash=token_hash(token(i)), user_id=user.id, csrf_token=f"csrf-{i}", created_at=now, last_seen_at=now, address="127.0.0.1"))
+        categories = list(s.scalars(select(Category.id).where(Category.active.is_(True), Category.parent_id.is_not(None))))
+        for k in range(args.tickets):
+            tickets.open_ticket(
+                s,
+                policy,
+                source=TicketSource.HOTLINE,
+                actor=SYSTEM,
+                caller_number=f"1370{k:07d}",
+                category_id=rng.choice(categories),
+                location=f"香港中路{k}号",
+                description="路灯不亮",
+            )
+        numbers = list(s.scalars(select(Ticket.number).order_by(Ticket.id.desc()).limit(500)))
+        return {"categories": categories, "tickets": numbers}
 
-    database.run(seed)
+    seeded = database.run(seed)
     pool = DatabasePool(reactor, database, size=8)
     pool.threads.start()
     pool.readers.start()
     simulator = seat_asterisk(reactor)
     listening = reactor.listenTCP(0, simulator.factory(), interface="127.0.0.1")
     ami_config = AmiConfig(enabled=True, host="127.0.0.1", port=listening.getHost().port, username="labuser", password="labsecret")
-    metrics = Metrics()
-    ami = start_ami(reactor, ami_config, CollectorRegistry(), None)
     config = Config(ami=ami_config, desk=DeskConfig(wrapup_seconds=0))
-    policy = TicketPolicy.from_config(config)
+    ami = start_ami(reactor, ami_config, CollectorRegistry(), None)
+    metrics = Metrics()
     desk = Desk(DeskContext(pool=pool, policy=policy, settings=DeskSettings(), metrics=metrics, config=config, ami=ami, reactor=reactor))
     root = build_root(pool, metrics)
     root.putChild(b"desk", desk.app.resource())
@@ -122,14 +148,14 @@ def serve(args: argparse.Namespace) -> None:
         reactor.callFromThread(reactor.stop)
 
     threading.Thread(target=stop_on_stdin, daemon=True).start()
-    print(port.getHost().port, flush=True)
+    print(json.dumps({"port": port.getHost().port, **seeded}), flush=True)
     reactor.run()
     Path(args.rings).write_text(json.dumps({"rings": rings, "server_pop_seconds": desk.pop_latencies}))
     pool.threads.stop()
     pool.readers.stop()
 
 
-# -- the operators (this process)
+# -- the operators (the `--clients` child)
 
 
 async def http(port: int, method: str, path: str, cookies: dict[str, str], form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -156,22 +182,24 @@ async def http(port: int, method: str, path: str, cookies: dict[str, str], form:
     return status, headers, text.decode("utf-8", "replace")
 
 
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+OFFERED = re.compile(r'name="offered" value="([^"]*)"')
+STATUSES = ("", "received", "registered", "dispatched")
 
 
 class Operator:
-    def __init__(self, port: int, index: int, latencies: list[float], pops: dict[int, float]) -> None:
-        self.port, self.index, self.latencies, self.pops = port, index, latencies, pops
+    def __init__(self, port: int, index: int, seeded: dict[str, list[Any]], latencies: dict[str, list[float]], pops: dict[int, float], errors: list[str]) -> None:
+        self.port, self.index, self.seeded, self.latencies, self.pops, self.errors = port, index, seeded, latencies, pops, errors
         self.cookies: dict[str, str] = {"hotline_desk": token(index)}
         self.csrf = f"csrf-{index}"
+        self.filed = 0
 
-    async def timed(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    async def timed(self, kind: str, method: str, path: str, form: dict[str, str] | None = None, *, ok: tuple[int, ...] = (200, 303)) -> tuple[int, dict[str, str], str]:
         started = time.perf_counter()
-        status, _, body = await http(self.port, method, path, self.cookies, form)
-        self.latencies.append(time.perf_counter() - started)
-        if status >= 400:
-            raise RuntimeError(f"{method} {path}: {status}")
-        return status, body
+        status, headers, body = await http(self.port, method, path, self.cookies, form)
+        self.latencies[kind].append(time.perf_counter() - started)
+        if status not in ok:
+            self.errors.append(f"{method} {path}: {status}")
+        return status, headers, body
 
     async def stream(self, stop: asyncio.Event) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -190,15 +218,48 @@ class Operator:
                 self.pops[int(data["caller"][3:])] = arrived
         writer.close()
 
+    async def file_ticket(self) -> None:
+        """The intake form, then the ticket; when duplicates are offered, a new case anyway
+        with a reason, as an operator does for a different problem at the same place."""
+        await self.timed("intake_form", "GET", "/desk/tickets/new")
+        self.filed += 1
+        form = {
+            "csrf": self.csrf,
+            "caller": f"138{self.index:04d}{self.filed:04d}",
+            "caller_name": "张先生",
+            "category": str(random.choice(self.seeded["categories"])),
+            "location": f"延安{self.index}路{self.filed}号",
+            "description": "路边垃圾堆了三天,影响通行",
+            "urgency": "normal",
+        }
+        status, headers, body = await self.timed("intake_post", "POST", "/desk/tickets/new", form, ok=(303, 409))
+        if status == 409:
+            offered = OFFERED.search(body)
+            form |= {"duplicate_reason": "不同问题", "offered": offered.group(1) if offered else ""}
+            status, headers, body = await self.timed("intake_post", "POST", "/desk/tickets/new", form, ok=(303,))
+        if status == 303:
+            self.seeded["tickets"].append(headers["location"].rsplit("/", 1)[1])
+
     async def work(self, stop: asyncio.Event) -> None:
-        await self.timed("GET", "/desk/console")
-        await self.timed("POST", "/desk/console", {"csrf": self.csrf, "state": "ready"})
+        await self.timed("console", "GET", "/desk/console")
+        await self.timed("state", "POST", "/desk/console", {"csrf": self.csrf, "state": "ready"})
         while not stop.is_set():
             await asyncio.sleep(random.uniform(1.0, 3.0))  # an operator's pace, not a measured wait
-            await self.timed("GET", "/desk/console")
-            if random.random() < 0.2:
-                await self.timed("POST", "/desk/console", {"csrf": self.csrf, "state": "pause", "reason": "break"})
-                await self.timed("POST", "/desk/console", {"csrf": self.csrf, "state": "ready"})
+            if stop.is_set():
+                break
+            roll = random.random()
+            if roll < 0.25:
+                await self.timed("console", "GET", "/desk/console")
+            elif roll < 0.5:
+                query = urlencode({"status": random.choice(STATUSES), "page": random.randint(1, 3)})
+                await self.timed("list", "GET", f"/desk/tickets?{query}")
+            elif roll < 0.75:
+                await self.timed("ticket", "GET", f"/desk/tickets/{random.choice(self.seeded['tickets'])}")
+            elif roll < 0.9:
+                await self.file_ticket()
+            else:
+                await self.timed("state", "POST", "/desk/console", {"csrf": self.csrf, "state": "pause", "reason": "break"})
+                await self.timed("state", "POST", "/desk/console", {"csrf": self.csrf, "state": "ready"})
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -206,67 +267,165 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def run_operators(port: int, args: argparse.Namespace) -> tuple[list[float], dict[int, float]]:
-    latencies: list[float] = []
-    pops: dict[int, float] = {}
-    operators = [Operator(port, i, latencies, pops) for i in range(args.operators)]
-    stop = asyncio.Event()
-    streams = [asyncio.create_task(o.stream(stop)) for o in operators]
-    workers = [asyncio.create_task(o.work(stop)) for o in operators]
-    await asyncio.sleep(args.seconds)  # the run's length
-    stop.set()
-    await asyncio.gather(*workers, return_exceptions=True)
-    for task in streams:
-        task.cancel()
-    await asyncio.gather(*streams, return_exceptions=True)
-    return latencies, pops
+def clients(args: argparse.Namespace) -> None:
+    """The browsers: run until stdin closes, then write what they measured to `--out`."""
+    seeded = json.loads(Path(args.seeded).read_text())
+
+    async def run() -> dict[str, Any]:
+        latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        pops: dict[int, float] = {}
+        errors: list[str] = []
+        operators = [Operator(args.port, i, seeded, latencies, pops, errors) for i in range(args.operators)]
+        stop = asyncio.Event()
+        streams = [asyncio.create_task(o.stream(stop)) for o in operators]
+        workers = [asyncio.create_task(o.work(stop)) for o in operators]
+        started = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        stop.set()
+        seconds = time.monotonic() - started
+        await asyncio.gather(*workers, return_exceptions=True)
+        for task in streams:
+            task.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+        return {"seconds": seconds, "latencies": latencies, "pops": pops, "errors": errors}
+
+    Path(args.out).write_text(json.dumps(asyncio.run(run())))
+
+
+# -- the run (this process)
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {p: round(percentile(values, q) * 1000, 1) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--operators", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="the operators' run, at least (it lasts as long as the IVR's calls)")
     parser.add_argument("--ring-every", type=float, default=0.1, help="seconds between calls popped at ready seats")
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--tickets", type=int, default=2000, help="tickets in the database before the run")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite", help="postgresql: a server of its own (tests/pgserver.py)")
+    parser.add_argument("--ivr-calls", type=int, default=200, help="silent calls held on the IVR role meanwhile (bench/ivr_calls.py's held mode; 0: no IVR)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--rings", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seeded", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        rings_file = f"{tmp}/rings.json"
-        command = [sys.executable, __file__, "--serve", "--operators", str(args.operators), "--ring-every", str(args.ring_every), "--database-url", url, "--rings", rings_file]
-        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
-        try:
-            port = int(child.stdout.readline())  # type: ignore[union-attr]
-            latencies, pops = asyncio.run(run_operators(port, args))
-        finally:
-            child.stdin.write("\n")  # type: ignore[union-attr]
-            child.stdin.flush()  # type: ignore[union-attr]
-            child.wait(60)
-        data = json.loads(Path(rings_file).read_text())
+    if args.clients:
+        clients(args)
+        return
+
+    import ivr_calls  # bench/ivr_calls.py: its installation, IVR server and call generator
+
+    tmp = Path(tempfile.mkdtemp(prefix="hotline-desk-bench-"))
+    pg = None
+    desk: subprocess.Popen[str] | None = None
+    browsers: subprocess.Popen[str] | None = None
+    ivr: Any = None
+    ivr_row: dict[str, Any] | None = None
+    try:
+        if args.database == "postgresql":
+            from tests.pgserver import PostgresServer
+
+            pg = PostgresServer()
+            pg.start()
+        setup = ivr_calls.Setup(tmp, pg)
+        setup.prepare()
+        db = setup.database("desk-operators")
+        url = db if isinstance(db, str) else f"sqlite:///{db}"
+        rings_file, seeded_file, out_file = tmp / "rings.json", tmp / "seeded.json", tmp / "clients.json"
+        env = os.environ | {"PYTHONPATH": str(ROOT)}
+        command = [
+            "nice",
+            "-n",
+            "5",
+            sys.executable,
+            __file__,
+            "--serve",
+            "--operators",
+            str(args.operators),
+            "--tickets",
+            str(args.tickets),
+            "--ring-every",
+            str(args.ring_every),
+            "--database-url",
+            url,
+            "--rings",
+            str(rings_file),
+        ]
+        desk = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        ready = json.loads(desk.stdout.readline())  # type: ignore[union-attr]
+        seeded_file.write_text(json.dumps({"categories": ready["categories"], "tickets": ready["tickets"]}))
+        if args.ivr_calls:
+            ivr, ctx = ivr_calls.start_hotline(setup, "ivr", db=db)
+            ivr_calls.run_load(ctx, name="warm-up", n=20, mode="burst", paths="silent", pace=ivr_calls.Pace(), procs=1, tickets=setup.tickets)
+        command = ["nice", "-n", "10", sys.executable, __file__, "--clients", "--operators", str(args.operators), "--port", str(ready["port"]), "--seeded", str(seeded_file), "--out", str(out_file)]
+        browsers = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, env=env)
+        started = time.monotonic()
+        time.sleep(5)  # every stream open and every seat ready before the IVR's calls
+        if args.ivr_calls:
+            held = ivr_calls.Pace(prompt_ms=1000, press_ms=400, keying_ms=1500, waits=True, hold=True)
+            ivr_row = ivr_calls.run_load(ctx, name="IVR held, desk busy", n=args.ivr_calls, mode="held", paths="silent", pace=held, procs=1, tickets=setup.tickets, rate=10.0, steady=100)
+        time.sleep(max(0.0, args.seconds - (time.monotonic() - started)))  # the run's length
+        browsers.communicate("\n", timeout=120)
+        desk.communicate("\n", timeout=60)
+        measured = json.loads(out_file.read_text())
+        data = json.loads(rings_file.read_text())
+    finally:
+        for child in (browsers, desk):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait(10)
+        if ivr is not None:
+            ivr.stop()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    pops = {int(k): v for k, v in measured["pops"].items()}
     sent = {int(i): float(t) for i, t in data["rings"]}
     delivered = [pops[i] - sent[i] for i in sent if i in pops]
-    result = {
+    latencies: dict[str, list[float]] = measured["latencies"]
+    every = [x for values in latencies.values() for x in values]
+    seconds = measured["seconds"]
+    result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "backend": url.split(":", 1)[0],
+        "load_average_at_end": ivr_calls.load_average(),
+        "backend": args.database,
         "operators": args.operators,
-        "seconds": args.seconds,
-        "requests": len(latencies),
-        "requests_per_second": round(len(latencies) / args.seconds, 1),
-        "request_ms": {p: round(percentile(latencies, q) * 1000, 1) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
+        "tickets_before": args.tickets,
+        "seconds": round(seconds, 1),
+        "requests": len(every),
+        "requests_per_second": round(len(every) / seconds, 1),
+        "request_ms": ms(every),
+        "request_ms_by_kind": {kind: {"n": len(values), **ms(values)} for kind, values in latencies.items()},
+        "errors": len(measured["errors"]),
+        "first_errors": measured["errors"][:5],
         "pops_sent": len(sent),
         "pops_delivered": len(delivered),
-        "pop_ms": {p: round(percentile(delivered, q) * 1000, 1) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
+        "pop_ms": ms(delivered),
         "server_pop_ms_p50": round(statistics.median(data["server_pop_seconds"]) * 1000, 1) if data["server_pop_seconds"] else None,
     }
+    if ivr_row is not None:
+        result["ivr"] = {
+            "calls": ivr_row["n"],
+            "completed": ivr_row["calls_completed"],
+            "turnaround_ms": ivr_row["turnaround_ms"],
+            "turnaround_socket_ms": ivr_row.get("turnaround_socket_ms"),
+            "turnaround_socket_at_90pct_open_ms": ivr_row.get("turnaround_socket_at_90pct_open_ms"),
+            "server_cpu_ms_per_call": ivr_row.get("server_cpu_ms_per_call"),
+        }
     print(json.dumps(result, ensure_ascii=False, indent=2))
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "desk_operators.json").write_text(json.dumps(result, indent=2))
+    (out / f"desk_operators{'-postgresql' if args.database == 'postgresql' else ''}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

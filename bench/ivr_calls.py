@@ -1419,10 +1419,11 @@ class Setup:
         return path
 
 
-def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, options: dict[str, Any] | None = None) -> tuple[Server, RunContext]:
-    """A fresh `hotline serve` on a fresh copy of the database. With `options` it runs
-    through this script's `_child serve` wrapper (profile, switch interval), unchanged."""
-    db = setup.database(name)
+def start_hotline(setup: Setup, name: str, *, pool_size: int | None = None, options: dict[str, Any] | None = None, db: Path | str | None = None) -> tuple[Server, RunContext]:
+    """A fresh `hotline serve` on a fresh copy of the database (or on `db`, shared with
+    another role). With `options` it runs through this script's `_child serve` wrapper
+    (profile, switch interval), unchanged."""
+    db = db if db is not None else setup.database(name)
     port, http_port = free_port(), free_port()
     config = setup.config(name, db, port, http_port, pool_size=pool_size)
     if not options:

@@ -687,6 +687,16 @@ class LiveModel:
         queue = self.queues.get(name)
         return None if queue is None else self._queue_view(queue, self._now())
 
+    def seat(self, name: str, interface: str) -> QueueView | None:
+        """The queue as one seat sees it: only that member, no callers. A console request or a
+        seat event would otherwise copy every member and caller of a queue of hundreds."""
+        queue = self.queues.get(name)
+        if queue is None:
+            return None
+        member = queue.members.get(interface)
+        members = (self._member_view(member),) if member is not None else ()
+        return QueueView(queue.name, queue.strategy, (), members, queue.answered, queue.abandoned, 0, queue.asterisk_completed, queue.asterisk_abandoned)
+
     def figures(self) -> tuple[QueueFigures, ...]:
         """Per-queue numbers for the metrics; immutable, so another thread may read them."""
         out = []

@@ -62,7 +62,9 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, timeout: fl
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "isolation_level": None})
+        # A connection for each thread of DatabasePool (`pool_size` readers, one writer) and a
+        # spare: a connection beyond the pool is opened and closed for each piece of work.
+        engine = create_engine(url, echo=echo, pool_size=pool_size + 2, connect_args={"check_same_thread": False, "isolation_level": None})
         # On SQLite the only wait is for another writer's lock.
         event.listen(engine, "connect", _sqlite_pragmas(int((timeout or 10) * 1000)))
         event.listen(engine, "begin", _sqlite_begin)
@@ -84,7 +86,10 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, timeout: fl
             "keepalives_count": 3,
         }
         extra["pool_timeout"] = timeout
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect, **extra)
+    # DatabasePool runs `pool_size` readers and as many writers, each holding a connection
+    # while it works: the pool keeps that many open (beyond it, each piece of work would
+    # open and close a connection of its own, a new server process on PostgreSQL).
+    return create_engine(url, echo=echo, pool_size=2 * pool_size, max_overflow=2, pool_pre_ping=True, connect_args=connect, **extra)
 
 
 class Database:

@@ -8,8 +8,9 @@ Phone numbers are masked here for roles that do not need them, so no page can fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -196,19 +197,32 @@ def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, n
     return Page([_row(who, t, names, now) for t in tickets], total, page, pages)
 
 
-@dataclass
 class Names:
-    categories: dict[int, tuple[str, str]] = field(default_factory=dict)
-    departments: dict[int, tuple[str, str]] = field(default_factory=dict)
-    users: dict[int, str] = field(default_factory=dict)
+    """Display names by id, read when first asked for and as plain columns: most pages need
+    one or two of the three maps, and every desk page builds one (ORM entities of every
+    user and category per request were most of a ticket page's cost)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @cached_property
+    def categories(self) -> dict[int, tuple[str, str]]:
+        table = Category.__table__
+        return {i: (zh, en or zh) for i, zh, en in self._session.execute(select(table.c.id, table.c.name_zh, table.c.name_en))}
+
+    @cached_property
+    def departments(self) -> dict[int, tuple[str, str]]:
+        table = Department.__table__
+        return {i: (zh, en or zh) for i, zh, en in self._session.execute(select(table.c.id, table.c.name_zh, table.c.name_en))}
+
+    @cached_property
+    def users(self) -> dict[int, str]:
+        table = User.__table__
+        return {i: shown or username for i, shown, username in self._session.execute(select(table.c.id, table.c.display_name, table.c.username))}
 
 
 def _names(session: Session) -> Names:
-    return Names(
-        categories={c.id: (c.name_zh, c.name_en or c.name_zh) for c in session.scalars(select(Category))},
-        departments={d.id: (d.name_zh, d.name_en or d.name_zh) for d in session.scalars(select(Department))},
-        users={u.id: u.display_name or u.username for u in session.scalars(select(User))},
-    )
+    return Names(session)
 
 
 def _row(who: SignedIn, t: Ticket, names: Names, now: datetime) -> Row:
@@ -338,11 +352,25 @@ def move(
     return t
 
 
-def choices(session: Session) -> tuple[list[Category], list[Department]]:
-    """Categories and departments for the filter and form pickers."""
-    categories = list(session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code)))
-    departments = list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.code)))
-    return categories, departments
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A category or department as a picker shows it."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def choices(session: Session) -> tuple[list[Choice], list[Choice]]:
+    """Categories and departments for the filter and form pickers (plain columns: every list,
+    case and form page asks for them)."""
+    found = []
+    for model in (Category, Department):
+        table = model.__table__
+        rows = session.execute(select(table.c.id, table.c.code, table.c.name_zh, table.c.name_en).where(table.c.active.is_(True)).order_by(table.c.code))
+        found.append([Choice(*row) for row in rows])
+    return found[0], found[1]
 
 
 def _visible(session: Session, who: SignedIn, number: str) -> Ticket:
