@@ -99,8 +99,16 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
 
     async def on_logout(self, request: Req, who: SignedIn) -> bytes:
         token, address = (request.getCookie(COOKIE) or b"").decode("ascii", "replace"), self.address(request)
-        await self.db(lambda s: sessions.logout(s, token, address=address))
+        policy, now = self.settings.sessions, self.context.now()
+
+        def work(s: Any) -> sessions.LeftSeat | None:
+            sessions.logout(s, token, address=address)
+            return sessions.left_seat(s, who.user_id, policy=policy, now=now)
+
+        seat = await self.db(work)
         self._set_cookie(request, COOKIE, "", expire=True)
+        if seat is not None:  # nobody is at the seat now: it leaves the queues (docs/desk.md)
+            await self.sign_out_seat(seat, "logout", address)
         return self.redirect(request, "/login")
 
     async def on_password_form(self, request: Req, who: SignedIn, *, error: str = "", done: bool = False, status: int = 200) -> bytes:

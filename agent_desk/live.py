@@ -9,7 +9,10 @@ state as Asterisk reports it), `ticket` (a step on a case's timeline, read from
 reconnects (or as `?last=` when a new page opens the stream) and gets what it missed.
 
 The console sends QueueAdd / QueuePause / QueueRemove for the seat (`hotline.ami.seats`) and
-shows the state the live model holds, i.e. what Asterisk reported back.
+shows the state the live model holds, i.e. what Asterisk reported back. The desk also moves
+seats by itself, from what Asterisk reports, whether or not anyone's page is open: wrap-up
+after each call, and the seat of an operator who signed out or whose session expired taken
+out of the queues (after the call, if one is up), each audited.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from agent_desk.base import DeskBase, DeskContext, HttpError, Req
 from agent_desk.i18n import N_
 from hotline import audit
-from hotline.ami import seats
+from hotline.ami import seat_claims, seats
 from hotline.ami.actions import ActionValueError
 from hotline.ami.live import (
     AgentCalled,
@@ -50,6 +53,7 @@ from hotline.storage.models import UserQueue
 from hotline.tickets import caller_history, feed
 from hotline.tickets.desk import scope
 from hotline.users import SignedIn
+from hotline.web import sessions
 from hotline.web.hub import Cursor, Event, Hub, TooManyStreams
 
 log = Logger()
@@ -68,8 +72,18 @@ RETRY_MS = 2000
 POPPED_MEMORY = 5000
 #: Seconds to wait for Asterisk's answer to each console action.
 ACTION_TIMEOUT = 5.0
+#: Seconds between sweeps for idle sessions (whose seats then leave the queues).
+SESSION_SWEEP_SECONDS = 60.0
 #: Pause reasons and their labels (the codes are sent to Asterisk; hotline.ami.seats).
-REASON_LABELS = {"break": N_("Break"), "meal": N_("Meal"), "training": N_("Training"), "acw": N_("After-call work"), seats.WRAPUP: N_("Wrap-up"), "supervisor": N_("Paused by a supervisor")}
+REASON_LABELS = {
+    "break": N_("Break"),
+    "meal": N_("Meal"),
+    "training": N_("Training"),
+    "acw": N_("After-call work"),
+    seats.WRAPUP: N_("Wrap-up"),
+    "supervisor": N_("Paused by a supervisor"),
+    seats.SIGNED_OUT: N_("Signed out (leaves the queues after this call)"),
+}
 STATE_LABELS = {
     "logged_off": N_("Logged off (seat)"),
     "ready": N_("Ready (take calls)"),
@@ -128,7 +142,7 @@ class _Stream:
 
 @dataclass
 class _Wrapup:
-    user_id: int
+    user_id: int | None
     username: str
     skills: tuple[str, ...]
     until: float
@@ -174,6 +188,9 @@ class LivePages(DeskBase):
         self.pop_latencies: list[float] = []
         if context.ami is not None:
             context.ami.model.subscribe(self._on_change)
+        self._sweeper = LoopingCall(lambda: ensureDeferred(self.sweep_sessions()))
+        self._sweeper.clock = self.reactor
+        self._sweeper.start(SESSION_SWEEP_SECONDS, now=False)
 
     # -- the stream
 
@@ -317,6 +334,8 @@ class LivePages(DeskBase):
             for extension, users in self._seated.items():
                 for user_id in users:
                     self._publish_seat(extension, user_id)
+        if isinstance(change, Resynced):
+            self._recover_seats()
 
     def _queues_changed(self) -> None:
         """Tell every stream, at most once a second, that the queues or agents changed: the
@@ -372,19 +391,30 @@ class LivePages(DeskBase):
     # -- the seat's state
 
     def _state(self, extension: str, skills: tuple[str, ...]) -> seats.SeatState | None:
-        """The seat's state from its own slice of the live model (LiveModel.seat): the seat's
-        queues with only its member, so a console request costs the same in a queue of 500."""
+        """The seat's state from its own slice of the live model."""
+        snapshot = self._seat_snapshot(extension, skills)
+        return None if snapshot is None else seats.seat_state(snapshot, extension, skills)
+
+    def _seat_snapshot(self, extension: str, skills: tuple[str, ...]) -> LiveSnapshot | None:
+        """The seat's own slice of the live model (LiveModel.seat): the seat's queues with only
+        its member, so a console request costs the same in a queue of 500."""
         ami = self.context.ami
         if ami is None:
             return None
         model, member = ami.model, seats.interface(extension)
         queues = tuple(q for q in (model.seat(asterisk_queue(s), member) for s in skills) if q is not None)
-        return seats.seat_state(LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ()), extension, skills)
+        return LiveSnapshot(datetime.now(UTC), model.connected, None, queues, ())
 
     def _seat_json(self, state: seats.SeatState | None, extension: str) -> dict[str, Any]:
         if state is None:
             return {"extension": extension, "state": "unknown", "connected": False}
         wrapup = self._wrapups.get(extension)
+        if wrapup is not None:
+            left: int | None = max(0, round(wrapup.until - self.reactor.seconds()))
+        elif state.state == "wrapup" and state.since is not None:  # begun before this process (re)started
+            left = max(0, round(state.since.timestamp() + self.wrapup_seconds - time.time()))
+        else:
+            left = None
         return {
             "extension": extension,
             "state": state.state,
@@ -393,30 +423,89 @@ class LivePages(DeskBase):
             "skills": list(state.skills),
             "connected": state.connected,
             "since": state.since.isoformat() if state.since else None,
-            "wrapup_left": max(0, round(wrapup.until - self.reactor.seconds())) if wrapup is not None and state.state == "wrapup" else None,
+            "wrapup_left": left if state.state == "wrapup" else None,
         }
 
     def _publish_seat(self, extension: str, user_id: int) -> None:
         skills = self._skills.get(user_id) or ("general",)
         self.hub.publish("seat", self._seat_json(self._state(extension, skills), extension), user_id=user_id)
 
-    # -- wrap-up
+    # -- wrap-up, and seats left behind: driven by what Asterisk reports, page open or not
+
+    def _seat_skills(self, extension: str) -> tuple[str, ...]:
+        """The skills whose queue lists the seat now (whatever the account's skills say)."""
+        ami = self.context.ami
+        if ami is None:
+            return ()
+        model, member = ami.model, seats.interface(extension)
+        seen = (model.seat(name, member) for name in sorted(model.queues))
+        return tuple(skill_of(q.name) or q.name for q in seen if q is not None and q.members)
+
+    def _seat_user(self, extension: str) -> Deferred[tuple[int | None, str]]:
+        """Who the desk's automatic seat actions are audited to: the operator seated here, else
+        the active account with this extension."""
+        seated = sorted(self._seated.get(extension, ()))
+
+        def work(s: Any) -> tuple[int | None, str]:
+            holder = sessions.seat_holder(s, extension, seated[0] if seated else None)
+            return (holder.user_id, holder.username) if holder is not None else (None, "")
+
+        return self.context.pool.read(work)
+
+    def _once(self, key: str) -> Deferred[bool]:
+        """Whether this process does an automatic seat action every desk process sees: the
+        first to claim `key` does. With the database away, each does it (twice beats never)."""
+        now = self.context.now()
+
+        def failed(failure: Any) -> bool:
+            from sqlalchemy.exc import IntegrityError
+
+            if failure.check(IntegrityError):
+                return False
+            log.warn("seat claim {key}: {error}", key=key, error=failure.getErrorMessage())
+            return True
+
+        claimed: Deferred[bool] = self.context.pool.run(lambda s: seat_claims.claim(s, key, now=now))
+        return claimed.addErrback(failed)
 
     def _call_completed(self, change: CallCompleted) -> None:
         extension = _extension(change.interface)
-        users = [u for u in self._seated.get(extension or "", ()) if self.hub.streams(u)]
-        if not extension or not users or self.wrapup_seconds <= 0 or self.context.ami is None:
+        if not extension or self.context.ami is None:
             return
-        user_id = users[0]
-        skills = self._skills.get(user_id) or ("general",)
+        skills = self._seat_skills(extension)
+        snapshot = self._seat_snapshot(extension, skills)
+        if snapshot is not None and seats.leaving(snapshot, extension, skills):
+            steps = seats.after_call_steps(snapshot, extension, skills)
+            self._once(f"leave:{change.queue}:{change.uniqueid}:{extension}").addCallback(lambda mine: self._leave_after_call(extension, steps) if mine else None)
+        elif skills and self.wrapup_seconds > 0:
+            self._once(f"wrapup:{change.queue}:{change.uniqueid}:{extension}").addCallback(lambda mine: self._start_wrapup(extension, skills, self.wrapup_seconds) if mine else None)
+
+    def _start_wrapup(self, extension: str, skills: tuple[str, ...], seconds: float, *, pause: bool = True) -> None:
+        """Pause the seat for after-call work (`pause`; False: Asterisk already has it paused
+        so, as after a restart) and unpause it after `seconds`."""
         old = self._wrapups.pop(extension, None)
         if old is not None and old.timer.active():
             old.timer.cancel()
-        timer = self.reactor.callLater(self.wrapup_seconds, lambda: self._end_wrapup(extension))
-        self._wrapups[extension] = _Wrapup(user_id, "", skills, self.reactor.seconds() + self.wrapup_seconds, timer)
-        state = self._state(extension, skills)
-        joined = state.joined if state is not None else skills
-        self._drive(extension, [("pause", s) for s in joined], seats.WRAPUP).addCallback(lambda errors: self._audit_auto(user_id, extension, "seat_wrapup", errors, joined))
+        timer = self.reactor.callLater(seconds, lambda: self._end_wrapup(extension))
+        wrapup = self._wrapups[extension] = _Wrapup(None, "", skills, self.reactor.seconds() + seconds, timer)
+
+        def who(errors: list[str]) -> Any:
+            def audited(holder: tuple[int | None, str]) -> Any:
+                wrapup.user_id, wrapup.username = holder
+                return self._audit_auto(wrapup.user_id, extension, "seat_wrapup", errors, skills) if pause else None
+
+            return self._seat_user(extension).addCallback(audited)
+
+        sent: Deferred[Any] = self._drive(extension, [("pause", s) for s in skills], seats.WRAPUP) if pause else Deferred()
+        sent.addCallback(who).addErrback(lambda f: log.warn("wrap-up of seat {extension}: {error}", extension=extension, error=f.getErrorMessage()))
+        if not pause:
+            sent.callback([])
+
+    def _resume_wrapup(self, mine: bool, extension: str, skills: tuple[str, ...], seconds: float) -> None:
+        """A wrap-up Asterisk reports that no timer here ends (begun before a restart): end it
+        on time, if this process claimed it."""
+        if mine:
+            self._start_wrapup(extension, skills, seconds, pause=False)
 
     def _end_wrapup(self, extension: str) -> None:
         wrapup = self._wrapups.pop(extension, None)
@@ -428,9 +517,96 @@ class LivePages(DeskBase):
         done = self._drive(extension, [("unpause", s) for s in state.joined], None)
         done.addCallback(lambda errors: self._audit_auto(wrapup.user_id, extension, "seat_wrapup_end", errors, state.joined))
         # Then tell the operator (the seat event itself comes from Asterisk, as always).
-        done.addCallback(lambda _: self.hub.publish("notice", {"text": "wrapup_ended"}, user_id=wrapup.user_id))
+        done.addCallback(lambda _: [self.hub.publish("notice", {"text": "wrapup_ended"}, user_id=u) for u in self._seated.get(extension, ())])
 
-    def _audit_auto(self, user_id: int, extension: str, action: str, errors: list[str], joined: tuple[str, ...]) -> Deferred[Any]:
+    def _leave_after_call(self, extension: str, steps: list[tuple[str, str]]) -> None:
+        """The call of an operator who signed out is over: the seat leaves the queues now."""
+        skills = tuple(skill for _, skill in steps)
+        done = self._drive(extension, steps, None)
+        done.addCallback(lambda errors: self._seat_user(extension).addCallback(lambda who: self._audit_auto(who[0], extension, "seat_signout_after_call", errors, skills)))
+
+    def _recover_seats(self) -> None:
+        """After every (re)connection: what Asterisk reports is picked up again, so a desk that
+        restarted leaves nothing behind. A seat in wrap-up gets its end (from Asterisk's pause
+        time); a seat held for an operator who signed out on a call leaves once that call is over."""
+        ami = self.context.ami
+        if ami is None:
+            return
+        snapshot = ami.model.snapshot()
+        extensions = sorted({e for q in snapshot.queues for m in q.members if (e := _extension(m.interface))})
+        others = []
+        for extension in extensions:
+            skills = self._seat_skills(extension)
+            state = seats.seat_state(snapshot, extension, skills)
+            if state.state == "wrapup" and extension not in self._wrapups and self.wrapup_seconds > 0:
+                since = state.since.timestamp() if state.since is not None else time.time()
+                left, joined = max(0.0, since + self.wrapup_seconds - time.time()), state.joined
+                self._once(f"wrapup-end:{extension}:{since:.0f}").addCallback(self._resume_wrapup, extension, joined, left)
+            elif seats.leaving(snapshot, extension, skills):
+                steps = seats.after_call_steps(snapshot, extension, skills)
+                if steps and state.state not in ("on_call", "ringing"):
+                    self._leave_after_call(extension, steps)
+            else:
+                others.append(extension)
+        # A seat in the queues whose operator has no live session (signed out while Asterisk
+        # was away, or the desk was down when the session expired) leaves them now.
+        policy, now = self.settings.sessions, self.context.now()
+
+        async def gone() -> None:
+            for seat in await self.context.pool.read(lambda s: sessions.seats_left(s, others, policy=policy, now=now)):
+                await self.sign_out_seat(seat, "no_session", "system")
+
+        ensureDeferred(gone()).addErrback(lambda f: log.warn("seats left behind: {error}", error=f.getErrorMessage()))
+
+    # -- signing out
+
+    async def sign_out_seat(self, seat: sessions.LeftSeat, why: str, address: str) -> list[str]:
+        """Take the seat of an operator who signed out (`why` = "logout") or whose last session
+        expired ("expired") out of Asterisk's queues, as the console's "log off" does; a call
+        that is up is not cut: the seat is paused and leaves when the call ends. Audited
+        (`seat_signout`); returns Asterisk's refusals, as text."""
+        ami, extension = self.context.ami, seat.extension
+        if ami is None or not ami.enabled:
+            return []
+        wrapup = self._wrapups.pop(extension, None)
+        if wrapup is not None and wrapup.timer.active():
+            wrapup.timer.cancel()
+        skills = self._seat_skills(extension)
+        snapshot = self._seat_snapshot(extension, skills)
+        steps, after_call = seats.sign_out_steps(snapshot, extension, skills) if snapshot is not None else ([], False)
+        if not ami.client.connected:
+            errors = ["Asterisk: not connected (the seat leaves the queues when the desk is connected again)"]
+        elif not steps:
+            return []  # in no queue: nothing to do, nothing to audit
+        else:
+            errors = await self._drive(extension, steps, seats.SIGNED_OUT)
+        detail = {
+            "extension": extension,
+            "why": why,
+            "queues": [s for _, s in steps],
+            "steps": [c for c, _ in steps],
+            **({"after_call": True} if after_call else {}),
+            **({"errors": errors} if errors else {}),
+        }
+        await self.context.pool.run(lambda s: audit.record(s, "seat_signout", user_id=seat.user_id, username=seat.username, target=f"seat:{extension}", address=address, detail=detail))
+        return errors
+
+    async def sweep_sessions(self) -> int:
+        """End idle sessions; the seats of operators left without one leave the queues.
+        Returns how many seats were signed out."""
+        policy, now = self.settings.sessions, self.context.now()
+        try:
+            left = await self.context.pool.run(lambda s: sessions.expire_idle(s, policy=policy, now=now))
+            await self.context.pool.run(lambda s: seat_claims.forget_old(s, now=now))
+            for seat in left:
+                self.end_streams(seat.user_id)
+                await self.sign_out_seat(seat, "expired", "system")
+        except Exception as exc:  # noqa: BLE001 - the database or Asterisk is away: the next sweep tries again
+            log.warn("session sweep: {error!r}", error=exc)
+            return 0
+        return len(left)
+
+    def _audit_auto(self, user_id: int | None, extension: str, action: str, errors: list[str], joined: tuple[str, ...]) -> Deferred[Any]:
         detail = {"extension": extension, "queues": list(joined), "by": "desk", **({"errors": errors} if errors else {})}
         written: Deferred[Any] = self.context.pool.run(lambda s: audit.record(s, action, user_id=user_id, username="", target=f"seat:{extension}", address="system", detail=detail))
         return written.addErrback(lambda f: log.warn("could not audit {action}: {error}", action=action, error=f.getErrorMessage()))

@@ -7,8 +7,8 @@ stream) and the IVR's turnaround in the same run.
 Four processes, as the roles run them on one machine: `hotline serve --role ivr` (niceness
 0) and the desk (this script's `--serve`: the desk role's Klein app, database pool and AMI
 service, niceness 5 as `[roles]` gives it) on ONE database made by `hotline init`; the
-scripted Asterisk of tests/seat_peer.py inside the desk child (the lab capture's
-QueueAdd/QueuePause replies and call events); the 200 browsers (this script's `--clients`,
+simulated Asterisk (hotline.simulator.asterisk, as tests/seat_peer.py sets it up) inside the
+desk child (the lab capture's QueueAdd/QueuePause replies and call events); the 200 browsers (this script's `--clients`,
 niceness 10: in a real centre they are elsewhere), asyncio over plain HTTP/1.0 sockets; and
 bench/ivr_calls.py's call generator holding silent calls on the IVR. Each operator, every
 1-3 s (an operator's pace, not a measured wait), does one of: open the console, list tickets
@@ -66,7 +66,6 @@ def serve(args: argparse.Namespace) -> None:
     from prometheus_client import CollectorRegistry
     from sqlalchemy import select
     from twisted.internet import reactor
-    from twisted.internet.protocol import Factory
     from twisted.internet.task import LoopingCall
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner, textFileLogObserver
 
@@ -82,7 +81,7 @@ def serve(args: argparse.Namespace) -> None:
     from hotline.tickets.services import SYSTEM, TicketPolicy
     from hotline.web.sessions import token_hash
     from hotline.web.site import build_root, make_site
-    from tests.seat_peer import SeatPeer
+    from tests.seat_peer import seat_asterisk
 
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(LogLevel.warn)])], redirectStandardIO=False)
     dbmod.upgrade(args.database_url)
@@ -120,13 +119,8 @@ def serve(args: argparse.Namespace) -> None:
     pool = DatabasePool(reactor, database, size=8)
     pool.threads.start()
     pool.readers.start()
-    peers: list[SeatPeer] = []
-
-    def make() -> SeatPeer:
-        peers.append(SeatPeer())
-        return peers[-1]
-
-    listening = reactor.listenTCP(0, Factory.forProtocol(make), interface="127.0.0.1")
+    simulator = seat_asterisk(reactor)
+    listening = reactor.listenTCP(0, simulator.factory(), interface="127.0.0.1")
     ami_config = AmiConfig(enabled=True, host="127.0.0.1", port=listening.getHost().port, username="labuser", password="labsecret")
     config = Config(ami=ami_config, desk=DeskConfig(wrapup_seconds=0))
     ami = start_ami(reactor, ami_config, CollectorRegistry(), None)
@@ -139,16 +133,13 @@ def serve(args: argparse.Namespace) -> None:
     count = [0]
 
     def ring() -> None:
-        if not peers:
-            return
-        peer = peers[-1]
-        ready = [i for (q, i), (paused, _) in peer.members.items() if not paused]
+        ready = [(q, i) for (q, i), (paused, _) in simulator.members.items() if not paused]
         if not ready:
             return
         count[0] += 1
-        interface = random.choice(ready)
+        queue, interface = random.choice(ready)
         rings.append((count[0], time.monotonic()))
-        peer.ring(interface, f"139{count[0]:08d}", f"-b{count[0]}")
+        simulator.ring(interface, f"139{count[0]:08d}", f"-b{count[0]}", queue=queue)
 
     LoopingCall(ring).start(args.ring_every, now=False)
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from agent_desk.app import Desk
+from hotline.simulator.asterisk import SimulatedAsterisk
 from hotline.storage.db import Database
 from tests.browser import Person, browser
 from tests.desk_server import running_desk, seed
-from tests.seat_peer import Asterisk, SeatPeer
+from tests.seat_peer import Asterisk
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture
 
@@ -56,29 +57,29 @@ def test_a_supervisor_watches_calls_and_pauses_an_operator_in_chromium(database:
         expect(agent).to_have_attribute("data-state", "ready")
         expect(figure("waiting")).to_have_text("0")
         expect(page.locator("#wb-live")).to_have_class("wb-up")
-        expect(page.locator("abbr", has_text="接通率")).to_have_attribute("title", "接通率：接通率 = 接通量 / 进线量（目标 ≥ 95 %）")
+        expect(page.locator("abbr", has_text="接通率")).to_have_attribute("title", "接通率：接通量 / 进线量（目标 ≥ 95 %）")
         supervisor.shot("wallboard-idle")
 
         # A caller joins the queue: one waiting.
-        asterisk.call(lambda: asterisk.peer.queue_call(list(SeatPeer.JOIN), SEAT, "13812345678", "-wb1"))
+        asterisk.call(lambda: asterisk.peer.queue_call(list(SimulatedAsterisk.JOIN), SEAT, "13812345678", "-wb1"))
         expect(figure("waiting")).to_have_text("1")
         supervisor.shot("caller-waiting")
 
         # The operator's seat answers: nobody waits, the agent is on a call, the call is answered.
-        asterisk.call(lambda: asterisk.peer.queue_call(list(SeatPeer.ANSWER), SEAT, "13812345678", "-wb1"))
+        asterisk.call(lambda: asterisk.peer.queue_call(list(SimulatedAsterisk.ANSWER), SEAT, "13812345678", "-wb1"))
         expect(figure("waiting")).to_have_text("0")
         expect(agent).to_have_attribute("data-state", "on_call")
         expect(today.locator("td[data-figure=answered]")).to_have_text("1", timeout=RECORDED)
         supervisor.shot("answered-on-call")
-        asterisk.call(lambda: asterisk.peer.queue_call(list(SeatPeer.HANG_UP), SEAT, "13812345678", "-wb1"))
+        asterisk.call(lambda: asterisk.peer.queue_call(list(SimulatedAsterisk.HANG_UP), SEAT, "13812345678", "-wb1"))
         expect(agent).to_have_attribute("data-state", "ready")
 
         # A second caller waits and hangs up: abandoned, and the abandon rate is 1 of 2 offered.
-        asterisk.call(lambda: asterisk.peer.queue_call(list(SeatPeer.ABANDON), SEAT, "13900001111", "-wb2"))
+        asterisk.call(lambda: asterisk.peer.queue_call(list(SimulatedAsterisk.ABANDON), SEAT, "13900001111", "-wb2"))
         expect(today.locator("td[data-figure=abandoned]")).to_have_text("1", timeout=RECORDED)
         expect(today.locator("td[data-figure=abandon_rate]")).to_have_text("50.00 %", timeout=RECORDED)
         expect(today.locator("td[data-figure=offered]")).to_have_text("2")
-        expect(today.locator("td[data-figure=abandon_rate]")).to_have_attribute("title", "1 / 2 · 放弃率：放弃率 = 放弃量 / 进线量")
+        expect(today.locator("td[data-figure=abandon_rate]")).to_have_attribute("title", "1 / 2 · 放弃率：放弃量 / 进线量")
         supervisor.shot("abandoned")
 
         # The supervisor pauses the operator from the agent list; the row shows what Asterisk

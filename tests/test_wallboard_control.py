@@ -84,7 +84,7 @@ def told(stream: Stream, state: str) -> tuple[str, dict[str, Any]]:
 
 def sent(asterisk: Asterisk) -> list[tuple[str, str]]:
     """The last action the scripted Asterisk received, headers in order, without its ActionID."""
-    return [(k, v) for k, v in asterisk.peer.actions[-1] if k != "ActionID"]
+    return [(k, v) for k, v in asterisk.connection.actions[-1] if k != "ActionID"]
 
 
 def entries(database: Database, action: str) -> list[AuditEntry]:
@@ -138,11 +138,11 @@ def test_an_admin_may_and_an_operator_may_not(live: Live, asterisk: Asterisk, da
     assert "坐席控制" in admin.get("/desk/wallboard").body
     assert post(admin, "pause", seat="1001", reason="supervisor").status == 303
     assert told(stream, "paused")[0] == "主管 admin 用户 暂停了您的坐席 1001（主管暂停）。"
-    count = len(asterisk.peer.actions)
+    count = len(asterisk.connection.actions)
     other = signed_in(port, "operator")
     refused = other.post("/desk/wallboard/seats/unpause", {"csrf": other.csrf(), "seat": "1001"})
     assert refused.status == 403 and "无权" in refused.body
-    assert len(asterisk.peer.actions) == count  # nothing reached Asterisk
+    assert len(asterisk.connection.actions) == count  # nothing reached Asterisk
     assert entries(database, "refused")[-1].detail == {"route": "wallboard_unpause", "reason": "Not allowed"}
     stream.close()
 
@@ -150,14 +150,14 @@ def test_an_admin_may_and_an_operator_may_not(live: Live, asterisk: Asterisk, da
 def test_refusals_are_clear_and_change_nothing(live: Live, asterisk: Asterisk, database: Database) -> None:
     port, _, _ = live
     supervisor = signed_in(port, "supervisor")
-    count = len(asterisk.peer.actions)
+    count = len(asterisk.connection.actions)
     bad_seat = post(supervisor, "pause", seat="1001\r\nAction: Originate", reason="meal")
     assert bad_seat.status == 400 and "请从坐席列表中选择" in bad_seat.body
     bad_reason = post(supervisor, "pause", seat="1001", reason="nap")
     assert bad_reason.status == 400 and "请选择暂停原因" in bad_reason.body
     logged_off = post(supervisor, "logoff", seat="1001")
     assert logged_off.status == 409 and "坐席 1001 未在任何队列中" in logged_off.body
-    assert len(asterisk.peer.actions) == count
+    assert len(asterisk.connection.actions) == count
     assert not entries(database, "supervisor_pause") and not entries(database, "supervisor_logoff")
 
     _operator, stream = ready(port)
@@ -208,7 +208,7 @@ def test_listening_in_rings_the_supervisors_seat_into_chanspy(listening: Live, a
     assert entry.detail == {"extension": "1001", "listener": "1002", "options": "bqE", "operators": ["operator"]}
 
     # The outcome may overtake Asterisk's response; a phone that rings out is said so.
-    asterisk.peer.originate = "event_first"
+    asterisk.connection.originate = "event_first"
     asterisk.peer.unanswered.add("1002")
     assert post(supervisor, "listen", seat="1001").status == 303
     assert stream.next("notice").data["text"] == "您的话机 1002 未接通（无人接听），未能监听坐席 1001。"
@@ -229,7 +229,7 @@ def test_listening_in_refused_by_asterisk_or_without_a_seat(listening: Live, ast
     no_seat = post(admin, "listen", seat="1001")
     assert no_seat.status == 409 and "您的账号没有可呼叫的坐席" in no_seat.body
     supervisor = signed_in(port, "supervisor")
-    asterisk.peer.write = frozenset({"call", "agent", "reporting"})  # a manager.conf without originate
+    asterisk.connection.write = frozenset({"call", "agent", "reporting"})  # a manager.conf without originate
     denied = post(supervisor, "listen", seat="1001")
     assert denied.status == 502 and "Asterisk 拒绝呼叫您的话机 1002" in denied.body and "Permission denied" in denied.body
     assert entries(database, "supervisor_listen")[-1].detail["errors"] == ["Permission denied"]

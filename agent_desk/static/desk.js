@@ -13,11 +13,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
-// "/" jumps to the ticket search, as in most desks; not while typing in a field.
+// "/" jumps to the search for a case, as in most desks: the page's own (the ticket list's, the
+// intake form's "find a case"), else the ticket list's; not while typing in a field.
 document.addEventListener("keydown", (event) => {
-  const typing = event.target instanceof HTMLElement && event.target.closest("input, textarea, select");
-  if (event.key === "/" && !typing) {
-    const search = document.querySelector("[data-search]");
-    if (search) { event.preventDefault(); search.focus(); }
-  }
+  const typing = event.target instanceof HTMLElement && (event.target.isContentEditable || event.target.closest("input, textarea, select"));
+  if (event.key !== "/" || typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  const search = document.querySelector("[data-search], form[data-find] input[name=q]");
+  const list = document.querySelector("a.brand");
+  if (search) { event.preventDefault(); search.focus(); }
+  else if (list) { event.preventDefault(); location.assign(list.href + "#search"); }
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const search = location.hash === "#search" && document.querySelector("[data-search]");
+  if (search) search.focus();
 });

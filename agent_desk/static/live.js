@@ -137,6 +137,7 @@
     });
     const link = popBox.querySelector("[data-pop=new_ticket]");
     link.href = data.new_ticket;
+    // The pop never navigates: it is an overlay, whatever form the operator is filling.
     popBox.hidden = false;
     keep(data);
     popBox.classList.add("fresh");
@@ -168,7 +169,103 @@
   if (popBox) {
     popBox.querySelector("[data-pop-close]").addEventListener("click", () => { popBox.hidden = true; });
     document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !popBox.hidden) popBox.hidden = true; });
+    // A half-filled intake form stays where it is: the new call's form opens in a new tab.
+    popBox.querySelector("[data-pop=new_ticket]").addEventListener("click", (event) => {
+      if (dirty()) { event.preventDefault(); window.open(event.currentTarget.href, "_blank"); }
+    });
   }
+
+  // -- no lost form: the intake form's draft is kept in this tab (sessionStorage, per address)
+  // while it is being filled, restored if the page is opened again, dropped when it is sent.
+
+  const intake = document.getElementById("intake");
+  const DRAFT = "hotline-draft:" + location.pathname + location.search;
+  const draftFields = () => (intake ? [...intake.elements].filter((e) => e.name && e.tagName !== "BUTTON" && !["hidden", "submit", "search", "button"].includes(e.type)) : []);
+  const changed = (e) => (e.tagName === "SELECT" ? [...e.options].some((o) => o.selected !== o.defaultSelected) : e.value !== e.defaultValue);
+  function dirty() { return draftFields().some(changed); }
+
+  if (intake) {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(DRAFT) || "null"); } catch (e) { saved = null; }
+    // Not over what the server sent back with errors: that is the form as it was sent.
+    if (saved && !intake.querySelector("[aria-invalid]")) {
+      let restored = false;
+      for (const field of draftFields()) {
+        if (Object.hasOwn(saved, field.name) && !changed(field) && saved[field.name] !== field.value) {
+          field.value = saved[field.name];
+          field.dispatchEvent(new Event("change", { bubbles: true }));
+          restored = true;
+        }
+      }
+      if (restored) {
+        const note = document.createElement("p");
+        note.className = "draft-note";
+        note.setAttribute("role", "status");
+        note.textContent = label("draft_restored") + " ";
+        const discard = document.createElement("button");
+        discard.type = "button";
+        discard.className = "link";
+        discard.textContent = label("draft_discard");
+        discard.addEventListener("click", () => {
+          try { sessionStorage.removeItem(DRAFT); } catch (e) { /* nothing kept */ }
+          intake.reset();
+          note.remove();
+        });
+        note.append(discard);
+        intake.prepend(note);
+      }
+    }
+    const save = () => {
+      try {
+        if (dirty()) sessionStorage.setItem(DRAFT, JSON.stringify(Object.fromEntries(draftFields().filter(changed).map((f) => [f.name, f.value]))));
+        else sessionStorage.removeItem(DRAFT);
+      } catch (e) { /* private mode: the form itself still holds the draft */ }
+    };
+    intake.addEventListener("input", save);
+    intake.addEventListener("change", save);
+    intake.addEventListener("submit", () => { try { sessionStorage.removeItem(DRAFT); } catch (e) { /* nothing kept */ } });
+  }
+
+  // -- keyboard shortcuts for the common actions (the legend is in live_part.html); never
+  // while typing in a field, never with Ctrl or Cmd (the browser's own).
+
+  const base = live.dataset.events.replace(/\/events$/, "");
+  const typing = (target) => target instanceof HTMLElement && (target.isContentEditable || target.closest("input, textarea, select"));
+
+  async function seatAction(state, reason) {
+    const csrf = document.querySelector("input[name=csrf]");
+    if (!csrf) return;
+    const body = new URLSearchParams({ csrf: csrf.value, state });
+    if (reason) body.set("reason", reason);
+    try {
+      const response = await fetch(base + "/console", { method: "POST", body, credentials: "same-origin" });
+      if (response.ok) return;  // the state shown changes when Asterisk reports it (the stream)
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const why = page.querySelector("[role=alert], main p");
+      notify(why ? why.textContent.trim() : label("shortcut_failed"));
+    } catch (e) {
+      notify(label("shortcut_failed"));
+    }
+  }
+
+  function newTicket() {
+    // For the call on screen; without a pop, a blank form. A half-filled form stays put.
+    const link = popBox && !popBox.hidden ? popBox.querySelector("[data-pop=new_ticket]") : null;
+    const href = link && link.getAttribute("href") ? link.href : base + "/tickets/new";
+    if (dirty()) window.open(href, "_blank");
+    else location.assign(href);
+  }
+
+  const shortcuts = { r: () => seatAction("ready"), p: () => seatAction("pause", "break"), n: newTicket };
+  const seated = Boolean(document.getElementById("seat-badge"));
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey || typing(event.target)) return;
+    const key = event.code.startsWith("Key") ? event.code.slice(3).toLowerCase() : "";  // the key, whatever the layout makes of Alt
+    const action = shortcuts[key];
+    if (!action || (key !== "n" && !seated)) return;
+    event.preventDefault();  // before the page's accesskeys
+    action();
+  });
 
   // -- ticket notices
 

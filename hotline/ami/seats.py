@@ -31,6 +31,10 @@ PAUSE_REASONS = ("break", "meal", "training", "acw")
 SUPERVISOR_REASONS = (*PAUSE_REASONS, "supervisor")
 #: The reason of the automatic pause after a call (the desk unpauses it when wrap-up ends).
 WRAPUP = "wrapup"
+#: The reason of the pause that holds a seat whose operator signed out (or whose session
+#: expired) during a call: Asterisk offers it no further call, and the desk takes it out of
+#: the queues when the call ends. Also how a static member (queues.conf) stays signed out.
+SIGNED_OUT = "signedout"
 #: Seat states, as the console shows them.
 STATES = ("logged_off", "ready", "paused", "wrapup", "ringing", "on_call", "unknown")
 COMMANDS = ("add", "remove", "pause", "unpause")
@@ -172,13 +176,8 @@ class SeatState:
 def seat_state(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) -> SeatState:
     """The seat's state from the live model. Several queues: on a call or ringing wins, then
     paused (ready only if ready in every queue it joined)."""
-    member_interface, wanted = interface(extension), tuple(skills)
-    found: list[tuple[str, MemberView]] = []
-    for skill in wanted:
-        queue = snapshot.queue(asterisk_queue(skill))
-        member = next((m for m in queue.members if m.interface == member_interface), None) if queue is not None else None
-        if member is not None:
-            found.append((skill, member))
+    wanted = tuple(skills)
+    found = _members(snapshot, extension, wanted)
     joined = tuple(skill for skill, _ in found)
     members = [m for _, m in found]
     talking = next((m.talking_to for m in members if m.talking_to), None)
@@ -200,20 +199,60 @@ def seat_state(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) ->
     return SeatState(extension, state, reason, joined, wanted, since, talking, snapshot.connected)
 
 
+def _members(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) -> list[tuple[str, MemberView]]:
+    """(skill, member) for each of `skills` whose queue has the seat as a member."""
+    member_interface, found = interface(extension), []
+    for skill in skills:
+        queue = snapshot.queue(asterisk_queue(skill))
+        member = next((m for m in queue.members if m.interface == member_interface), None) if queue is not None else None
+        if member is not None:
+            found.append((skill, member))
+    return found
+
+
+def sign_out_steps(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) -> tuple[list[tuple[str, str]], bool]:
+    """What takes the seat out of its queues when its operator signs out, as (command, skill)
+    steps (pauses with reason SIGNED_OUT), and whether the removal waits for a call to end.
+
+    Off a call: QueueRemove from each queue it joined; a static member (queues.conf), which
+    QueueRemove cannot remove, is paused instead. On a call: nothing is cut; the seat is
+    paused in every queue so no further call is offered, and `after_call_steps` removes it
+    once the call ends (a person who signs out mid-call is finishing it before going)."""
+    state = seat_state(snapshot, extension, skills)
+    found = _members(snapshot, extension, state.joined)
+    if state.state == "on_call":
+        return [("pause", skill) for skill, _ in found], True
+    return [("pause" if member.membership == "static" else "remove", skill) for skill, member in found], False
+
+
+def leaving(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) -> bool:
+    """Whether the seat is held (paused SIGNED_OUT) for an operator who signed out on a call."""
+    return any(member.paused and member.pause_reason == SIGNED_OUT for _, member in _members(snapshot, extension, skills))
+
+
+def after_call_steps(snapshot: LiveSnapshot, extension: str, skills: Iterable[str]) -> list[tuple[str, str]]:
+    """The removals owed to a seat `leaving` once its call is over (static members stay paused)."""
+    return [("remove", skill) for skill, member in _members(snapshot, extension, skills) if member.membership != "static"]
+
+
 __all__ = [
     "COMMANDS",
     "LISTEN_OPTIONS",
     "PAUSE_REASONS",
+    "SIGNED_OUT",
     "STATES",
     "SUPERVISOR_REASONS",
     "WRAPUP",
     "OriginateWatch",
     "SeatState",
+    "after_call_steps",
     "extension_of",
     "interface",
+    "leaving",
     "listen_action",
     "plan",
     "seat_action",
     "seat_state",
     "send_steps",
+    "sign_out_steps",
 ]

@@ -13,6 +13,11 @@ the clients' own QueueAdd/QueuePause/QueueRemove (a desk operator going ready) a
 simulated agent, who answers when no desk seat is ready and goes off duty for the night
 calls (an empty queue refuses the caller, who leaves a message).
 
+The same class is the tests' and the benchmark's seat-aware Asterisk (tests/seat_peer.py
+connects a desk to it): without the simulated agent and the call stream, a test rings a seat
+itself (`ring`, `hang_up`), reads the members Asterisk would report (`members`), waits for
+the actions the desk sent (`wait_for`) and makes Asterisk refuse one (`refuse`).
+
 Every frame is built from the captured ones in `hotline.simulator.ami` by replacing header
 values, so the framing is Asterisk 22's byte for byte. Calls run in threads of their own
 (the AGI peer is blocking) and hand their events to the reactor with callFromThread.
@@ -29,7 +34,7 @@ import random
 import threading
 import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +89,8 @@ class Member:
     calls_taken: int = 0
     #: Monotonic time before which the member is in wrap-up and gets no call.
     free_at: float = 0.0
+    #: Unix time of the last pause (QueueStatus's LastPause), 0 if never paused.
+    last_pause: int = 0
 
     def fields(self, queue: str) -> dict[str, object]:
         return {
@@ -97,6 +104,7 @@ class Member:
             "Status": 2 if self.in_call else 1,
             "Paused": int(self.paused),
             "PausedReason": self.reason,
+            "LastPause": self.last_pause,
         }
 
 
@@ -128,7 +136,8 @@ class SimulatedAsterisk:
     threads. `agent_wait`, `agent_talk`, `seat_talk`, `seat_ring` (seconds) shape the
     simulated calls. With `recordings_dir`, a call answered at a desk seat is recorded as the
     dialplan's MixMonitor would (MixMonitorStart, and a short audio file where
-    hotline.dialplan.recording_path says), so a ticket filed from it has a recording to play."""
+    hotline.dialplan.recording_path says), so a ticket filed from it has a recording to play.
+    `simulated_agent=False` leaves the queues to the clients' members (the tests' seats)."""
 
     def __init__(
         self,
@@ -144,6 +153,7 @@ class SimulatedAsterisk:
         seat_ring: float = 2.0,
         prompt_ms: int = 200,
         recordings_dir: str = "",
+        simulated_agent: bool = True,
     ) -> None:
         self.reactor = reactor
         self.username, self.secret = username, secret
@@ -153,14 +163,24 @@ class SimulatedAsterisk:
         self.recordings_dir = recordings_dir
         self.lock = threading.Lock()
         self.queues = {f"hotline-{name}": QueueState(f"hotline-{name}", wrapup) for name, wrapup in queues}
-        for queue in self.queues.values():
-            queue.members[SIMULATED_AGENT] = Member(SIMULATED_AGENT, SIMULATED_AGENT_NAME, SIMULATED_AGENT, dynamic=False)
+        if simulated_agent:
+            for queue in self.queues.values():
+                queue.members[SIMULATED_AGENT] = Member(SIMULATED_AGENT, SIMULATED_AGENT_NAME, SIMULATED_AGENT, dynamic=False)
         self.peers: list[ami.AmiPeer] = []
+        #: Action name → the error message Asterisk answers it with (a test's refusal).
+        self.refuse: dict[str, str] = {}
+        #: Seat extensions whose phone rings out when a listen-in Originate calls it.
+        self.unanswered: set[str] = set()
+        #: Every action a logged-in client sent: (name, headers), in order.
+        self.actions: list[tuple[str, dict[str, str]]] = []
+        self._acted = threading.Condition()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.calls_placed = 0
         #: Calls up now, by uniqueid: their headers and when they started (for resyncs).
         self.active: dict[str, tuple[_CallEvents, float]] = {}
+        #: Calls a test rang (`ring`) and has not hung up: the call, its member, AgentCalled's headers.
+        self._rung: dict[str, tuple[_CallEvents, Member, dict[str, object]]] = {}
         self._numbers = itertools.count(1)
         self._epoch = int(time.time())
 
@@ -194,8 +214,14 @@ class SimulatedAsterisk:
         self.reactor.callFromThread(self.broadcast, *frames)
 
     def _on_action(self, peer: ami.AmiPeer, name: str, fields: dict[str, str], action_id: str) -> bool:
-        if not peer.logged_in:
-            return False  # AmiPeer answers as Asterisk does before a login
+        if not peer.logged_in or peer._lacks_class(name):
+            return False  # AmiPeer answers as Asterisk does before a login, or without the class
+        with self._acted:
+            self.actions.append((name, dict(fields)))
+            self._acted.notify_all()
+        if name in self.refuse:
+            peer.send(ami.error(action_id, self.refuse[name]))
+            return True
         if name == "QueueStatus":
             peer.queue_status = self._status_items(fields.get("Queue", ""))
             return False
@@ -204,7 +230,10 @@ class SimulatedAsterisk:
             return False
         if name == "QueueSummary":
             return False
-        handlers = {"QueueAdd": self._queue_add, "QueuePause": self._queue_pause, "QueueRemove": self._queue_remove}
+        if name == "Originate" and fields.get("Channel", "").startswith("PJSIP/"):
+            self._originate_seat(peer, fields["Channel"], action_id)
+            return True
+        handlers: Mapping[str, Callable[[dict[str, str], str], list[bytes]]] = {"QueueAdd": self._queue_add, "QueuePause": self._queue_pause, "QueueRemove": self._queue_remove}
         handler = handlers.get(name)
         if handler is None:
             return False
@@ -214,6 +243,69 @@ class SimulatedAsterisk:
         if len(frames) > 1:
             self.broadcast(*frames[1:])
         return True
+
+    def _originate_seat(self, peer: ami.AmiPeer, channel: str, action_id: str) -> None:
+        """An async Originate that rings a seat's phone (the wallboard's listen-in), answered
+        as ami_originate.txt's: `Originate successfully queued`, then the OriginateResponse
+        (answered, or no answer for the extensions in `unanswered`), in the order the
+        connection's `originate` asks for. The captured event is of an originate into a
+        context; one into an application (ChanSpy) carries empty Context and Exten (manager.c
+        fills them from the action): *composed* there."""
+        extension = channel.split("/", 1)[1]
+        if extension in self.unanswered:
+            event = ami.ORIGINATE_NO_ANSWER.replace(b"Channel: Local/noanswer@survey-phone", f"Channel: {channel}".encode())
+        else:
+            event = ami.ORIGINATE_ANSWERED.replace(b"Channel: Local/5550001@survey-phone-0000000b;1", f"Channel: {channel}-0000000b".encode())
+        event = ami.retag(event.replace(b"Context: survey\r\n", b"Context: \r\n").replace(b"Exten: s\r\n", b"Exten: \r\n"), action_id)
+        response = ami.retag(ami.ORIGINATE_QUEUED, action_id)
+        if peer.originate == "event_first":
+            peer.send(event, response)
+        else:
+            peer.send(response, event)
+
+    #: A queue call in steps, as the lab's call 1 went (`queue_call`): the caller joins
+    #: (waiting); the seat rings and answers (on a call); the call ends (agent complete, the
+    #: caller's hangup). And the lab's call 2: a caller waits, then hangs up.
+    JOIN = (ami.CALLER_JOIN,)
+    ANSWER = (_AGENT_CALLED, ami.CALLER_LEAVE, ami.AGENT_CONNECT, ami.MEMBER_IN_CALL)
+    HANG_UP = (ami.AGENT_COMPLETE, ami.CALLER_HANGUP, ami.MEMBER_IDLE_AGAIN)
+    ABANDON = (*ami.CALL_WAITING, *ami.CALL_ABANDONED)
+
+    def queue_call(self, frames: Sequence[bytes], interface: str, caller: str, suffix: str, queue: str = "hotline-general") -> None:
+        """Captured frames of a queue call (the steps above) renumbered with `suffix`, about
+        `interface`'s seat and `caller`'s number, to every client (on the reactor thread)."""
+        seat, name = f"Interface: {interface}".encode(), f"MemberName: {interface.rsplit('/', maxsplit=1)[-1]}".encode()
+        out = [
+            frame.replace(b"Interface: Local/agent1@agents/n", seat)
+            .replace(b"MemberName: Agent One", name)
+            .replace(b"hotline-general", queue.encode())
+            .replace(b"CallerIDNum: <unknown>", f"CallerIDNum: {caller}".encode(), 1)
+            for frame in ami.renumber(list(frames), suffix)
+        ]
+        self.broadcast(*out)
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 10.0, **headers: str) -> list[dict[str, str]]:
+        """From another thread: the headers of the first `count` actions `name` (with these
+        header values) a client sent, once that many arrived; AssertionError after `timeout`."""
+
+        def found() -> list[dict[str, str]]:
+            return [f for n, f in self.actions if n == name and all(f.get(k) == v for k, v in headers.items())]
+
+        with self._acted:
+            if not self._acted.wait_for(lambda: len(found()) >= count, timeout):
+                raise AssertionError(f"Asterisk received {len(found())} {name} {headers or ''}, not {count}: {[n for n, _ in self.actions]}")
+            return found()[:count]
+
+    def sent(self, name: str) -> list[dict[str, str]]:
+        """The headers of every action `name` a client sent so far."""
+        with self._acted:
+            return [f for n, f in self.actions if n == name]
+
+    @property
+    def members(self) -> dict[tuple[str, str], tuple[bool, str]]:
+        """(queue, interface) → (paused, reason) of every member but the simulated agent."""
+        with self.lock:
+            return {(q.name, m.interface): (m.paused, m.reason) for q in self.queues.values() for m in q.members.values() if m.interface != SIMULATED_AGENT}
 
     def _status_items(self, only: str) -> list[bytes]:
         items = []
@@ -252,6 +344,7 @@ class SimulatedAsterisk:
             return [ami.retag(ami.QUEUE_ADD_DUPLICATE, action_id)]
         paused = fields.get("Paused", "false").lower() in ("true", "yes", "1")
         member = Member(interface, fields.get("MemberName") or interface, fields.get("StateInterface") or interface, paused=paused, reason=fields.get("Reason", "") if paused else "")
+        member.last_pause = int(time.time()) if paused else 0
         queue.members[interface] = member
         log.info("simulated AMI: %s joined %s%s", interface, queue.name, " (paused)" if paused else "")
         return [ami.retag(ami.QUEUE_ADD_OK[0], action_id), compose(_MEMBER_ADDED, **member.fields(queue.name))]
@@ -267,6 +360,7 @@ class SimulatedAsterisk:
         for queue in queues:
             member = queue.members[interface]
             member.paused, member.reason = paused, fields.get("Reason", "") if paused else ""
+            member.last_pause = int(time.time()) if paused else member.last_pause
             events.append(compose(_MEMBER_PAUSE, **member.fields(queue.name)))
         ok = ami.QUEUE_PAUSE_OK[0] if paused else ami.QUEUE_UNPAUSE_OK[0]
         return [ami.retag(ok, action_id), *events]
@@ -399,11 +493,7 @@ class SimulatedAsterisk:
         hold = int(time.monotonic() - started)
         with self.lock:
             count = len(queue.waiting)
-        self._emit(
-            call.frame(ami.CALLER_LEAVE, Queue=queue.name, Position=1, Count=count),
-            call.frame(ami.AGENT_CONNECT, **agent, HoldTime=hold, RingTime=int(ring)),
-            compose(ami.MEMBER_IN_CALL, **member.fields(queue.name)),
-        )
+        self._emit(*_connected(call, member, agent, hold=hold, ring=int(ring), waiting=count))
         talk = self.rng.uniform(*(self.agent_talk if simulated else self.seat_talk))
         if self.recordings_dir and not simulated:
             self._emit(ami.mixmonitor_start(call.frame(_NEWCHANNEL)))
@@ -414,8 +504,55 @@ class SimulatedAsterisk:
             member.in_call = False
             member.calls_taken += 1
             member.free_at = time.monotonic() + (0 if simulated else queue.wrapup_seconds)
-        self._emit(call.frame(ami.AGENT_COMPLETE, **agent, HoldTime=hold, TalkTime=talked, Reason="agent"), compose(ami.MEMBER_IDLE_AGAIN, **member.fields(queue.name)))
+        self._emit(*_completed(call, member, agent, hold=hold, talked=talked))
         return QueueOutcome("ANSWERED", member=member.interface, wait_seconds=hold, talk_seconds=talked)
+
+    # -- calls a test places at a seat (from the reactor thread)
+
+    def ring(self, interface: str, caller: str, suffix: str, *, queue: str = "hotline-general", answer: bool = False, complete: bool = False) -> str:
+        """A queue call from `caller` offered to the seat `interface` (QueueCallerJoin,
+        AgentCalled), answered if asked (`answer`) and ended if asked (`hang_up`). Returns the
+        caller's uniqueid: the lab's call 1's with `suffix`."""
+        uniqueid = f"{ami.CALLER}{suffix}"
+        call = _CallEvents(channel=f"PJSIP/trunk-{next(self._numbers):08x}", uniqueid=uniqueid, number=caller, queue=queue)
+        with self.lock:
+            state = self.queues[queue]
+            member = state.members.get(interface) or Member(interface, interface.rsplit("/", 1)[-1], interface)
+            state.waiting.append(uniqueid)
+            position = len(state.waiting)
+            self.active[uniqueid] = (call, time.monotonic())
+        agent = call.agent(member, self.new_uniqueid())
+        self._rung[uniqueid] = (call, member, agent)
+        self.broadcast(call.frame(ami.CALLER_JOIN, Queue=queue, Position=position, Count=position), call.frame(_AGENT_CALLED, **agent))
+        if answer:
+            self.answer(uniqueid)
+        if complete:
+            self.hang_up(uniqueid)
+        return uniqueid
+
+    def answer(self, uniqueid: str) -> None:
+        """The seat picks up a call `ring` offered (QueueCallerLeave, AgentConnect, and the
+        member in call if it is one)."""
+        call, member, agent = self._rung[uniqueid]
+        with self.lock:
+            queue = self.queues[call.queue]
+            if uniqueid in queue.waiting:
+                queue.waiting.remove(uniqueid)
+            member.in_call = True
+            count, joined = len(queue.waiting), queue.members.get(member.interface) is member
+        frames = _connected(call, member, agent, hold=0, ring=0, waiting=count)
+        self.broadcast(*(frames if joined else frames[:2]))
+
+    def hang_up(self, uniqueid: str) -> None:
+        """An answered call ends (AgentComplete, the member idle again, the caller's Hangup)."""
+        call, member, agent = self._rung.pop(uniqueid)
+        with self.lock:
+            member.in_call = False
+            member.calls_taken += 1
+            self.active.pop(uniqueid, None)
+            joined = self.queues[call.queue].members.get(member.interface) is member
+        frames = _completed(call, member, agent, hold=0, talked=1)
+        self.broadcast(*(frames if joined else frames[:1]), call.frame(ami.CALLER_HANGUP, Exten="h", Context="hotline"))
 
     # -- the stream
 
@@ -442,6 +579,20 @@ class SimulatedAsterisk:
         deadline = time.monotonic() + timeout
         for thread in list(self.threads):
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _connected(call: _CallEvents, member: Member, agent: dict[str, object], *, hold: int, ring: int, waiting: int) -> list[bytes]:
+    """The frames of a queue call answered by `member` (in call now)."""
+    return [
+        call.frame(ami.CALLER_LEAVE, Queue=call.queue, Position=1, Count=waiting),
+        call.frame(ami.AGENT_CONNECT, **agent, HoldTime=hold, RingTime=ring),
+        compose(ami.MEMBER_IN_CALL, **member.fields(call.queue)),
+    ]
+
+
+def _completed(call: _CallEvents, member: Member, agent: dict[str, object], *, hold: int, talked: int) -> list[bytes]:
+    """The frames of the end of an answered queue call (`member` idle again)."""
+    return [call.frame(ami.AGENT_COMPLETE, **agent, HoldTime=hold, TalkTime=talked, Reason="agent"), compose(ami.MEMBER_IDLE_AGAIN, **member.fields(call.queue))]
 
 
 def write_message(path: str, milliseconds: int) -> None:

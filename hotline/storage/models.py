@@ -826,3 +826,14 @@ Index(
     sqlite_where=text(INTAKE_WHERE),
     postgresql_where=text(INTAKE_WHERE),
 )
+
+
+class SeatClaim(Base):
+    """An automatic seat action that every desk process sees in Asterisk's events (wrap-up after
+    a call, a signed-out seat leaving after its call), claimed by the one process that does it
+    (`hotline.ami.seat_claims`). Kept a day."""
+
+    __tablename__ = "seat_claims"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -3,7 +3,9 @@
 A session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, with
 the CSRF token that every state-changing request must echo. Each login issues a new token and
 drops the one the browser came with, so a token planted before login (session fixation) is
-worth nothing after it. Sessions end after `idle` without a request. Failed logins are
+worth nothing after it. Sessions end after `idle` without a request: `expire_idle` (the desk
+runs it every minute) ends them, audits it and names the operators whose seat must leave the
+queues (docs/desk.md, console). Failed logins are
 counted per account and per address in the database, so every desk process throttles alike.
 Each function runs in the caller's transaction and writes its audit entry there.
 """
@@ -135,9 +137,11 @@ def resolve(session: Session, token: str | None, *, policy: SessionPolicy, now: 
     if row is None:
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.active or row.last_seen_at + policy.idle < now:
+    if user is None or not user.active:
         session.delete(row)
         return None
+    if row.last_seen_at + policy.idle < now:
+        return None  # expired: expire_idle ends it, so its seat leaves the queues too
     if now - row.last_seen_at >= policy.touch_every:
         row.last_seen_at = now
     return _signed_in(session, user, row)
@@ -190,3 +194,72 @@ def _signed_in(session: Session, user: User, row: DeskSession) -> SignedIn:
         language=setting.language if setting is not None else DEFAULT_LANGUAGE,
         token_hash=row.token_hash,
     )
+
+
+@dataclass(frozen=True)
+class LeftSeat:
+    """An operator with a seat (extension) who has no live session left: signed out, or every
+    session expired."""
+
+    user_id: int
+    username: str
+    extension: str
+
+
+def left_seat(session: Session, user_id: int, *, policy: SessionPolicy, now: datetime | None = None) -> LeftSeat | None:
+    """The user's seat if they have one and no live session any more (after a logout or an
+    expiry); None while another of their sessions is live (a second browser at the seat)."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is None or not user.extension:
+        return None
+    live = session.scalar(select(func.count()).select_from(DeskSession).where(DeskSession.user_id == user_id, DeskSession.last_seen_at >= now - policy.idle)) or 0
+    return None if live else LeftSeat(user.id, user.username, user.extension)
+
+
+def expire_idle(session: Session, *, policy: SessionPolicy, now: datetime | None = None, limit: int = 500) -> list[LeftSeat]:
+    """End the sessions idle longer than `policy.idle` (audited `session_expired`); returns the
+    seats whose operator has no live session left. Safe on several desk processes at once:
+    each row is ended by the one delete that finds it."""
+    now = now or utcnow()
+    cutoff = now - policy.idle
+    rows = session.execute(select(DeskSession.token_hash, DeskSession.user_id, DeskSession.address, DeskSession.last_seen_at).where(DeskSession.last_seen_at < cutoff).limit(limit)).all()
+    ended: list[int] = []
+    for token, user_id, address, last_seen in rows:
+        if session.execute(delete(DeskSession).where(DeskSession.token_hash == token, DeskSession.last_seen_at < cutoff)).rowcount:  # type: ignore[attr-defined]  # a DML result has rowcount
+            user = session.get(User, user_id)
+            audit.record(
+                session,
+                "session_expired",
+                user_id=user_id,
+                username=user.username if user else "",
+                address=address or "",
+                at=now,
+                detail={"last_seen": last_seen.isoformat(), "idle_minutes": int(policy.idle.total_seconds() // 60)},
+            )
+            ended.append(user_id)
+    seats = (left_seat(session, user_id, policy=policy, now=now) for user_id in dict.fromkeys(ended))
+    return [seat for seat in seats if seat is not None]
+
+
+def seats_left(session: Session, extensions: list[str], *, policy: SessionPolicy, now: datetime | None = None) -> list[LeftSeat]:
+    """Of these seats, those whose operator (the active accounts with the extension) has no
+    live session: nobody is there to take a call."""
+    if not extensions:
+        return []
+    now = now or utcnow()
+    holders = session.execute(select(User.id, User.username, User.extension).where(User.extension.in_(extensions), User.active).order_by(User.id)).all()
+    live = set(session.scalars(select(DeskSession.user_id).where(DeskSession.user_id.in_([h.id for h in holders]), DeskSession.last_seen_at >= now - policy.idle)))
+    by_seat: dict[str, list[tuple[int, str]]] = {}
+    for user_id, username, extension in holders:
+        by_seat.setdefault(extension or "", []).append((user_id, username))
+    return [LeftSeat(users[0][0], users[0][1], extension) for extension, users in by_seat.items() if extension and not any(u in live for u, _ in users)]
+
+
+def seat_holder(session: Session, extension: str, user_id: int | None = None) -> LeftSeat | None:
+    """Who a seat's automatic actions are attributed to: `user_id` if given, else the active
+    account with this extension that signed in last."""
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        user = session.scalars(select(User).where(User.extension == extension, User.active).order_by(User.last_login_at.desc().nulls_last(), User.id)).first()
+    return LeftSeat(user.id, user.username, extension) if user is not None else None
