@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
+from markupsafe import Markup, escape
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 
 from agent_desk import charts, i18n
@@ -22,6 +23,22 @@ RANKING_ROWS = 30
 A = TypeVar("A")
 B = TypeVar("B")
 EXPORT_TYPES = {"csv": b"text/csv; charset=utf-8", "xlsx": b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def case_cells(row: Any, hover: dict[str, str]) -> Markup:
+    """A row's case figures as table cells, each with its counts and its formula's first
+    sentence on hover (`hover`: per figure). Built here rather than by a template macro per
+    cell: a month by minor category is ~180 rows of a dozen figures, and the macro calls were
+    most of the page's rendering (bench/RESULTS.md, reports at 1 M)."""
+    cells = []
+    for key, definition in kpi.TICKET_KPIS.items():
+        value = getattr(row, key)
+        if definition.is_count:
+            cells.append(f'<td class="num" title="{escape(hover[key])}">{escape(value)}</td>')
+        else:
+            shown = f"{value.percent} %" if value.percent is not None else "—"
+            cells.append(f'<td class="num" title="{escape(str(value))} · {escape(hover[key])}">{escape(shown)}</td>')
+    return Markup("".join(cells))
 
 
 def _language(who: SignedIn) -> reports.Language:
@@ -95,6 +112,8 @@ class ReportPages(DeskBase):
             rows = rows[:half] + rows[-half:]
             title += f"（前后各 {half} 名，共 {len(result.tickets.rows)} 组）" if zh else f" (best and worst {half} of {len(result.tickets.rows)})"
         chart = charts.ranking(title, rows)
+        explain = explainer(who.language)
+        hover = {key: headline(explain(d.doc)) for key, d in kpi.TICKET_KPIS.items()}
         return self.render(
             request,
             "reports.html",
@@ -104,7 +123,8 @@ class ReportPages(DeskBase):
             filters=filters,
             chart=chart,
             export=self._export_links(filters),
-            explain=explainer(who.language),
+            explain=explain,
+            case_cells=lambda row: case_cells(row, hover),
             **self._choices(request),
         )
 
