@@ -108,7 +108,10 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
         seat = await self.db(work)
         self._set_cookie(request, COOKIE, "", expire=True)
         if seat is not None:  # nobody is at the seat now: it leaves the queues (docs/desk.md)
-            await self.sign_out_seat(seat, "logout", address)
+            try:
+                await self.sign_out_seat(seat, "logout", address)
+            except Exception:  # noqa: BLE001 - signed out already: a failed audit of the seat leaving is logged, not shown
+                log.failure("seat {extension} not signed out of its queues at logout", extension=seat.extension)
         return self.redirect(request, "/login")
 
     async def on_password_form(self, request: Req, who: SignedIn, *, error: str = "", done: bool = False, status: int = 200) -> bytes:

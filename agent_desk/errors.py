@@ -8,8 +8,6 @@ refusal without a code still reaches the user, in a translated frame around the 
 
 from __future__ import annotations
 
-import gettext
-
 from agent_desk import i18n
 from agent_desk.i18n import N_
 from hotline.storage.models import TicketStatus
@@ -41,14 +39,9 @@ THINGS = {
 }
 
 
-def translations(language: str) -> gettext.NullTranslations:
-    """The desk's catalogue for `language` (the default language's for an unknown one)."""
-    return i18n.catalogue(language)
-
-
 def explain(error: WorkflowError, language: str) -> str:
     """`error` as a sentence in `language` (a code of i18n.LANGUAGES)."""
-    _ = translations(language).gettext
+    _ = i18n.catalogue(language).gettext
     zh = language == "zh_Hans"
     template = MESSAGES.get(f"{error.code}:{error.params.get('what', '')}") or MESSAGES.get(error.code)
     if template is None:

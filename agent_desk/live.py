@@ -384,8 +384,7 @@ class LivePages(DeskBase):
         self.context.pool.read(work).addCallbacks(publish, failed)
 
     def _waited(self, queue: str, uniqueid: str) -> int | None:
-        view = self.context.ami.model.queue(queue) if self.context.ami is not None else None
-        caller = next((c for c in view.callers if c.uniqueid == uniqueid), None) if view is not None else None
+        caller = self.context.ami.model.caller(queue, uniqueid) if self.context.ami is not None else None
         return caller.wait_seconds if caller is not None else None
 
     # -- the seat's state

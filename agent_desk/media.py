@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
-from agent_desk import errors
+from agent_desk import errors, i18n
 from agent_desk.base import DeskBase, HttpError, Req
 from agent_desk.i18n import N_
 from hotline.config import Config
@@ -102,7 +102,7 @@ class MediaPages(DeskBase):
         uploads = [(u.filename, u.data) for u in getattr(request, "files", {}).get("photos", [])]
         photos, problems = media.check_photos(uploads, max_count=config.photo_max_count, max_bytes=config.photo_max_bytes)
         if problems:
-            _ = errors.translations(who.language).gettext
+            _ = i18n.catalogue(who.language).gettext
             # Named one by one, but within what a redirect's URL can carry.
             text = " ".join(_(PROBLEMS[p.code]) % {"name": p.filename[:80], "limit": _limit(p)} for p in problems[:10]) + (" …" if len(problems) > 10 else "")
             return self.redirect(request, f"/tickets/{quote(number)}?" + urlencode({"error": text}))

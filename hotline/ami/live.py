@@ -687,6 +687,12 @@ class LiveModel:
         queue = self.queues.get(name)
         return None if queue is None else self._queue_view(queue, self._now())
 
+    def caller(self, name: str, uniqueid: str) -> CallerView | None:
+        """One caller waiting in queue `name` (a pop's wait so far), without a view of the rest."""
+        queue = self.queues.get(name)
+        caller = queue.callers.get(uniqueid) if queue is not None else None
+        return None if caller is None else self._caller_view(caller, self._now())
+
     def seat(self, name: str, interface: str) -> QueueView | None:
         """The queue as one seat sees it: only that member, no callers. A console request or a
         seat event would otherwise copy every member and caller of a queue of hundreds."""

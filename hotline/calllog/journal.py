@@ -153,10 +153,8 @@ def _plain(value: Any) -> Any:
     so a live write and a replay apply the same thing. Built directly: the round trip through
     text cost four times as much, on the reactor, for every operation of every call."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is float:
-        return json.loads(json.dumps(value))  # nan and inf as json writes them
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # json writes a float as its repr and reads it back equal (nan and inf too)
     if kind is dict:
         if all(type(k) is str for k in value):
             return {k: _plain(v) for k, v in value.items()}
