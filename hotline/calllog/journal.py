@@ -391,9 +391,7 @@ class CallLog:
         is the list of the operations' results when written."""
         if not operations:
             return succeed(Submitted(Outcome.WRITTEN, []))
-        inner = [self._entry(operation, arguments) for operation, arguments in operations]
-        for item in inner:
-            item.pop("submitted")
+        inner = [self._entry(operation, arguments, stamped=False) for operation, arguments in operations]
         entry = {"id": self._next_id(), "op": BATCH, "args": {"uniqueid": uniqueid, "operations": inner}, "submitted": self._now().isoformat()}
         return self._in_order(uniqueid, entry)
 
@@ -404,14 +402,18 @@ class CallLog:
         self._ids += 1
         return f"{self._id_prefix}{self._ids:016x}"
 
-    def _entry(self, operation: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    def _entry(self, operation: str, arguments: Mapping[str, Any], *, stamped: bool = True) -> dict[str, Any]:
+        """The journal entry of one operation; unstamped inside a batch, whose operations
+        share the batch's submission time."""
         if operation not in self.operations:
             raise ValueError(f"unknown call-log operation {operation!r} (known: {', '.join(sorted(self.operations))})")
         args = dict(arguments)
         if operation in self._timed and args.get("at") is None:
             args["at"] = self._now()
-        payload = _plain(args)
-        return {"id": self._next_id(), "op": operation, "args": payload, "submitted": self._now().isoformat()}
+        entry = {"id": self._next_id(), "op": operation, "args": _plain(args)}
+        if stamped:
+            entry["submitted"] = self._now().isoformat()
+        return entry
 
     def _in_order(self, key: str, entry: dict[str, Any]) -> Deferred[Submitted]:
         """Deliver after everything submitted earlier for the same call."""
