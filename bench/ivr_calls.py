@@ -51,9 +51,10 @@ CPU per call counts until the server is idle again (the call log's writes includ
     .venv/bin/python bench/ivr_calls.py [--calls 100,500,1000] [--procs 1] [--profile 500]
 
 `--diagnose N` repeats the held and burst runs at N with one thing changed or recorded each:
-GC pauses recorded; the database pool at 1 thread; the GIL switch interval at 0.5 ms instead
-of 5 ms; gc.freeze() after start-up; and, as a counterfactual for diagnosis only, every
-call-log write skipped (a bench-only patch in the server process, see `child_serve`).
+GC pauses recorded; the database pool at 1 thread; the GIL switch interval at 0.1 ms instead
+of the service's 0.5 ms; gc.freeze() after start-up; and, as a counterfactual for diagnosis
+only, every call-log write skipped (a bench-only patch in the server process, see
+`child_serve`). `--variants` picks some of them by label.
 `--profile N` runs bursts of N calls under cProfile (every thread; CPU time and wall time;
 `hotline serve` and our FastAGI layer alone) and writes bench/out/ivr_calls_profile_*.txt. Prints a table and writes
 bench/out/ivr_calls.json; copy the figures into bench/RESULTS.md.
@@ -1658,6 +1659,7 @@ def main() -> int:
     parser.add_argument("--busy-desk", action="store_true", help="repeat each held run with the desk role on the same config kept busy by an HTTP load (`_child deskload`)")
     parser.add_argument("--profile-mode", choices=("burst", "held"), default="burst", help="the mode of the cProfile runs")
     parser.add_argument("--diagnose", type=int, default=500, help="N of the runs with pool_size=1 and a 0.5 ms switch interval (0: none)")
+    parser.add_argument("--variants", default="", help="--diagnose: only these variants, by label, comma-separated (default: all)")
     parser.add_argument("--shared-tool", type=int, default=500, help="N for the ../shared/tools cross-check (0: none)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--out", default="ivr_calls", help="name of the JSON written to bench/out/")
@@ -1811,10 +1813,14 @@ def main() -> int:
                 ("no change", {}),
                 ("GC pauses recorded", {"options": {"gc_log": str(gc_log)}}),
                 ("pool_size=1", {"pool_size": 1}),
-                ("switch interval 0.5 ms", {"options": {"switchinterval": 0.0005}}),
+                # The service sets 0.5 ms itself (hotline.storage.dbpool.SWITCH_INTERVAL).
+                ("switch interval 0.1 ms", {"options": {"switchinterval": 0.0001}}),
                 ("gc.freeze() after start", {"options": {"gc_freeze": True}}),
                 ("call-log writes skipped", {"options": {"skip_calllog": True}}),
             ]
+            if args.variants:
+                wanted = {v.strip() for v in args.variants.split(",")}
+                variants = [v for v in variants if v[0] in wanted]
             for label, kwargs in variants:
                 server, ctx = start_hotline(setup, "hotline-" + "".join(c if c.isalnum() else "-" for c in label), **kwargs)
                 servers.append(server)
