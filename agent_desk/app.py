@@ -152,14 +152,16 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
     async def on_ticket(self, request: Req, who: SignedIn, number: str) -> bytes:
         policy, now = self.context.policy, self.context.now()
 
-        def work(s: Any) -> tuple[desk.Case, oversight.Panel]:
-            return desk.case(s, who, number, policy=policy, now=now), oversight.panel(s, who, number, policy=policy, now=now)
+        media_of = self.media_reader(who, number)
+
+        def work(s: Any) -> tuple[desk.Case, oversight.Panel, Any]:
+            return desk.case(s, who, number, policy=policy, now=now), oversight.panel(s, who, number, policy=policy, now=now), media_of(s)
 
         try:
-            (case, panel), pickers = await self.read_with_pickers(who, work)
+            (case, panel, found), pickers = await self.read_with_pickers(who, work)
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
-        part = await self.ticket_media(who, number)
+        part = self.media_part(found)
         return self.render(
             request,
             "ticket.html",
