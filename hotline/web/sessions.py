@@ -16,9 +16,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit, users
@@ -138,10 +138,19 @@ def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: 
     return signed_in, now - first.last_seen_at >= policy.touch_every
 
 
+def _touch_statement() -> Update:
+    table = cast(Table, DeskSession.__table__)
+    return update(table).where(table.c.token_hash == bindparam("hashed"), table.c.last_seen_at < bindparam("now")).values(last_seen_at=bindparam("now"))
+
+
+#: A Core UPDATE built once: the ORM's bulk update evaluated it against the session's objects.
+_TOUCH = _touch_statement()
+
+
 def touch(session: Session, hashed: str, now: datetime) -> None:
     """The session was used at `now` (`look_up` said the write is due). A plain UPDATE, so
     that many requests' touches go in one batched transaction (`DatabasePool.write`)."""
-    session.execute(update(DeskSession).where(DeskSession.token_hash == hashed, DeskSession.last_seen_at < now).values(last_seen_at=now))
+    session.connection().execute(_TOUCH, {"hashed": hashed, "now": now})
 
 
 def resolve(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> SignedIn | None:
