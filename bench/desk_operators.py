@@ -79,6 +79,7 @@ def serve(args: argparse.Namespace) -> None:
     from hotline.ami.service import start_ami
     from hotline.config import AmiConfig, Config, DeskConfig
     from hotline.metrics import Metrics
+    from hotline.service import freeze_start_up_objects
     from hotline.storage import db as dbmod
     from hotline.storage.dbpool import DatabasePool
     from hotline.storage.models import Category, DeskSession, Role, Ticket, TicketSource, User, UserRole, utcnow
@@ -122,8 +123,9 @@ def serve(args: argparse.Namespace) -> None:
 
     seeded = database.run(seed)
     pool = DatabasePool(reactor, database, size=8)
-    pool.threads.start()
-    pool.readers.start()
+    # As the desk role starts it (hotline.service): the 0.5 ms GIL switch interval, and the
+    # writes drained and the threads stopped at shutdown.
+    pool.start()
     simulator = seat_asterisk(reactor)
     listening = reactor.listenTCP(0, simulator.factory(), interface="127.0.0.1")
     ami_config = AmiConfig(enabled=True, host="127.0.0.1", port=listening.getHost().port, username="labuser", password="labsecret")
@@ -174,10 +176,10 @@ def serve(args: argparse.Namespace) -> None:
 
     threading.Thread(target=stop_on_stdin, daemon=True).start()
     print(json.dumps({"port": port.getHost().port, **seeded}), flush=True)
+    # As every role does once running: start-up's objects kept out of the collector's scans.
+    reactor.callWhenRunning(freeze_start_up_objects)
     reactor.run()
     Path(args.rings).write_text(json.dumps({"rings": rings, "server_pop_seconds": desk.pop_latencies, "reactor_lag_seconds": lags, "gc_pauses": pauses}))
-    pool.threads.stop()
-    pool.readers.stop()
 
 
 # -- the operators (the `--clients` child)
