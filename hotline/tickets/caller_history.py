@@ -116,7 +116,7 @@ def call_context(connection: Connection | Session, uniqueid: str, caller_number:
 
     Three plain statements (the call with its IVR steps, earlier calls, tickets) on a Core
     connection (`DatabasePool.lookup`): every pop waits for them, and on PostgreSQL each
-    statement is a round trip (the ORM version took seven, with entities built per ticket)."""
+    statement is a round trip (the ORM version ran four, and built an entity per ticket)."""
     this, earlier_calls, earlier_tickets = _statements(limit)
     rows = connection.execute(this, {"uniqueid": uniqueid}).all()
     call = rows[0] if rows else None
