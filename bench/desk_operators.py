@@ -158,7 +158,6 @@ def serve(args: argparse.Namespace) -> None:
         lags.append(max(0.0, now - due[0]))
         due[0] = now + 0.01
 
-    LoopingCall(tick).start(0.01, now=False)
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     gc_started = [0.0]
 
@@ -168,16 +167,22 @@ def serve(args: argparse.Namespace) -> None:
         else:
             pauses[info["generation"]].append(time.perf_counter() - gc_started[0])
 
-    gc.callbacks.append(collected)
-
     def stop_on_stdin() -> None:
         sys.stdin.readline()
         reactor.callFromThread(reactor.stop)
 
     threading.Thread(target=stop_on_stdin, daemon=True).start()
     print(json.dumps({"port": port.getHost().port, **seeded}), flush=True)
-    # As every role does once running: start-up's objects kept out of the collector's scans.
-    reactor.callWhenRunning(freeze_start_up_objects)
+
+    def running() -> None:
+        # As every role does once running: start-up's objects kept out of the collector's
+        # scans (its own full collection is start-up's, not measured); then the measuring.
+        freeze_start_up_objects()
+        due[0] = time.monotonic() + 0.01
+        LoopingCall(tick).start(0.01, now=False)
+        gc.callbacks.append(collected)
+
+    reactor.callWhenRunning(running)
     reactor.run()
     Path(args.rings).write_text(json.dumps({"rings": rings, "server_pop_seconds": desk.pop_latencies, "reactor_lag_seconds": lags, "gc_pauses": pauses}))
 
