@@ -88,6 +88,7 @@ class AdminPages(DeskBase):
             code = await self.db(lambda s: save(s, who, item_id, fields, address=address).code)
         except (TaxonomyError, administration.AdminError) as exc:
             return await page(request, who, errors=self._refusal(exc), values=fields, editing=item_id, status=400)
+        self.pickers.drop()
         return self.redirect(request, done.format(code=code))
 
     async def _activate(self, request: Req, who: SignedIn, activate: Callable[..., Any], page: Callable[..., Awaitable[bytes]], done: str) -> bytes:
@@ -99,6 +100,7 @@ class AdminPages(DeskBase):
             code = await self.db(lambda s: activate(s, who, item_id, active, address=address).code)
         except administration.AdminError as exc:
             return await page(request, who, errors=[str(exc)], status=400)
+        self.pickers.drop()
         return self.redirect(request, done.format(code=code))
 
     # -- the working calendar

@@ -145,33 +145,29 @@ class Desk(KnowledgePages, IntakePages, LivePages, AdminPages, ApiKeyPages, Medi
             raise HttpError(400, "Bad filter", str(exc)) from None
         tz, now = self.tz, self.context.now()
 
-        def work(s: Any) -> tuple[desk.Page, Any, Any]:
-            return (desk.search(s, who, filters, tz=tz, now=now), *desk.choices(s))
-
-        page, categories, departments = await self.read(work)
+        page, pickers = await self.read_with_pickers(who, lambda s: desk.search(s, who, filters, tz=tz, now=now))
         query = {k: v for k, v in args.items() if k != "page" and v}
-        return self.render(
-            request, "tickets.html", who, page=page, filters=filters, args=args, query=urlencode(query), categories=categories, departments=departments, scoped=desk.scope(who) is not None
-        )
+        return self.render(request, "tickets.html", who, page=page, filters=filters, args=args, query=urlencode(query), pickers=pickers, scoped=desk.scope(who) is not None)
 
     async def on_ticket(self, request: Req, who: SignedIn, number: str) -> bytes:
         policy, now = self.context.policy, self.context.now()
 
-        def work(s: Any) -> tuple[desk.Case, Any, Any, oversight.Panel]:
-            return (desk.case(s, who, number, policy=policy, now=now), *desk.choices(s), oversight.panel(s, who, number, policy=policy, now=now))
+        media_of = self.media_reader(who, number)
+
+        def work(s: Any) -> tuple[desk.Case, oversight.Panel, Any]:
+            return desk.case(s, who, number, policy=policy, now=now), oversight.panel(s, who, number, policy=policy, now=now), media_of(s)
 
         try:
-            case, categories, departments, panel = await self.read(work)
+            (case, panel, found), pickers = await self.read_with_pickers(who, work)
         except TicketNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such ticket, or it is not your department's.")) from None
-        part = await self.ticket_media(who, number)
+        part = self.media_part(found)
         return self.render(
             request,
             "ticket.html",
             who,
             case=case,
-            categories=categories,
-            departments=departments,
+            pickers=pickers,
             error=self.form(request, "error"),
             satisfaction=policy.satisfaction_levels,
             oversight=panel,

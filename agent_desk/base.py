@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -30,12 +30,14 @@ from twisted.web.iweb import IRequest
 
 from agent_desk import i18n
 from agent_desk.i18n import N_
+from agent_desk.pickers import PickerCache, Pickers
 from agent_desk.routes import ROUTES, Route
 from hotline import audit
 from hotline.config import Config
 from hotline.metrics import Metrics
 from hotline.storage.dbpool import DatabasePool, is_unreachable
 from hotline.storage.models import Role, utcnow
+from hotline.tickets import desk
 from hotline.tickets.services import TicketPolicy
 from hotline.tickets.workflow import STATUS_LABELS
 from hotline.users import SignedIn
@@ -44,6 +46,7 @@ from hotline.web.addresses import client_address
 from hotline.web.sessions import SessionPolicy
 
 HERE = Path(__file__).parent
+T = TypeVar("T")
 log = Logger()
 COOKIE = b"hotline_desk"
 #: Before login there is no session to hold a CSRF token: the login form's token is also in
@@ -105,6 +108,7 @@ class DeskBase:
         self.tz: ZoneInfo = context.policy.tz
         self.envs = {language: self._environment(language) for language in i18n.LANGUAGES}
         self.static = {p.name: p.read_bytes() for p in (HERE / "static").iterdir() if p.suffix in STATIC_TYPES}
+        self.pickers = PickerCache(time.monotonic)
         self.requests: Histogram | None = None
         if context.metrics is not None:
             self.requests = Histogram(
@@ -197,7 +201,9 @@ class DeskBase:
                     token = (request.getCookie(COOKIE) or b"").decode("ascii", "replace")
                     policy, now = self.settings.sessions, self.context.now()
                     who, due = await self.context.pool.read(lambda s: sessions.look_up(s, token, policy=policy, now=now))
-                    if due:
+                    if due and who is not None:
+                        self._touch(who.token_hash, now)
+                    elif due:
                         who = await self.context.pool.run(lambda s: sessions.resolve(s, token, policy=policy, now=now))
                     if who is None:
                         if route.changes_state:
@@ -218,6 +224,13 @@ class DeskBase:
 
         guarded.__name__ = route.name
         return guarded
+
+    def _touch(self, hashed: str, now: datetime) -> None:
+        """The session's last_seen_at moves on in the next batched write: the request does not
+        wait for it (before, each operator's request every 30 s waited for a transaction of
+        its own). Lost only if the database is away, when the session may end sooner."""
+        written = self.context.pool.write(lambda s: sessions.touch(s, hashed, now))
+        written.addErrback(lambda f: log.warn("desk session not touched: {error}", error=f.getErrorMessage()))
 
     async def _audit_refusal(self, request: Req, who: SignedIn | None, route: Route, exc: HttpError) -> None:
         """A refused request (role, CSRF) is a security event: kept in the audit log. Its own
@@ -263,3 +276,13 @@ class DeskBase:
         """A page's reads on a reader thread: they do not queue behind writes (one writer
         on SQLite), and every desk process reads at once."""
         return await self.context.pool.read(work)
+
+    async def read_with_pickers(self, who: SignedIn, work: Callable[[Any], T]) -> tuple[T, Pickers]:
+        """`work` on a reader thread, and the category and department pickers in `who`'s
+        language (`agent_desk.pickers`): the choices are read in the same transaction only
+        when the kept ones are due."""
+        fresh = self.pickers.due()
+        result, choices = await self.context.pool.read(lambda s: (work(s), desk.choices(s) if fresh else None))
+        if choices is not None:
+            self.pickers.update(choices)
+        return result, self.pickers.get(who.language if who.language in self.envs else i18n.DEFAULT)

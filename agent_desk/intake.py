@@ -70,7 +70,6 @@ class IntakePages(DeskBase):
         days, tz, now = self.duplicate_days, self.tz, self.context.now()
 
         def work(s: Any) -> dict[str, Any]:
-            categories, departments = desk.choices(s)
             call = intake.call_info(s, who, typed.call) if typed.call.strip() else None
             category_id = int(typed.category) if typed.category.isdigit() else None
             duplicates = intake.find_duplicates(s, who, category_id=category_id, location=typed.location, days=days, now=now)
@@ -81,9 +80,9 @@ class IntakePages(DeskBase):
                     caller_cases = intake.find_cases(s, who, number, tz=tz, now=now)
                 except InvalidValue:
                     caller_cases = []
-            return {"categories": categories, "departments": departments, "call": call, "duplicates": duplicates, "caller_cases": caller_cases}
+            return {"call": call, "duplicates": duplicates, "caller_cases": caller_cases}
 
-        data = await self.context.pool.read(work)
+        data, pickers = await self.read_with_pickers(who, work)
         errors = dict(errors or {})
         call = data["call"]
         if typed.call.strip() and call is None:
@@ -91,7 +90,7 @@ class IntakePages(DeskBase):
         if first_open and call is not None:
             typed = dataclasses.replace(typed, caller=typed.caller or call.caller, caller_name=typed.caller_name or call.caller_name)
         typed = dataclasses.replace(typed, offered=",".join(d.row.number for d in data["duplicates"]))
-        return self.render(request, "new_ticket.html", who, status, values=typed, errors=errors, notice=notice, days=days, query=typed.caller or (call.caller if call else ""), **data)
+        return self.render(request, "new_ticket.html", who, status, values=typed, errors=errors, notice=notice, days=days, query=typed.caller or (call.caller if call else ""), pickers=pickers, **data)
 
     async def on_create_ticket(self, request: Req, who: SignedIn) -> bytes:
         form = self._intake_form(request)

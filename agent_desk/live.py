@@ -366,8 +366,8 @@ class LivePages(DeskBase):
         number = change.callerid_num if isinstance(change, AgentCalled) else ""
         uniqueid = change.uniqueid
 
-        def work(s: Any) -> caller_history.CallContext:
-            return caller_history.call_context(s, uniqueid, number)
+        def work(connection: Any) -> caller_history.CallContext:
+            return caller_history.call_context(connection, uniqueid, number)
 
         def publish(context: caller_history.CallContext) -> None:
             data = context.as_json() | {"wait_seconds": wait, "queue": context.queue or (skill_of(change.queue) or change.queue), "new_ticket": f"{self.base}/tickets/new?call={uniqueid}"}
@@ -381,7 +381,7 @@ class LivePages(DeskBase):
             log.warn("screen pop of {uniqueid}: call record unreadable ({error})", uniqueid=uniqueid, error=failure.getErrorMessage())
             publish(caller_history.CallContext(uniqueid, False, caller_history.stored_number(number), "", "", "", None, (), (), ()))
 
-        self.context.pool.read(work).addCallbacks(publish, failed)
+        self.context.pool.lookup(work).addCallbacks(publish, failed)
 
     def _waited(self, queue: str, uniqueid: str) -> int | None:
         caller = self.context.ami.model.caller(queue, uniqueid) if self.context.ami is not None else None

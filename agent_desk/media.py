@@ -9,6 +9,7 @@ Content-Disposition and a sandboxing CSP, so no upload is ever rendered as a pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,14 +68,21 @@ class MediaPages(DeskBase):
         pool = self.context.pool
         return deferToThreadPool(pool.reactor, pool.readers, fn, *args)
 
-    async def ticket_media(self, who: SignedIn, number: str) -> MediaPart:
-        """What `media_part.html` shows on the ticket page."""
-        places, limits = self.places, self._config.tickets
-        found: media.TicketMedia | None = None
-        try:
-            found = await self.context.pool.read(lambda s: media.ticket_media(s, who, number, places))
-        except TicketNotFound:
-            pass
+    def media_reader(self, who: SignedIn, number: str) -> Callable[[Any], media.TicketMedia | None]:
+        """The ticket's media as a read on the pool's thread (None: no such ticket for `who`):
+        the ticket page reads it in its own transaction (one round of the pool fewer)."""
+        places = self.places
+
+        def work(s: Any) -> media.TicketMedia | None:
+            try:
+                return media.ticket_media(s, who, number, places)
+            except TicketNotFound:
+                return None
+
+        return work
+
+    def media_part(self, found: media.TicketMedia | None) -> MediaPart:
+        limits = self._config.tickets
         return MediaPart(found, limits.photo_max_count, limits.photo_max_bytes)
 
     # -- recordings

@@ -282,6 +282,8 @@ class Case:
     #: The deadline a dispatch now would set, shown beside the dispatch button.
     dispatch_deadline: datetime | None
     default_department_id: int | None
+    #: The case's category (the register form's picker selects it).
+    category_id: int | None = None
 
 
 def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, now: datetime | None = None) -> Case:
@@ -315,7 +317,7 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
         default_department = services._default_department(session, t, None)
     limit = TimeLimit.parse(t.time_limit) if t.time_limit else None
     limit_label = (limit.label("zh"), limit.label("en")) if limit is not None else ("", "")
-    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department)
+    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department, t.category_id)
 
 
 def _set_deadline(e: TicketEvent) -> datetime | None:

@@ -16,8 +16,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit, users
@@ -83,16 +84,9 @@ def login(session: Session, username: str, password: str, *, address: str, polic
     return LoginResult(token=token, user=_signed_in(session, user, row))
 
 
-def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> tuple[SignedIn | None, bool]:
-    """Read-only: the signed-in user, and whether a write is due (last_seen_at to move on, or
-    the session to end), in which case the caller runs `resolve`. Most requests need no write,
-    so they do not queue behind the writer (one thread on SQLite). Every desk request runs
-    this, so it is one Core query (a row per role) rather than four ORM loads."""
-    if not token:
-        return None, False
-    now = now or utcnow()
+def _look_up_query() -> Select[Any]:
     sessions_t, users_t, settings_t, roles_t = DeskSession.__table__, User.__table__, UserSetting.__table__, UserRole.__table__
-    query = (
+    return (
         select(
             sessions_t.c.last_seen_at,
             sessions_t.c.csrf_token,
@@ -106,13 +100,29 @@ def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: 
             roles_t.c.role,
         )
         .select_from(sessions_t.join(users_t, users_t.c.id == sessions_t.c.user_id).outerjoin(settings_t, settings_t.c.user_id == users_t.c.id).outerjoin(roles_t, roles_t.c.user_id == users_t.c.id))
-        .where(sessions_t.c.token_hash == token_hash(token))
+        .where(sessions_t.c.token_hash == bindparam("token_hash"))
     )
-    rows = session.connection().execute(query).all()
+
+
+#: Built once: every desk request runs it, and building the statement (and its cache key)
+#: per request took more of the GIL, which the reactor shares, than running it.
+_LOOK_UP = _look_up_query()
+
+
+def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> tuple[SignedIn | None, bool]:
+    """Read-only: the signed-in user, and whether a write is due. With a user, the write is
+    only last_seen_at moving on (`touch`, which nobody need wait for); without one, the
+    session may have to end, and the caller runs `resolve`. Most requests need no write, so
+    they do not queue behind the writer (one thread on SQLite). Every desk request runs
+    this, so it is one Core query (a row per role) rather than four ORM loads."""
+    if not token:
+        return None, False
+    now = now or utcnow()
+    rows = session.connection().execute(_LOOK_UP, {"token_hash": token_hash(token)}).all()
     if not rows:
         return None, False
     first = rows[0]
-    if not first.active or first.last_seen_at + policy.idle < now or now - first.last_seen_at >= policy.touch_every:
+    if not first.active or first.last_seen_at + policy.idle < now:
         return None, True
     signed_in = SignedIn(
         user_id=first.id,
@@ -125,7 +135,22 @@ def look_up(session: Session, token: str | None, *, policy: SessionPolicy, now: 
         language=first.language or DEFAULT_LANGUAGE,
         token_hash=token_hash(token),
     )
-    return signed_in, False
+    return signed_in, now - first.last_seen_at >= policy.touch_every
+
+
+def _touch_statement() -> Update:
+    table = cast(Table, DeskSession.__table__)
+    return update(table).where(table.c.token_hash == bindparam("hashed"), table.c.last_seen_at < bindparam("now")).values(last_seen_at=bindparam("now"))
+
+
+#: A Core UPDATE built once: the ORM's bulk update evaluated it against the session's objects.
+_TOUCH = _touch_statement()
+
+
+def touch(session: Session, hashed: str, now: datetime) -> None:
+    """The session was used at `now` (`look_up` said the write is due). A plain UPDATE, so
+    that many requests' touches go in one batched transaction (`DatabasePool.write`)."""
+    session.connection().execute(_TOUCH, {"hashed": hashed, "now": now})
 
 
 def resolve(session: Session, token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> SignedIn | None:
