@@ -181,8 +181,8 @@ class ReportPages(DeskBase):
         return reports.Report(filters, filters.period_of(tz), tickets, *calls)
 
     async def _trend(self, filters: reports.ReportFilters) -> reports.Trend:
-        """The trend's buckets in two halves on two reader threads (a bucket is one query of
-        its own), the call figures with the first half."""
+        """The trend's buckets in two halves on two reader threads (each half one statement,
+        `reports.trend_case_figures`), the call figures with the first half."""
         tz, now, read = self.tz, self.context.now(), self.context.pool.read
         buckets = reports.trend_periods(filters, tz)
         first, second = buckets[: (len(buckets) + 1) // 2], buckets[(len(buckets) + 1) // 2 :]
