@@ -224,8 +224,8 @@ def hashed_groups(session: Session) -> None:
 
 
 def trend_case_figures(session: Session, buckets: Sequence[Period], now: datetime) -> tuple[TicketReport, ...]:
-    """The overall case figures per bucket: one statement for the buckets (they follow each
-    other without a gap), `kpi.ticket_kpi_series`."""
+    """The overall case figures per bucket (`kpi.ticket_kpi_series`: days in one statement,
+    months one statement each)."""
     without_jit(session)
     hashed_groups(session)
     return kpi.ticket_kpi_series(session, buckets, now=now)

@@ -758,6 +758,11 @@ def _series_statement(count: int) -> tuple[Select[Any], tuple[str, ...]]:
     return select(pairs.c.bucket, *columns).group_by(pairs.c.bucket), tuple(label for label, _ in terms)
 
 
+#: The longest period `ticket_kpi_series` counts in one statement with its neighbours: a day
+#: (25 hours, for the day a daylight-saving clock goes back).
+_DAY = timedelta(hours=25)
+
+
 def _series(session: Session, periods: Sequence[Period], now: datetime | None) -> tuple[TicketReport, ...]:
     """`ticket_kpis` overall for each of `periods`, which follow each other without a gap,
     in one statement (`_series_statement`)."""
@@ -804,12 +809,15 @@ def ticket_kpis(session: Session, period: Period, *, by: GroupBy | None = None, 
 
 def ticket_kpi_series(session: Session, periods: Iterable[Period], *, by: GroupBy | None = None, now: datetime | None = None) -> tuple[TicketReport, ...]:
     """`ticket_kpis` for each period (e.g. `month_series(2026, 1, 12)`, or a month's days for
-    a trend). Ungrouped periods that follow each other without a gap are counted in one
-    statement (`_series_statement`); otherwise each period is one run of `ticket_kpis`'s
-    statement. (One statement joining a derived table of the periods was planned as a range
-    scan per period, slower than this.)"""
+    a trend). Ungrouped days that follow each other without a gap are counted in one statement
+    (`_series_statement`); otherwise each period is one run of `ticket_kpis`'s statement.
+
+    Measured at 1 M tickets on PostgreSQL: 14 days in one statement 74 ms against 95 ms a day
+    at a time, 7 days 29 against 37 ms; but 3 months 244 against 129 ms, as a ticket is paired
+    with most months of a range and the per-period statements are few. (One statement joining
+    a derived table of the periods was planned as a range scan per period, slower still.)"""
     periods = tuple(periods)
-    if by is None and len(periods) > 1 and all(a.end == b.start for a, b in itertools.pairwise(periods)):
+    if by is None and len(periods) > 1 and all(a.end == b.start for a, b in itertools.pairwise(periods)) and all(p.end - p.start <= _DAY for p in periods):
         return _series(session, periods, now)
     return tuple(ticket_kpis(session, p, by=by, now=now) for p in periods)
 
