@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 
 from hotline.reports import report as reports
 from hotline.storage.db import Database
-from hotline.storage.models import Category, CategoryKind, Department, Ticket, TicketEvent, TicketSource, TicketStatus, User
+from hotline.storage.models import Call, CallDisposition, Category, CategoryKind, Department, Ticket, TicketEvent, TicketSource, TicketStatus, User
 from hotline.tickets import kpi, services
 from hotline.tickets.kpi import Period, Ratio, TicketKpis
 from hotline.tickets.workflow import Action
@@ -239,3 +239,37 @@ def test_the_trend_gives_each_days_figures(database: Database, generated: dict[s
                 series = reports.trend_case_figures(s, buckets, now)
                 assert [r.period for r in series] == list(buckets)
                 assert [_fast(r) for r in series] == [_direct(s, b, None, now) for b in buckets], (args, now)
+
+
+def test_the_call_figures_in_one_pass_are_the_two_functions(database: Database, generated: dict[str, Any]) -> None:
+    """A report's call half (`kpi.call_kpis_with_operators`, one pass grouped by queue,
+    disposition and seat) equals `call_kpis` and `call_kpis_by_operator` run apart, for 300
+    random calls (every disposition, in and out, queued or not, seats with and without an
+    account, waits and talk times recorded or not), random periods and thresholds."""
+    rnd = random.Random(4)
+    users = generated["users"]
+    rows = [
+        {
+            "uniqueid": f"u{i}",
+            "direction": rnd.choice(["in", "in", "in", "out"]),
+            "started_at": _instant(rnd),
+            "disposition": rnd.choice(list(CallDisposition)),
+            "queue": rnd.choice(["", "12319", "consult"]),
+            "agent_user_id": rnd.choice([None, *users]),
+            "agent_interface": rnd.choice(["", "PJSIP/1001", "PJSIP/1002"]),
+            "wait_seconds": rnd.choice([None, rnd.randrange(40)]),
+            "talk_seconds": rnd.choice([None, rnd.randrange(600)]),
+        }
+        for i in range(300)
+    ]
+    with database.transaction() as s:
+        s.execute(insert(Call), rows)
+    seen = 0
+    with database.transaction() as s:
+        for _ in range(30):
+            period, threshold = _random_period(rnd), rnd.choice([0, 10, 15, 30])
+            queues, operators = kpi.call_kpis_with_operators(s, period, threshold_seconds=threshold)
+            assert queues == kpi.call_kpis(s, period, threshold_seconds=threshold)
+            assert operators == kpi.call_kpis_by_operator(s, period, threshold_seconds=threshold)
+            seen += queues.overall.offered + queues.not_queued + sum(o.kpis.answered for o in operators)
+    assert seen > 300, "the periods counted calls"

@@ -201,10 +201,9 @@ def case_figures(session: Session, filters: ReportFilters, tz: tzinfo, now: date
 
 
 def call_figures(session: Session, filters: ReportFilters, tz: tzinfo) -> tuple[CallReport, tuple[OperatorCallKpis, ...]]:
-    """The call figures per queue and per operator: two aggregate queries."""
+    """The call figures per queue and per operator: one aggregate query."""
     without_jit(session)
-    period = filters.period_of(tz)
-    return kpi.call_kpis(session, period, threshold_seconds=filters.threshold_seconds), kpi.call_kpis_by_operator(session, period, threshold_seconds=filters.threshold_seconds)
+    return kpi.call_kpis_with_operators(session, filters.period_of(tz), threshold_seconds=filters.threshold_seconds)
 
 
 def build_report(session: Session, filters: ReportFilters, tz: tzinfo, now: datetime) -> Report:
