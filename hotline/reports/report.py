@@ -203,6 +203,7 @@ def case_figures(session: Session, filters: ReportFilters, tz: tzinfo, now: date
 def call_figures(session: Session, filters: ReportFilters, tz: tzinfo) -> tuple[CallReport, tuple[OperatorCallKpis, ...]]:
     """The call figures per queue and per operator: one aggregate query."""
     without_jit(session)
+    hashed_groups(session)
     return kpi.call_kpis_with_operators(session, filters.period_of(tz), threshold_seconds=filters.threshold_seconds)
 
 
@@ -213,11 +214,13 @@ def build_report(session: Session, filters: ReportFilters, tz: tzinfo, now: date
 
 
 def hashed_groups(session: Session) -> None:
-    """On PostgreSQL, no sorting for this transaction's grouping: the trend's statement
-    (`kpi.ticket_kpi_series`) groups ~60,000 (ticket, day) pairs of a month into at most 62
-    buckets; the planner, expecting a few thousand, sorted them (on disk, past work_mem), where
-    hashing the few buckets took a quarter less time (measured at 1 M tickets). SET LOCAL ends
-    with the transaction."""
+    """On PostgreSQL, no sorting for this transaction's grouping, where the planner misjudges
+    the groups: the trend's statement (`kpi.ticket_kpi_series`) groups ~60,000 (ticket, day)
+    pairs of a month into at most 62 days, and the calls' (`kpi.call_kpis_with_operators`) a
+    quarter's 63,000 calls into ~100 (queue, disposition, seat) groups, which the planner took
+    for 46,000. It sorted them on disk (past work_mem); hashing took a quarter (trend) and half
+    (calls: 137 → 74 ms) less time at 1 M tickets and calls. SET LOCAL ends with the
+    transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL enable_sort = off"))
 

@@ -1101,7 +1101,7 @@ def _per_operator(session: Session, threshold_seconds: int, rows: Iterable[Any])
 def _call_detail_statement() -> Select[Any]:
     """`call_kpis_with_operators`'s query: `_call_columns` per queue, disposition and seat."""
     keys = (Call.queue, Call.disposition, Call.agent_user_id, Call.agent_interface)
-    return select(*keys, func.count().label("calls"), *_call_columns(_THRESHOLD)).where(Call.direction == "in", _in(Call.started_at, _BOUND)).group_by(*keys).order_by(Call.queue)
+    return select(*keys, func.count().label("calls"), *_call_columns(_THRESHOLD)).where(Call.direction == "in", _in(Call.started_at, _BOUND)).group_by(*keys)
 
 
 def call_kpis_with_operators(session: Session, period: Period, *, threshold_seconds: int = CALL_SERVICE_LEVEL_SECONDS) -> tuple[CallReport, tuple[OperatorCallKpis, ...]]:
@@ -1112,6 +1112,8 @@ def call_kpis_with_operators(session: Session, period: Period, *, threshold_seco
     report's call half reads the calls once instead of twice."""
     if threshold_seconds < 0:
         raise ValueError(f"threshold_seconds must be >= 0, got {threshold_seconds}")
-    rows = session.execute(_call_detail_statement(), {"w_start": period.start, "w_end": period.end, "sl": threshold_seconds}).all()
+    # In `call_kpis`'s order of queues (its ORDER BY; queue names are plain ASCII): no ORDER BY
+    # here, so that PostgreSQL can hash the ~100 groups instead of sorting the calls.
+    rows = sorted(session.execute(_call_detail_statement(), {"w_start": period.start, "w_end": period.end, "sl": threshold_seconds}), key=lambda row: row.queue or "")
     answered = [row for row in rows if row.queue and row.disposition == CallDisposition.ANSWERED]
     return _per_queue(period, threshold_seconds, rows), _per_operator(session, threshold_seconds, answered)
