@@ -741,7 +741,7 @@ def _series_statement(count: int) -> tuple[Select[Any], tuple[str, ...]]:
         k = tickets.c[f"k_{column.name}"]
         # Each (ticket, bucket) once: an earlier timestamp in the same bucket already paired them.
         first = [k.is_distinct_from(tickets.c[f"k_{earlier.name}"]) for earlier in touching[:n]]
-        arms.append(select(k.label("bucket"), *tickets.c).where(k >= 0, k < count, *first))
+        arms.append(select(k.label("bucket"), *tickets.c).where(k >= 0, k < bindparam("buckets", type_=Integer()), *first))
     pairs = union_all(*arms).subquery("pairs")
 
     def rewrite(element: Any, **_: Any) -> Any:
@@ -759,6 +759,13 @@ def _series_statement(count: int) -> tuple[Select[Any], tuple[str, ...]]:
     return select(pairs.c.bucket, *columns).group_by(pairs.c.bucket), tuple(label for label, _ in terms)
 
 
+def _padded(count: int) -> int:
+    """The number of buckets a statement for `count` periods is built for: 16, 32, 64 …, so
+    that a few statements serve every count (building and compiling one takes ~60 ms; a
+    statement per count made each new length of trend pay it)."""
+    return max(16, 1 << (count - 1).bit_length())
+
+
 #: The longest period `ticket_kpi_series` counts in one statement with its neighbours: a day
 #: (25 hours, for the day a daylight-saving clock goes back).
 _DAY = timedelta(hours=25)
@@ -770,9 +777,12 @@ def _series(session: Session, periods: Sequence[Period], now: datetime | None) -
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    stmt, labels = _series_statement(len(periods))
+    stmt, labels = _series_statement(_padded(len(periods)))
     parameters: dict[str, Any] = {f"b{k}": p.start for k, p in enumerate(periods)}
-    parameters |= {f"b{len(periods)}": periods[-1].end, "w_now": now, "w_due_end": min(periods[-1].end, now)}
+    # The bounds past the last period repeat its end: a timestamp at or after it gets an index
+    # of at least len(periods), which compares with every real bucket as len(periods) would.
+    parameters |= {f"b{k}": periods[-1].end for k in range(len(periods), _padded(len(periods)) + 1)}
+    parameters |= {"buckets": len(periods), "w_now": now, "w_due_end": min(periods[-1].end, now)}
     found = {int(row.bucket): row._mapping for row in session.execute(stmt, parameters)}
     empty = dict.fromkeys(labels, 0)
     return tuple(TicketReport(p, None, _kpis(OVERALL, found.get(i, empty))) for i, p in enumerate(periods))
@@ -1036,7 +1046,10 @@ def call_kpis_per_period(session: Session, periods: Sequence[Period], *, thresho
     parameters: dict[str, Any] = {"w_start": min(p.start for p in periods), "w_end": max(p.end for p in periods), "sl": threshold_seconds}
     for i, p in enumerate(periods):
         parameters |= {f"s{i}": p.start, f"e{i}": p.end}
-    rows = session.execute(_call_period_statement(len(periods)), parameters)
+    # Padded with empty periods [end, end), which no call is in (see `_padded`).
+    for i in range(len(periods), _padded(len(periods))):
+        parameters |= {f"s{i}": parameters["w_end"], f"e{i}": parameters["w_end"]}
+    rows = session.execute(_call_period_statement(_padded(len(periods))), parameters)
     found = {int(row.period_index): {name: int(row._mapping[name]) for name in _CALL_COUNTS} for row in rows}
     empty = dict.fromkeys(_CALL_COUNTS, 0)
     return tuple(_call_kpis(None, threshold_seconds, found.get(i, empty)) for i in range(len(periods)))
