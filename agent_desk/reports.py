@@ -181,16 +181,18 @@ class ReportPages(DeskBase):
         return reports.Report(filters, filters.period_of(tz), tickets, *calls)
 
     async def _trend(self, filters: reports.ReportFilters) -> reports.Trend:
-        """The trend's buckets in two halves on two reader threads (a bucket is one query of
-        its own), the call figures with the first half."""
+        """The trend's buckets in two halves on two reader threads (`reports.trend_case_figures`:
+        days one statement per half, months one per month), the call figures with the second
+        half, the smaller one when the count is odd (a quarter's three months: two, then one
+        with the calls)."""
         tz, now, read = self.tz, self.context.now(), self.context.pool.read
         buckets = reports.trend_periods(filters, tz)
         first, second = buckets[: (len(buckets) + 1) // 2], buckets[(len(buckets) + 1) // 2 :]
 
-        def first_half(s: Any) -> tuple[tuple[kpi.TicketReport, ...], tuple[kpi.CallKpis, ...]]:
-            return reports.trend_case_figures(s, first, now), reports.trend_call_figures(s, buckets, filters.threshold_seconds)
+        def second_half(s: Any) -> tuple[tuple[kpi.TicketReport, ...], tuple[kpi.CallKpis, ...]]:
+            return reports.trend_case_figures(s, second, now), reports.trend_call_figures(s, buckets, filters.threshold_seconds)
 
-        (early, calls), late = await _both(read(first_half), read(lambda s: reports.trend_case_figures(s, second, now)))
+        early, (late, calls) = await _both(read(lambda s: reports.trend_case_figures(s, first, now)), read(second_half))
         return reports.Trend(filters, filters.period_of(tz), buckets, early + late, calls)
 
     def _export_links(self, filters: reports.ReportFilters) -> dict[str, str]:

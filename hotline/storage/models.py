@@ -339,6 +339,10 @@ class Ticket(Base):
     callback_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str] = mapped_column(Text, default="")
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    #: The desk user of the first intake move in the history (`INTAKE_WHERE`), whom the reports
+    #: per operator count the ticket for. Written only by the database (migration 0015's
+    #: trigger on ticket_events); an object loaded before that move still shows the old value.
+    intake_user_id: Mapped[int | None] = mapped_column(Integer)
     #: Optimistic lock: two operators moving the same ticket cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
