@@ -193,8 +193,8 @@ def search(session: Session, who: SignedIn, filters: Filters, *, tz: ZoneInfo, n
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
     tickets = session.scalars(select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
-    names = _names(session)
-    return Page([_row(who, t, names, now) for t in tickets], total, page, pages)
+    names = Names(session)
+    return Page([ticket_row(who, t, names, now) for t in tickets], total, page, pages)
 
 
 class Names:
@@ -221,11 +221,7 @@ class Names:
         return {i: shown or username for i, shown, username in self._session.execute(select(table.c.id, table.c.display_name, table.c.username))}
 
 
-def _names(session: Session) -> Names:
-    return Names(session)
-
-
-def _row(who: SignedIn, t: Ticket, names: Names, now: datetime) -> Row:
+def ticket_row(who: SignedIn, t: Ticket, names: Names, now: datetime) -> Row:
     return Row(
         number=t.number,
         status=t.status.value,
@@ -288,8 +284,8 @@ class Case:
 
 def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, now: datetime | None = None) -> Case:
     now = now or utcnow()
-    t = _visible(session, who, number)
-    names = _names(session)
+    t = visible_ticket(session, who, number)
+    names = Names(session)
     steps = [
         Step(
             e.at,
@@ -317,7 +313,7 @@ def case(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, 
         default_department = services._default_department(session, t, None)
     limit = TimeLimit.parse(t.time_limit) if t.time_limit else None
     limit_label = (limit.label("zh"), limit.label("en")) if limit is not None else ("", "")
-    return Case(_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department, t.category_id)
+    return Case(ticket_row(who, t, names, now), t.version, t.caller_name, t.resolution, limit_label, steps, calls, actions, deadline, default_department, t.category_id)
 
 
 def _set_deadline(e: TicketEvent) -> datetime | None:
@@ -344,7 +340,7 @@ def move(
     user may not see the case, or the workflow's own error. Audited in the same transaction."""
     if not may(who, action) or action == REQUEST_EXTENSION:
         raise Forbidden(f"your role may not {action} a ticket", code="forbidden_action", action=action[:32])
-    t = _visible(session, who, number)
+    t = visible_ticket(session, who, number)
     actor = Actor.user(who.user_id, who.username)
     t = services.apply(
         session, policy, t, action, actor=actor, expected_version=expected_version, reason=reason or None,
@@ -375,7 +371,10 @@ def choices(session: Session) -> tuple[list[Choice], list[Choice]]:
     return found[0], found[1]
 
 
-def _visible(session: Session, who: SignedIn, number: str) -> Ticket:
+def visible_ticket(session: Session, who: SignedIn, number: str) -> Ticket:
+    """The ticket numbered `number` if `who` may see it (department staff: their own
+    department's); TicketNotFound otherwise, the same for both, so a number outside the
+    scope reveals nothing."""
     t = session.scalars(select(Ticket).where(Ticket.number == number)).first()
     visible = scope(who)
     if t is None or (visible is not None and t.department_id != visible):

@@ -23,7 +23,7 @@ from hotline import audit, phone
 from hotline.storage.models import Call, CallEvent, Category, Ticket, TicketEvent, TicketReporter, TicketSource, TicketStatus, Urgency, utcnow
 from hotline.tickets import services
 from hotline.tickets.addresses import THRESHOLD, Place, similarity
-from hotline.tickets.desk import CREATORS, Forbidden, Names, Row, _names, _row, _visible, scope, shown_number
+from hotline.tickets.desk import CREATORS, Forbidden, Names, Row, scope, shown_number, ticket_row, visible_ticket
 from hotline.tickets.services import Actor, TicketPolicy
 from hotline.tickets.workflow import FINISHED, Action, InvalidValue
 from hotline.users import SignedIn
@@ -222,9 +222,9 @@ def find_duplicates(
     close = sorted(((s, t) for s, t in scored if s >= THRESHOLD), key=lambda p: (-p[0], -p[1].created_at.timestamp()))[:limit]
     if not close:
         return []
-    names = _names(session)
+    names = Names(session)
     counts = citizen_counts(session, [t for _, t in close])
-    return [Duplicate(_row(who, t, names, now), counts[t.id], round(score, 2)) for score, t in close]
+    return [Duplicate(ticket_row(who, t, names, now), counts[t.id], round(score, 2)) for score, t in close]
 
 
 def citizen_counts(session: Session, tickets: Collection[Ticket]) -> dict[int, int]:
@@ -295,7 +295,7 @@ def link_reporter(session: Session, policy: TicketPolicy, who: SignedIn, number:
     if not who.roles & CREATORS:
         raise Forbidden("your role may not add a caller to a ticket")
     now = now or utcnow()
-    t = _visible(session, who, number.strip())
+    t = visible_ticket(session, who, number.strip())
     errors: dict[str, str] = {}
     if t.status in FINISHED:
         errors["ticket"] = "This case is already finished; open a new ticket instead."
@@ -341,8 +341,8 @@ class Reporters:
 
 def reporters(session: Session, who: SignedIn, number: str) -> Reporters:
     """Who reported the case: the first caller, then everyone added at intake since."""
-    t = _visible(session, who, number.strip())
-    names = _names(session)
+    t = visible_ticket(session, who, number.strip())
+    names = Names(session)
     first_event = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.seq).limit(1)).first()
     first_call = session.get(Call, t.call_id) if t.call_id is not None else None
     rows = [
@@ -405,12 +405,12 @@ def find_cases(session: Session, who: SignedIn, query: str, *, tz: ZoneInfo, now
     if visible is not None:
         found = [(t, by) for t, by in found if t.department_id == visible]
     found.sort(key=lambda p: (p[0].status in FINISHED, -p[0].created_at.timestamp()))
-    names = _names(session)
+    names = Names(session)
     return [_found(session, who, t, by, names, tz, now) for t, by in found[:limit]]
 
 
 def _found(session: Session, who: SignedIn, t: Ticket, by: str, names: Names, tz: ZoneInfo, now: datetime) -> Found:
-    return Found(_row(who, t, names, now), by, read_out(session, t, names, tz, now))
+    return Found(ticket_row(who, t, names, now), by, read_out(session, t, names, tz, now))
 
 
 def spoken_time(moment: datetime | None, tz: ZoneInfo, language: str, now: datetime) -> str:

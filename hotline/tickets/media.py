@@ -135,7 +135,7 @@ class TicketMedia:
 def ticket_media(session: Session, who: SignedIn, number: str, places: Places) -> TicketMedia:
     """What the ticket page shows of the recordings and photos. Checks each file exists, so the
     page can say one is missing instead of offering a player that stays silent."""
-    t = desk._visible(session, who, number)
+    t = desk.visible_ticket(session, who, number)
     recordings = []
     calls = _calls(session, t)
     rows = list(session.scalars(select(Recording).where(or_(Recording.ticket_id == t.id, Recording.call_id.in_([c.id for c in calls]))).order_by(Recording.created_at, Recording.id)))
@@ -153,7 +153,7 @@ def ticket_media(session: Session, who: SignedIn, number: str, places: Places) -
         photos.setdefault(a.event_id, []).append(PhotoView(a.id, a.original_name, a.content_type, a.size_bytes, available))
     reports = []
     if photos:
-        names = desk._names(session)
+        names = desk.Names(session)
         for e in session.scalars(select(TicketEvent).where(TicketEvent.id.in_([k for k in photos if k is not None])).order_by(TicketEvent.seq)):
             reports.append(Report(e.at, e.action, names.users.get(e.actor_user_id or 0, e.actor), e.note, photos[e.id]))
     return TicketMedia(recordings, t.transcript, reports)
@@ -196,7 +196,7 @@ class ServedFile:
 def recording_file(session: Session, who: SignedIn, number: str, name: str, places: Places) -> ServedFile:
     """The file behind the ticket's recording `name` ('r<id>' or 'c<id>'), confined to the
     recording directories. TicketNotFound or MediaNotFound otherwise."""
-    t = desk._visible(session, who, number)
+    t = desk.visible_ticket(session, who, number)
     ident = name[1:]
     if len(name) < 2 or not ident.isdigit() or len(ident) > 12:
         raise MediaNotFound(name[:32])
@@ -220,7 +220,7 @@ def recording_file(session: Session, who: SignedIn, number: str, name: str, plac
 
 
 def photo_file(session: Session, who: SignedIn, number: str, attachment_id: int, places: Places) -> ServedFile:
-    t = desk._visible(session, who, number)
+    t = desk.visible_ticket(session, who, number)
     a = session.get(Attachment, attachment_id)
     if a is None or a.ticket_id != t.id:
         raise MediaNotFound(str(attachment_id))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hotline import audit
 from hotline.storage.models import Assignment, ExtensionRequest, Role, Ticket, TicketStatus, Urge, Urgency, utcnow
 from hotline.tickets import services
-from hotline.tickets.desk import REQUEST_EXTENSION, Filters, Forbidden, Names, _names, _visible, may, scope
+from hotline.tickets.desk import REQUEST_EXTENSION, Filters, Forbidden, Names, may, scope, visible_ticket
 from hotline.tickets.services import Actor, TicketPolicy
 from hotline.tickets.workflow import Action, InvalidValue
 from hotline.users import SignedIn
@@ -189,7 +189,7 @@ def board(session: Session, who: SignedIn, filters: BoardFilters, *, policy: Tic
     if filters.urgency is not None:
         conditions.append(Ticket.urgency == filters.urgency)
     tickets = list(session.scalars(select(Ticket).where(*conditions).order_by(Ticket.deadline_at)))
-    names = _names(session)
+    names = Names(session)
     ids = [t.id for t in tickets]
     urges = _current_urges(session, ids)
     pending = requests(session, who, status=PENDING, department_id=filters.department_id)
@@ -252,7 +252,7 @@ def urge(session: Session, policy: TicketPolicy, who: SignedIn, number: str, *, 
     if not who.roles & URGERS:
         raise Forbidden("your role may not urge a department")
     now = now or utcnow()
-    t = _visible(session, who, number)
+    t = visible_ticket(session, who, number)
     note = note.strip()
     if t.status is not TicketStatus.DISPATCHED or t.department_id is None:
         raise InvalidValue(f"ticket {t.number}: only a case a department holds (dispatched) can be urged")
@@ -273,8 +273,8 @@ def urge(session: Session, policy: TicketPolicy, who: SignedIn, number: str, *, 
 
 
 def urges(session: Session, who: SignedIn, number: str) -> list[UrgeView]:
-    t = _visible(session, who, number)
-    return _urge_views(session, t, _names(session))
+    t = visible_ticket(session, who, number)
+    return _urge_views(session, t, Names(session))
 
 
 def _urge_views(session: Session, t: Ticket, names: Names) -> list[UrgeView]:
@@ -340,7 +340,7 @@ def request_extension(session: Session, policy: TicketPolicy, who: SignedIn, num
     if not may(who, REQUEST_EXTENSION):
         raise Forbidden("your role may not request an extension")
     now = now or utcnow()
-    t = _visible(session, who, number)
+    t = visible_ticket(session, who, number)
     reason = reason.strip()
     if t.status is not TicketStatus.DISPATCHED or t.deadline_at is None or t.department_id is None:
         raise InvalidValue(f"ticket {t.number}: an extension can only be requested while your department holds the case")
@@ -388,7 +388,7 @@ def decide_extension(session: Session, policy: TicketPolicy, who: SignedIn, numb
     if not may(who, Action.EXTEND):
         raise Forbidden("your role may not decide an extension request")
     now = now or utcnow()
-    t = _visible(session, who, number)
+    t = visible_ticket(session, who, number)
     note = note.strip()
     row = session.get(ExtensionRequest, request_id)
     if row is None or row.ticket_id != t.id:
@@ -449,7 +449,7 @@ def requests(session: Session, who: SignedIn, *, status: str | None = None, tick
         .order_by(*order)
         .limit(limit)
     )
-    names = _names(session)
+    names = Names(session)
     return [_request_view(r, number, names, ended_at is None) for r, number, ended_at in session.execute(stmt)]
 
 
@@ -488,8 +488,8 @@ class Panel:
 
 def panel(session: Session, who: SignedIn, number: str, *, policy: TicketPolicy, now: datetime | None = None) -> Panel:
     now = now or utcnow()
-    t = _visible(session, who, number)
-    names = _names(session)
+    t = visible_ticket(session, who, number)
+    names = Names(session)
     dispatched = t.status is TicketStatus.DISPATCHED and t.deadline_at is not None
     left = remaining(policy.calendar, now, t.deadline_at, t.time_limit) if dispatched and t.deadline_at is not None else None
     views = requests(session, who, ticket_id=t.id)
@@ -551,7 +551,7 @@ def reworked(
     if until is not None:
         stmt = stmt.where(rounds.c.last_at < datetime.combine(until + timedelta(days=1), time(), tz))
     stmt = stmt.order_by((rounds.c.reworks + rounds.c.reopens).desc(), rounds.c.last_at.desc(), Ticket.id).limit(limit)
-    names = _names(session)
+    names = Names(session)
     return [
         ReworkedRow(
             t.number,
@@ -635,7 +635,7 @@ def daily_summary(session: Session, who: SignedIn, day: date, *, tz: Any, now: d
     for status in (APPROVED, REFUSED):
         tally(f"extensions_{status}", ExtensionRequest.department_id, ExtensionRequest.status == status, ExtensionRequest.decided_at >= start, ExtensionRequest.decided_at < end)
     tally("reworked", Assignment.department_id, Assignment.reason.in_(("rework", "reopen")), Assignment.dispatched_at >= start, Assignment.dispatched_at < end)
-    names = _names(session)
+    names = Names(session)
     groups = sorted({g for c in counts.values() for g in c}, key=lambda g: (g is None, names.departments.get(g or 0, ("", ""))[0], g or 0))
     keys = [k for k, _, _ in DAILY_FIGURES]
     rows = [SummaryRow(g, names.departments.get(g, ("", "")) if g is not None else ("未派遣", "not dispatched"), {k: counts[k].get(g, 0) for k in keys}) for g in groups]
