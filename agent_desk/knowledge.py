@@ -10,7 +10,6 @@ database pool (jieba's dictionary loads there at the first search) and renders.
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import urlencode
 
 from agent_desk.base import DeskBase, HttpError, Req
@@ -63,17 +62,12 @@ class KnowledgePages(DeskBase):
     async def on_knowledge_form(self, request: Req, who: SignedIn, *, form: knowledge.AnswerForm | None = None, errors: dict[str, str] | None = None, status: int = 200) -> bytes:
         answer_id = self._answer_id(request, required=False)
 
-        def work(s: Any) -> dict[str, Any]:
-            entry = knowledge.get(s, answer_id) if answer_id is not None else None
-            categories, _ = desk.choices(s)
-            return {"entry": entry, "categories": categories}
-
         try:
-            data = await self.context.pool.read(work)
+            entry, pickers = await self.read_with_pickers(who, lambda s: knowledge.get(s, answer_id) if answer_id is not None else None)
         except knowledge.AnswerNotFound:
             raise HttpError(404, N_("Not found"), N_("There is no such answer in the knowledge base.")) from None
-        values = form or (knowledge.AnswerForm.of(data["entry"]) if data["entry"] else knowledge.AnswerForm())
-        return self.render(request, "knowledge_form.html", who, status, values=values, errors=errors or {}, answer_id=answer_id, **data)
+        values = form or (knowledge.AnswerForm.of(entry) if entry else knowledge.AnswerForm())
+        return self.render(request, "knowledge_form.html", who, status, values=values, errors=errors or {}, answer_id=answer_id, entry=entry, pickers=pickers)
 
     async def on_knowledge_save(self, request: Req, who: SignedIn) -> bytes:
         answer_id = self._answer_id(request, required=False)

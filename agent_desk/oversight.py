@@ -33,13 +33,10 @@ class OversightPages(DeskBase):
             raise HttpError(400, N_("Bad filter"), str(exc)) from None
         policy, now = self.context.policy, self.context.now()
 
-        def work(s: Any) -> tuple[oversight.Board, Any, Any]:
-            return (oversight.board(s, who, filters, policy=policy, now=now), *desk.choices(s))
-
-        board, categories, departments = await self.read(work)
+        board, pickers = await self.read_with_pickers(who, lambda s: oversight.board(s, who, filters, policy=policy, now=now))
         query = {k: v for k, v in args.items() if k != "sort" and v}
         return self.render(
-            request, "oversight_board.html", who, board=board, filters=filters, args=args, query=urlencode(query), categories=categories, departments=departments,
+            request, "oversight_board.html", who, board=board, filters=filters, args=args, query=urlencode(query), pickers=pickers,
             scoped=desk.scope(who) is not None, sorts=oversight.SORTS,
         )  # fmt: skip
 
@@ -89,12 +86,8 @@ class OversightPages(DeskBase):
             raise HttpError(400, N_("Bad filter"), N_("department and category are numbers; since and until are dates (YYYY-MM-DD)")) from None
         tz = self.tz
 
-        def work(s: Any) -> tuple[list[oversight.ReworkedRow], Any, Any]:
-            rows = oversight.reworked(s, who, tz=tz, department_id=department_id, category_id=category_id, since=since, until=until)
-            return (rows, *desk.choices(s))
-
-        rows, categories, departments = await self.read(work)
-        return self.render(request, "oversight_reworked.html", who, rows=rows, args=args, categories=categories, departments=departments, scoped=desk.scope(who) is not None)
+        rows, pickers = await self.read_with_pickers(who, lambda s: oversight.reworked(s, who, tz=tz, department_id=department_id, category_id=category_id, since=since, until=until))
+        return self.render(request, "oversight_reworked.html", who, rows=rows, args=args, pickers=pickers, scoped=desk.scope(who) is not None)
 
     async def on_oversight_daily(self, request: Req, who: SignedIn) -> bytes:
         now, tz = self.context.now(), self.tz

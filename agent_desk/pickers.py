@@ -1,4 +1,5 @@
-"""The category and department pickers of the ticket list, the case and the intake form,
+"""The category and department pickers of every desk page that has them (ticket list, case,
+intake form, oversight board, reworked cases, knowledge-base form),
 rendered once per language and kept.
 
 Why: 202 categories as `<option>`s, read and rendered again for every list, case and
