@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 
 from hotline import phone
 from hotline.agi.channel import CallInfo, Channel, Hangup
@@ -66,7 +66,9 @@ from hotline.dialplan import (
     queue_application_data,
 )
 from hotline.prompts import Prompt, sound_name
+from hotline.storage.db import Database
 from hotline.storage.models import CallDisposition
+from hotline.storage.prepared import PreparedRead
 from hotline.tickets import services as tickets
 from hotline.worktime import WorkingCalendar
 from ivr.menu import (
@@ -132,25 +134,36 @@ class IvrStore(Protocol):
     def ticket(self, number: str) -> Awaitable[TicketView | None]: ...
 
 
-class SessionStore:
-    """`IvrStore` over a read-only runner: `DatabasePool.lookup` in the service (a Core
-    connection on a reader thread, with the pool's timeout), `sync_lookup` or `sync_run`
-    without a reactor. The work is given a Session or a Connection: the two queries are Core
-    statements that run on either."""
+#: Runs a `PreparedRead` with its parameters: its first row, in a Deferred.
+Reads = Callable[[PreparedRead, Mapping[str, Any]], "Deferred[Sequence[Any] | None]"]
 
-    def __init__(self, run: Callable[[Callable[[Any], Any]], Deferred[Any]]) -> None:
-        self._run = run
+
+class DatabaseStore:
+    """`IvrStore` over the database's reads a caller waits for (`Database.read_first`):
+    `DatabasePool.read_first` in the service (a reader thread, the pool's timeout), `inline`
+    without a reactor (the classic script, tests)."""
+
+    def __init__(self, read: Reads) -> None:
+        self._read = read
+
+    @classmethod
+    def inline(cls, database: Database) -> DatabaseStore:
+        return cls(lambda prepared, params: maybeDeferred(database.read_first, prepared, params))
 
     def open_ticket_for(self, caller_number: str) -> Deferred[TicketView | None]:
-        return self._run(lambda session: _view(tickets.caller_open_ticket_status(session, caller_number)))
+        query = tickets.caller_open_ticket_query(caller_number)
+        if query is None:
+            return succeed(None)
+        return self._read(*query).addCallback(_view)
 
     def ticket(self, number: str) -> Deferred[TicketView | None]:
-        return self._run(lambda session: _view(tickets.ticket_status(session, number)))
+        return self._read(*tickets.ticket_status_query(number)).addCallback(_view)
 
 
-def _view(found: Any) -> TicketView | None:
-    """A (number, status) pair as the flows see it."""
-    return TicketView(str(found[0]), str(found[1])) if found else None
+def _view(row: Sequence[Any] | None) -> TicketView | None:
+    """A ticket's (number, status) row as the flows see it."""
+    found = tickets.status_pair(row)
+    return TicketView(*found) if found else None
 
 
 class StoreUnavailable(Exception):
@@ -202,14 +215,14 @@ class CallSession:
     #: Called with (node, key) for each menu choice; key "none" when the caller pressed nothing.
     on_choice: Callable[[str, str], None] = lambda node, key: None
     #: Schedules a function on the event loop's next turn (the service's reactor); None
-    #: submits at once (the classic script, tests). See `flush`.
-    write_soon: Callable[[Callable[[], None]], object] | None = None
+    #: runs it at once (the classic script, tests). See `flush` and `lookup_soon`.
+    soon: Callable[[Callable[[], None]], object] | None = None
     state: CallState = field(default_factory=CallState)
     #: Call-log operations recorded since the last `flush`.
     unwritten: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: True once the first batch (the record's opening) was submitted.
     opened: bool = False
-    #: True while a submission is scheduled with `write_soon`.
+    #: True while a submission is scheduled with `soon`.
     writing_soon: bool = False
 
     @property
@@ -233,16 +246,16 @@ class CallSession:
     def flush(self) -> None:
         """Submit what was recorded, as one batch (one transaction); never awaited by flows.
 
-        With `write_soon`, the batch is submitted on the next turn of the event loop, so the
+        With `soon`, the batch is submitted on the next turn of the event loop, so the
         command the flow sends next is written first; steps recorded meanwhile join it."""
         if not self.unwritten:
             return
         self.opened = True
-        if self.write_soon is None:
+        if self.soon is None:
             self._submit()
         elif not self.writing_soon:
             self.writing_soon = True
-            self.write_soon(self._submit)
+            self.soon(self._submit)
 
     def _submit(self) -> None:
         self.writing_soon = False
@@ -252,6 +265,29 @@ class CallSession:
 
     def event(self, kind: str, **detail: Any) -> None:
         self.record("add_event", kind=kind, detail=detail)
+
+    def lookup_soon(self, read: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        """`read()` started on the event loop's next turn, as `lookup`: a read the flow needs
+        later (the caller's open case, wanted after the welcome) goes to its thread after the
+        command the flow sends meanwhile is on the wire, not while the reactor writes it
+        (started first, the reader thread took the GIL from the reactor: the next command was
+        0.5-0.9 ms late at the median, bench/RESULTS.md)."""
+        if self.soon is None:
+            return self.lookup(read())
+        started: Deferred[T] = Deferred()
+        self.lookup(started)
+
+        def start() -> None:
+            if started.called:
+                return  # timed out before it could start
+            pending = read()
+            if isinstance(pending, Deferred):
+                pending.chainDeferred(started)  # a late result after a timeout is dropped by Twisted
+            else:
+                Deferred.fromCoroutine(_awaited(pending)).chainDeferred(started)
+
+        self.soon(start)
+        return started
 
     def lookup(self, pending: Awaitable[T]) -> Awaitable[T]:
         """Start the clock on a store read: it fails with a timeout `store_timeout` seconds
@@ -289,6 +325,10 @@ class CallSession:
 Flow = Callable[[CallSession], Awaitable[None]]
 
 
+async def _awaited(pending: Awaitable[T]) -> T:
+    return await pending
+
+
 # -- FLOW_IVR: the menu
 
 
@@ -308,7 +348,7 @@ async def run_ivr(call: CallSession) -> None:
     if any(isinstance(n, CallerTicketNode) for n in call.menu.nodes.values()):
         number = call.caller_number()
         if number:
-            call.state.prefetch = call.lookup(call.store.open_ticket_for(number))
+            call.state.prefetch = call.lookup_soon(lambda: call.store.open_ticket_for(number))
     await MenuWalk(call).run()
 
 

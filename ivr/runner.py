@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred
 from hotline.agi.channel import Channel, ChannelError, Hangup
 from hotline.agi.codec import ProtocolError
 from hotline.business_hours import BusinessHours
-from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for, sync_lookup
+from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for
 from hotline.config import Config
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
@@ -37,7 +37,7 @@ from hotline.prompts import catalogue as shipped_catalogue
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.models import CallDisposition
-from ivr.flows import FLOWS, CallSession, Flow, IvrStore, SessionStore, send_to_general_queue
+from ivr.flows import FLOWS, CallSession, DatabaseStore, Flow, IvrStore, send_to_general_queue
 from ivr.menu import Menu, load_menu
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class CallRunner:
         catalogue: Mapping[str, Prompt] | None = None,
         flows: Mapping[str, Flow] | None = None,
         store_timeout: float = 2.0,
-        write_soon: Callable[[Callable[[], None]], object] | None = None,
+        soon: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.config, self.menu, self.store, self.calllog, self.clock = config, menu, store, calllog, clock
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -99,7 +99,7 @@ class CallRunner:
         self.catalogue = catalogue if catalogue is not None else shipped_catalogue()
         self.flows = dict(flows if flows is not None else FLOWS)
         self.store_timeout = store_timeout
-        self.write_soon = write_soon
+        self.soon = soon
         self.calendar = config.working_calendar()
         self.hours = {q.name: BusinessHours.parse(q.hours) for q in config.queues}
         self._owned: list[Any] = []
@@ -133,8 +133,8 @@ class CallRunner:
             assert isinstance(database, Database)
             clock = clock if clock is not None else SystemClock()
             calllog: CallLog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
-            store: IvrStore = SessionStore(sync_lookup(database))
-            write_soon = None
+            store: IvrStore = DatabaseStore.inline(database)
+            soon = None
         else:
             if not isinstance(database, DatabasePool):
                 if database is None:
@@ -145,14 +145,14 @@ class CallRunner:
             pool = database
             calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
             calllog.start()
-            store = SessionStore(pool.lookup)
+            store = DatabaseStore(pool.read_first)
             clock = reactor
-            # A call's batch is encoded and handed over on the reactor's next turn, after the
-            # command that made it due (a prompt, Queue()) is on the wire.
-            write_soon = lambda submit: reactor.callLater(0, submit)  # noqa: E731 - one line
+            # A call's batch is encoded and handed over, and its lookup started, on the
+            # reactor's next turn: after the command sent meanwhile (a prompt, Queue()) is on the wire.
+            soon = lambda work: reactor.callLater(0, work)  # noqa: E731 - one line
         if registry is not None:
             calllog.register_metrics(registry)
-        runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue, write_soon=write_soon)
+        runner = cls(config=config, menu=menu, store=store, calllog=calllog, clock=clock, registry=registry, catalogue=catalogue, soon=soon)
         runner._owned = owned
         return runner
 
@@ -196,7 +196,7 @@ class CallRunner:
             lang=asked if known else self.config.service.language,
             language_known=known,
             store_timeout=self.store_timeout,
-            write_soon=self.write_soon,
+            soon=self.soon,
             on_choice=lambda node, key: self.metrics.menu_choices.labels(node, key).inc(),
         )
 

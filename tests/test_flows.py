@@ -603,6 +603,39 @@ def test_slow_read_is_bounded(config, database, clock):
     runner.close()
 
 
+def test_the_repeat_caller_lookup_starts_after_the_welcome_is_sent(config, database, clock, cases):
+    """With `soon` (the service: the reactor's next turn), the caller's open-case lookup goes
+    to its thread after the welcome prompt is on the wire, not while the reactor writes it;
+    the menu still finds the case."""
+    line, runner = make_line(config, database, clock)
+    runner.soon = lambda work: clock.callLater(0, work)
+    channel_of: list[ScriptedChannel] = []
+    started_after: list[list[str]] = []
+    store = runner.store
+
+    class Spying:
+        def open_ticket_for(self, caller_number: str) -> Any:
+            started_after.append(channel_of[0].verbs())
+            return store.open_ticket_for(caller_number)
+
+        def ticket(self, number: str) -> Any:
+            return store.ticket(number)
+
+    runner.store = Spying()
+
+    def remembering(channel: ScriptedChannel) -> Any:
+        channel_of.append(channel)
+        return runner(channel)
+
+    line.runner = remembering
+    channel = line.call(callerid=REPEAT_CALLER)
+    assert len(started_after) == 1 and started_after[0][-1] == "stream_file"
+    assert prompts_played(channel)[:2] == ["welcome", "main_menu_repeat"]
+    _, events = record(database, channel.info.uniqueid)
+    assert ("caller_ticket", {"found": True, "status": "dispatched"}) in events
+    runner.close()
+
+
 def test_metrics_count_outcomes_and_choices(config, database, clock, cases):
     """hotline_ivr_calls_total{outcome} and hotline_ivr_menu_choices_total{node,key}."""
     registry = CollectorRegistry()
@@ -704,11 +737,11 @@ def test_every_catalogue_status_prompt_is_playable():
 
 
 def test_batches_go_to_the_database_after_the_command_that_made_them_due(config, database, clock):
-    """With `write_soon` (the service: the reactor's next turn), a call's steps are submitted
+    """With `soon` (the service: the reactor's next turn), a call's steps are submitted
     in a few batches, each after the command at its flush point is already sent: the first
     prompt, Queue(), the end. Nothing is lost on the way: the record is complete."""
     line, runner = make_line(config, database, clock)
-    runner.write_soon = lambda submit: clock.callLater(0, submit)
+    runner.soon = lambda submit: clock.callLater(0, submit)
     batches: list[tuple[int, list[str]]] = []
     channel_of: list[ScriptedChannel] = []
     submit_batch = runner.calllog.submit_batch

@@ -31,7 +31,7 @@ from hotline.storage.db import Database
 from hotline.storage.models import Callback, CallDisposition, Recording, Ticket, TicketSource
 from hotline.tickets import voicemail as messages
 from hotline.tickets.services import TicketPolicy
-from ivr.flows import SessionStore
+from ivr.flows import DatabaseStore
 from ivr.menu import load_menu
 from ivr.runner import CallRunner
 from tests.conftest import BACKENDS
@@ -135,7 +135,7 @@ def runner_with_retry(config: Any, database: Database, clock: Clock) -> tuple[Sc
     """The service's arrangement (a CallLog with its retry timer on the clock) with an inline
     session runner, so the test sees each step."""
     calllog = CallLog(sync_run(database), journal_path(config), clock=clock, operations=operations_for(config), retry_seconds=15)
-    runner = CallRunner(config=config, menu=load_menu(config), store=SessionStore(sync_run(database)), calllog=calllog, clock=clock, registry=CollectorRegistry())
+    runner = CallRunner(config=config, menu=load_menu(config), store=DatabaseStore.inline(database), calllog=calllog, clock=clock, registry=CollectorRegistry())
     calllog.start()
     return ScriptedLine(runner, clock, catalogue_durations(config.asterisk.sounds_dir, runner.catalogue)), runner, calllog
 

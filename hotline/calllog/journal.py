@@ -52,7 +52,7 @@ from hotline.calllog import records as calls
 from hotline.storage.db import Database
 from hotline.storage.dbpool import Keyed, is_unreachable
 
-__all__ = ["CallLog", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "sync_lookup", "sync_run"]
+__all__ = ["CallLog", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "sync_run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,15 +113,6 @@ def _operations_in(entry: Mapping[str, Any] | None) -> int:
     if entry is not None and entry["op"] == BATCH and isinstance(entry["args"].get("operations"), list):
         return len(entry["args"]["operations"])
     return 1
-
-
-def sync_lookup(database: Database) -> Callable[[Callable[[Any], T]], Deferred[T]]:
-    """Like `sync_run`, for a lookup on a read-only connection (`Database.lookup`)."""
-
-    def run(work: Callable[[Any], T]) -> Deferred[T]:
-        return maybeDeferred(database.lookup, work)
-
-    return run
 
 
 #: `disk(fn, *args)` runs file work and returns a Deferred of its result.

@@ -7,7 +7,7 @@ an HTTP request, a scheduler tick) in `Database.transaction()`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +18,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from hotline.storage.prepared import KeptConnections, PreparedRead
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -101,6 +103,7 @@ class Database:
         # Same pool, marked: SQLite begins these without the write lock (see _sqlite_begin).
         self.reader_engine = engine.execution_options(**{READ_ONLY: True})
         self.reader_sessions = sessionmaker(self.reader_engine, expire_on_commit=False)
+        self.kept = KeptConnections(engine)
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> Database:
@@ -126,6 +129,11 @@ class Database:
         with self.reader_engine.connect() as connection:
             return work(connection)
 
+    def read_first(self, prepared: PreparedRead, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of a read a caller waits for, on this thread's kept DB-API
+        connection (`hotline.storage.prepared` says why)."""
+        return self.kept.first(prepared, params)
+
     def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a transaction that only reads: on SQLite it never waits for
         the write lock (a caller's ticket lookup must not queue behind call-log writes). It
@@ -143,6 +151,7 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        self.kept.close()
         self.engine.dispose()
 
 

@@ -19,7 +19,7 @@ commit, session) made the writer thread half the service's CPU per call (bench/R
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from hotline.storage.db import Database
+from hotline.storage.prepared import PreparedRead
 
 T = TypeVar("T")
 
@@ -124,6 +125,10 @@ class DatabasePool:
         """`work(connection)` on a read-only Core connection (`Database.lookup`) on a reader
         thread: what a caller waits for."""
         return self._timed(deferToThreadPool(self.reactor, self.readers, self.database.lookup, work))
+
+    def read_first(self, prepared: PreparedRead, params: Mapping[str, Any]) -> Deferred[Sequence[Any] | None]:
+        """`Database.read_first` on a reader thread: a read a caller waits for."""
+        return self._timed(deferToThreadPool(self.reactor, self.readers, self.database.read_first, prepared, params))
 
     def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> Deferred[T]:
         """Any blocking call (a ping, a migration check) on a worker thread."""

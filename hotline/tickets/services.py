@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,6 +32,7 @@ from hotline.storage.models import (
     TicketStatus,
     Urgency,
 )
+from hotline.storage.prepared import PreparedRead
 from hotline.tickets.taxonomy import category_defaults
 from hotline.tickets.workflow import (
     FINISHED,
@@ -458,38 +459,36 @@ def for_caller(session: Session, caller_number: str, *, open_only: bool = False,
     return list(session.scalars(stmt.order_by(Ticket.created_at.desc()).limit(limit)))
 
 
-# The IVR's two lookups read two columns, not whole tickets: a caller waits on each, and
-# loading an ORM object costs more than the query. Built once, with bound parameters.
-_STATUS_BY_NUMBER = select(Ticket.number, Ticket.status).where(Ticket.number == bindparam("number"))
-_OPEN_STATUS_BY_CALLER = select(Ticket.number, Ticket.status).where(Ticket.caller_number == bindparam("caller"), Ticket.status.not_in(FINISHED)).order_by(Ticket.created_at.desc()).limit(1)
+# The IVR's two lookups read two columns, not whole tickets: a caller waits on each. They are
+# `PreparedRead`s, run on a reader thread's kept DB-API connection (hotline.storage.prepared).
+#: (number, status) of a ticket, for the IVR's status line.
+STATUS_BY_NUMBER = PreparedRead(select(Ticket.number, Ticket.status).where(Ticket.number == bindparam("number")))
+#: (number, status) of the caller's newest open ticket, for the repeat-caller offer (the same
+#: tickets as `for_caller(..., open_only=True)`).
+OPEN_STATUS_BY_CALLER = PreparedRead(
+    select(Ticket.number, Ticket.status).where(Ticket.caller_number == bindparam("caller"), Ticket.status.not_in(FINISHED)).order_by(Ticket.created_at.desc()).limit(1)
+)
 
 
-def ticket_status(session: Session | Connection, number: str) -> tuple[str, str] | None:
-    """(number, status) of a ticket, for the IVR's status line; None if there is none. A
-    Core statement: the IVR runs it on a plain connection (`DatabasePool.lookup`)."""
-    return _status_pair(session.execute(_STATUS_BY_NUMBER, {"number": number.strip()}).first())
+def ticket_status_query(number: str) -> tuple[PreparedRead, dict[str, str]]:
+    """The read and its parameters for a keyed ticket number."""
+    return STATUS_BY_NUMBER, {"number": number.strip()}
 
 
-def caller_open_ticket_status(session: Session | Connection, caller_number: str) -> tuple[str, str] | None:
-    """(number, status) of the caller's newest open ticket, for the IVR's repeat-caller offer
-    (the same tickets as `for_caller(..., open_only=True)`)."""
-    caller = _lookup_caller(caller_number)
-    if caller is None:
-        return None
-    return _status_pair(session.execute(_OPEN_STATUS_BY_CALLER, {"caller": caller}).first())
-
-
-def _lookup_caller(caller_number: str) -> str | None:
-    """The stored form of a caller's number, or None when it cannot have tickets."""
+def caller_open_ticket_query(caller_number: str) -> tuple[PreparedRead, dict[str, str]] | None:
+    """The read and its parameters for a caller's open case; None when the number cannot
+    have tickets."""
     try:
-        return phone.normalise(caller_number) or None
+        caller = phone.normalise(caller_number)
     except phone.InvalidPhoneNumber:
         return None
+    return (OPEN_STATUS_BY_CALLER, {"caller": caller}) if caller else None
 
 
-def _status_pair(row: Sequence[str] | None) -> tuple[str, str] | None:
-    # The ORM gives TicketStatus, a DB-API cursor the stored string; TicketStatus() accepts
-    # both and refuses a value no ticket may have.
+def status_pair(row: Sequence[str] | None) -> tuple[str, str] | None:
+    """(number, status) from a row of either read; None for no row. The ORM gives
+    TicketStatus, a DB-API cursor the stored string: TicketStatus() accepts both and refuses
+    a value no ticket may have."""
     return (str(row[0]), TicketStatus(row[1]).value) if row is not None else None
 
 
