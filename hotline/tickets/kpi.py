@@ -813,7 +813,9 @@ def ticket_kpis(session: Session, period: Period, *, by: GroupBy | None = None, 
     if by is None:
         counts = session.execute(stmt, _window_parameters(w)).one()._mapping
         return TicketReport(period, None, _kpis(OVERALL, counts))
-    grouped = {row.group_id: row._mapping for row in session.execute(stmt, _window_parameters(w))}
+    # Plain dicts: ~190 rows of 24 counts are read several times each, and a row's mapping
+    # looks each key up through SQLAlchemy's Python code.
+    grouped = {row.group_id: dict(row._mapping) for row in session.execute(stmt, _window_parameters(w))}
     names = _groups(session, by, grouped)
     groups = {g: names.get(g, Group(by, g)) for g in grouped}
     ordered = sorted(grouped, key=lambda g: (g is None, groups[g].code, g or 0))
