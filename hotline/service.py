@@ -33,7 +33,7 @@ from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.lease import LeaseKeeper, lease_for
 from hotline.storage.models import utcnow
-from hotline.tickets import media
+from hotline.tickets import kpi, media
 from hotline.web.site import build_root, make_site
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
             _start_ivr(reactor, service)
         if role == "desk":
             service.ami = _start_ami(reactor, service)
+            # Now, so that the start-up freeze (`serve`) covers them: kpi.build_statements.
+            kpi.build_statements()
         if role != "workers":
             # The ticket gauges are the workers'; elsewhere they would only show zeros.
             metrics.registry.unregister(metrics.tickets_open)

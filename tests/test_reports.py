@@ -126,6 +126,34 @@ def test_per_day_figures_by_hand(database: Database) -> None:
     assert (d4.overall.received, d4.overall.due, d4.overall.closure_rate.percent) == (0, 0, None)
 
 
+def test_the_desk_builds_every_report_statement_at_start_up(database: Database) -> None:
+    """`kpi.build_statements` (the desk role's start-up, before its start-up freeze) builds
+    every statement the report pages run: after it, no summary, export or trend of any length
+    (whole, or in the desk's two halves) and no wallboard builds another, so none is left for
+    the garbage collector to scan again at run time."""
+    cached = (kpi._ticket_statement, kpi._series_statement, kpi._call_period_statement, kpi._call_statement, kpi._operator_statement, kpi._call_detail_statement)
+    for statement in cached:
+        statement.cache_clear()
+    kpi.build_statements()
+    built = [statement.cache_info().currsize for statement in cached]
+    assert all(built)
+    variants: list[dict[str, str]] = [{"period": "day"}, {"period": "week"}, {"period": "month"}]
+    variants += [{"period": "custom", "start": "2026-01-01", "end": (date(2026, 1, 1) + timedelta(days=n - 1)).isoformat()} for n in (1, 7, 16, 17, 31, 32, 33, 62, 63, 92, 366)]
+    with database.transaction() as s:
+        for args in variants:
+            for by in kpi.GROUPINGS:
+                reports.build_report(s, reports.parse_filters(args | {"by": by}, TODAY), CST, NOW)
+            filters = reports.parse_filters(args, TODAY)
+            buckets = reports.trend_periods(filters, CST)
+            reports.build_trend(s, filters, CST, NOW)
+            half = (len(buckets) + 1) // 2
+            reports.trend_case_figures(s, buckets[:half], NOW)
+            reports.trend_case_figures(s, buckets[half:], NOW)
+        kpi.call_kpis(s, FEB)
+        kpi.call_kpis_by_operator(s, FEB)
+    assert [statement.cache_info().currsize for statement in cached] == built
+
+
 @pytest.mark.usefixtures("calls")
 def test_call_figures_per_day_are_call_kpis_of_each_day(database: Database) -> None:
     days = kpi.day_series(date(2026, 2, 1), date(2026, 3, 1), CST)
