@@ -1661,7 +1661,7 @@ def main() -> int:
     parser.add_argument("--diagnose", type=int, default=500, help="N of the runs with pool_size=1 and a 0.5 ms switch interval (0: none)")
     parser.add_argument("--variants", default="", help="--diagnose: only these variants, by label, comma-separated (default: all)")
     parser.add_argument("--shared-tool", type=int, default=500, help="N for the ../shared/tools cross-check (0: none)")
-    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--no-baselines", action="store_true", help="only `hotline serve`: no FastAGI-alone, panoramisk or classic-script runs")
     parser.add_argument("--out", default="ivr_calls", help="name of the JSON written to bench/out/")
     parser.add_argument("--runs", default="mixed-held,mixed-burst,mixed-ramp,silent-held,silent-burst", help="which runs of `hotline serve` per N (paths-mode)")
     args = parser.parse_args()
@@ -1769,7 +1769,7 @@ def main() -> int:
                     record(run_load(ctx, name=f"{server.kind}, silent, burst", n=n, mode="burst", paths="silent", pace=instant, procs=args.procs, tickets=setup.tickets))
                     server.stop()
 
-        if args.classic_calls or args.classic_concurrent_calls:
+        if not args.no_baselines and (args.classic_calls or args.classic_concurrent_calls):
             print("\nclassic AGI script, spawned per call", flush=True)
             db = setup.database("classic")
             config = setup.config("classic", db, free_port(), free_port())
