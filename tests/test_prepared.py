@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from hotline.storage.db import Database
+from hotline.storage.prepared import PreparedRead
 from hotline.tickets import services as tickets
+from hotline.tickets.services import STATUS_BY_NUMBER
 from tests.test_flows import REPEAT_CALLER, cases  # noqa: F401 - `cases` is a fixture: the tickets to ask about
 
 
@@ -57,11 +59,9 @@ def test_each_thread_keeps_one_connection_and_a_broken_one_is_replaced(database:
     thread.start()
     thread.join()
     assert seen[0] is not first and len(database.kept._all) == 2
-    first.close()  # the connection breaks under the thread
-    with pytest.raises(Exception):  # noqa: B017 - the driver's own error class
-        database.read_first(*query)
+    first.close()  # the connection breaks under the thread (a server restart): read on a new one
     assert tickets.status_pair(database.read_first(*query)) == (cases["open"], "dispatched")
-    assert database.kept._local.connection is not first
+    assert database.kept._local.connection is not first and first not in database.kept._all
     database.dispose()
     assert not database.kept._all
 
@@ -79,3 +79,16 @@ def test_postgresql_reads_leave_no_transaction_open(pg_server: Any, pg_template:
     finally:
         database.dispose()
         pg_server.dropdb(name)
+
+
+def test_a_read_that_fails_twice_raises_the_drivers_error_and_keeps_nothing(database: Database) -> None:
+    """Both tries fail (here: no such table): the caller's store sees the error (the flow says
+    "cannot tell"), and no broken connection is kept."""
+    from sqlalchemy import bindparam, column, select, table
+
+    missing = PreparedRead(select(column("x")).select_from(table("no_such_table")).where(column("x") == bindparam("x")))
+    database.read_first(STATUS_BY_NUMBER, {"number": "1"})  # a kept connection first
+    with pytest.raises(Exception, match="no_such_table"):  # the driver's own error class
+        database.read_first(missing, {"x": "1"})
+    assert database.kept._local.connection is None and not database.kept._all
+    assert database.read_first(STATUS_BY_NUMBER, {"number": "1"}) is None  # and the next read works

@@ -79,8 +79,9 @@ class _Compiled:
 
 class KeptConnections:
     """One DB-API connection per reading thread, taken from the engine (its connect-time set-up
-    applies: SQLite's pragmas, PostgreSQL's timeouts) and kept outside its pool. A connection
-    that fails is closed and replaced at the next read."""
+    applies: SQLite's pragmas, PostgreSQL's timeouts) and kept outside its pool. A read that
+    fails on a kept connection is tried once more on a new one (what the pool's pre-ping does
+    for a connection gone stale, e.g. after a server restart); a connection that fails is closed."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -90,15 +91,16 @@ class KeptConnections:
 
     def first(self, prepared: PreparedRead, params: Mapping[str, Any]) -> Sequence[Any] | None:
         compiled = prepared.compiled(self.engine.dialect)
-        connection = getattr(self._local, "connection", None) or self._open()
-        try:
-            cursor = connection.cursor()
+        arguments = compiled.arguments(params)
+        kept = getattr(self._local, "connection", None)
+        if kept is not None:
             try:
-                cursor.execute(compiled.sql, compiled.arguments(params))
-                row: Sequence[Any] | None = cursor.fetchone()
-                return row
-            finally:
-                cursor.close()
+                return _first_row(kept, compiled.sql, arguments)
+            except Exception:  # noqa: BLE001 - a kept connection may have gone stale (a server restart): once more on a new one
+                self._drop(kept)
+        connection = self._open()
+        try:
+            return _first_row(connection, compiled.sql, arguments)
         except Exception:
             self._drop(connection)
             raise
@@ -108,7 +110,12 @@ class KeptConnections:
         connection = proxied.driver_connection
         proxied.detach()  # ours from now on: never returned to the pool, never reset by it
         if self.engine.dialect.name == "postgresql":
-            connection.autocommit = True  # type: ignore[union-attr]  # psycopg: one statement per read
+            try:
+                connection.rollback()  # type: ignore[union-attr]  # nothing open, whatever the pool did
+                connection.autocommit = True  # type: ignore[union-attr]  # psycopg: one statement per read
+            except Exception:
+                connection.close()  # type: ignore[union-attr]
+                raise
         with self._lock:
             self._all.add(connection)
         self._local.connection = connection
@@ -133,3 +140,13 @@ class KeptConnections:
                 connection.close()
             except Exception:  # noqa: BLE001 - shutting down: nothing to tell anyone
                 pass
+
+
+def _first_row(connection: Any, sql: str, arguments: Sequence[Any] | dict[str, Any]) -> Sequence[Any] | None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        row: Sequence[Any] | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()
