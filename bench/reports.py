@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import tickets_1m
 from sqlalchemy import insert, text
 
+from hotline.reports import report
 from hotline.service import freeze_start_up_objects
 from hotline.storage.db import Database
 from hotline.storage.models import Role, User
@@ -228,7 +229,7 @@ def measure(database: Database, repeat: int) -> dict[str, dict[str, float]]:
     with running_desk(database, now=lambda: tickets_1m.NOW) as port:
         # As the desk role starts (hotline/service.py): the report statements built, then what
         # start-up made kept out of the garbage collector's scans.
-        kpi.build_statements()
+        kpi.build_statements(report.TREND_DAYS)
         freeze_start_up_objects()
         client = Client(port)
         assert client.login("bench").status == 303

@@ -28,6 +28,7 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner
 from hotline import __version__, plugins
 from hotline.config import Config
 from hotline.metrics import Metrics, TicketSnapshot
+from hotline.reports import report
 from hotline.settings import POLL_SECONDS, LiveSettings
 from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
@@ -108,7 +109,7 @@ def build(reactor: Any, config: Config, role: str, *, http_bind: str | None = No
         if role == "desk":
             service.ami = _start_ami(reactor, service)
             # Now, so that the start-up freeze (`serve`) covers them: kpi.build_statements.
-            kpi.build_statements()
+            kpi.build_statements(report.TREND_DAYS)
         if role != "workers":
             # The ticket gauges are the workers'; elsewhere they would only show zeros.
             metrics.registry.unregister(metrics.tickets_open)

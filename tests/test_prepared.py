@@ -19,7 +19,7 @@ from tests.test_flows import REPEAT_CALLER, cases  # noqa: F401 - `cases` is a f
 def both_ways(database: Database, query: Any) -> tuple[Any, Any]:
     prepared, params = query
     with database.transaction() as s:
-        through_sqlalchemy = prepared.first_on(s, params)
+        through_sqlalchemy = s.execute(prepared.statement, params).first()
     return database.read_first(prepared, params), through_sqlalchemy
 
 

@@ -134,7 +134,7 @@ def test_the_desk_builds_every_report_statement_at_start_up(database: Database) 
     cached = (kpi._ticket_statement, kpi._series_statement, kpi._call_period_statement, kpi._call_statement, kpi._operator_statement, kpi._call_detail_statement)
     for statement in cached:
         statement.cache_clear()
-    kpi.build_statements()
+    kpi.build_statements(reports.TREND_DAYS)
     built = [statement.cache_info().currsize for statement in cached]
     assert all(built)
     variants: list[dict[str, str]] = [{"period": "day"}, {"period": "week"}, {"period": "month"}]

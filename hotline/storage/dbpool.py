@@ -1,8 +1,8 @@
 """Database work off the reactor thread, the same way on SQLite and PostgreSQL.
 
 Reactor code never touches a Session: it hands a function of one Session (or, for a lookup,
-of one Core connection) to `DatabasePool`, which runs it on a worker thread and fires a
-Deferred with the result. Results should be plain values or detached objects (sessions
+of one Core connection; for a read a caller waits for, a `PreparedRead`) to `DatabasePool`,
+which runs it on a worker thread and fires a Deferred with the result. Results should be plain values or detached objects (sessions
 expire nothing on commit). Every Deferred fails with `twisted.internet.defer.TimeoutError`
 after `timeout` seconds, whatever the thread is doing, and the engine bounds the work itself
 (`hotline.storage.db.make_engine`'s timeout), so a database that hangs holds no caller up.

@@ -20,14 +20,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select
+from sqlalchemy import Engine, Select
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.orm import Session
 
 
 class PreparedRead:
-    """A SELECT whose first row is read by `KeptConnections.first` (or, with a Session or
-    Connection at hand, by `first_on`)."""
+    """A SELECT whose first row is read by `KeptConnections.first`; `statement` stays an
+    ordinary Core statement, for code that has a Session at hand."""
 
     __slots__ = ("_compiled", "statement")
 
@@ -40,10 +39,6 @@ class PreparedRead:
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
-
-    def first_on(self, session: Session | Connection, params: Mapping[str, Any]) -> Sequence[Any] | None:
-        """The same read through SQLAlchemy (tests, a transaction already open)."""
-        return session.execute(self.statement, dict(params)).first()
 
 
 class _Compiled:

@@ -1138,13 +1138,10 @@ def call_kpis_with_operators(session: Session, period: Period, *, threshold_seco
     return _per_queue(period, threshold_seconds, rows), _per_operator(session, threshold_seconds, answered)
 
 
-#: The bucket counts the series statements are built for (`_padded`): a trend of up to
-#: `hotline.reports.report.TREND_DAYS` days, or its halves.
-_SERIES_SIZES = (16, 32, 64)
-
-
-def build_statements() -> None:
-    """Build the report statements now instead of at the first report that needs each.
+def build_statements(longest_series: int) -> None:
+    """Build the report statements now instead of at the first report that needs each
+    (`longest_series`: the most periods a trend has, `hotline.reports.report.TREND_DAYS`;
+    series of every length up to it, its halves included, share the `_padded` statements).
 
     They are built once and kept for the life of the process (~22,000 Python objects). The
     desk role builds them at start-up (`hotline.service.build`), before it keeps its start-up
@@ -1154,7 +1151,7 @@ def build_statements() -> None:
     kind paid the building (~0.2-0.35 s)."""
     for by in (None, *GROUPINGS):
         _ticket_statement(by)
-    for count in _SERIES_SIZES:
+    for count in sorted({_padded(n) for n in range(1, longest_series + 1)}):
         _series_statement(count)
         _call_period_statement(count)
     _call_statement()
