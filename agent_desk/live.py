@@ -68,6 +68,11 @@ STREAM_SECONDS = 300.0
 FEED_SECONDS = 1.0
 #: The browser waits this long (ms) before reconnecting.
 RETRY_MS = 2000
+#: A pop whose call record does not hold the IVR's hand-over to the queue yet is read and sent
+#: again after these delays (seconds). The IVR submits the caller's menu path as Queue()
+#: starts, but its writer lingers up to `DatabasePool.linger` (0.5 s) to batch records, and
+#: Asterisk rings a free seat at once: the first read often misses the last steps.
+POP_REFRESH_SECONDS = (0.8, 2.0)
 #: Pops remembered per process so one call pops once per seat (AgentCalled, then AgentConnect).
 POPPED_MEMORY = 5000
 #: Seconds to wait for Asterisk's answer to each console action.
@@ -348,6 +353,9 @@ class LivePages(DeskBase):
         self.hub.publish("queues", {})
 
     def _maybe_pop(self, change: AgentCalled | CallerAnswered) -> None:
+        """Pop the call on the seat's screens once (AgentCalled, or AgentConnect if that came
+        first), and send it again, marked `update`, when a later read finds more of its record
+        (`POP_REFRESH_SECONDS`)."""
         extension = _extension(change.interface)
         users = self._seated.get(extension or "")
         if not extension or not users:
@@ -365,23 +373,33 @@ class LivePages(DeskBase):
         wait = change.hold_seconds if isinstance(change, CallerAnswered) else self._waited(change.queue, change.uniqueid)
         number = change.callerid_num if isinstance(change, AgentCalled) else ""
         uniqueid = change.uniqueid
+        sent: list[dict[str, Any]] = []
 
-        def work(connection: Any) -> caller_history.CallContext:
-            return caller_history.call_context(connection, uniqueid, number)
-
-        def publish(context: caller_history.CallContext) -> None:
+        def publish(context: caller_history.CallContext, refreshes: tuple[float, ...], update: bool) -> None:
             data = context.as_json() | {"wait_seconds": wait, "queue": context.queue or (skill_of(change.queue) or change.queue), "new_ticket": f"{self.base}/tickets/new?call={uniqueid}"}
-            for user_id in users:
-                self.hub.publish("pop", data, user_id=user_id)
-            self.pop_latencies.append(time.monotonic() - started)
-            del self.pop_latencies[:-1000]
+            if not sent or data != sent[-1]:
+                sent.append(data)
+                for user_id in users:
+                    self.hub.publish("pop", data | {"update": update}, user_id=user_id)
+            if not update:
+                self.pop_latencies.append(time.monotonic() - started)
+                del self.pop_latencies[:-1000]
+            if refreshes and not context.handed_to_queue:
+                self.reactor.callLater(refreshes[0], read, refreshes[1:], True)
 
-        def failed(failure: Any) -> None:
-            # The pop still goes out, with what Asterisk told us, when the database is away.
-            log.warn("screen pop of {uniqueid}: call record unreadable ({error})", uniqueid=uniqueid, error=failure.getErrorMessage())
-            publish(caller_history.CallContext(uniqueid, False, caller_history.stored_number(number), "", "", "", None, (), (), ()))
+        def read(refreshes: tuple[float, ...], update: bool) -> None:
+            def failed(failure: Any) -> None:
+                # The pop still goes out, with what Asterisk told us, when the database is away.
+                log.warn("screen pop of {uniqueid}: call record unreadable ({error})", uniqueid=uniqueid, error=failure.getErrorMessage())
+                if not update:
+                    publish(caller_history.CallContext(uniqueid, False, caller_history.stored_number(number), "", "", "", None, (), (), ()), refreshes, update)
 
-        self.context.pool.lookup(work).addCallbacks(publish, failed)
+            def work(connection: Any) -> caller_history.CallContext:
+                return caller_history.call_context(connection, uniqueid, number)
+
+            self.context.pool.lookup(work).addCallbacks(publish, failed, callbackArgs=(refreshes, update))
+
+        read(POP_REFRESH_SECONDS, False)
 
     def _waited(self, queue: str, uniqueid: str) -> int | None:
         caller = self.context.ami.model.caller(queue, uniqueid) if self.context.ami is not None else None

@@ -248,7 +248,8 @@ class Operator:
             elif line.startswith(b"data: ") and kind == "pop":
                 arrived = time.monotonic()
                 data = json.loads(line[6:])
-                self.pops[int(data["caller"][3:])] = arrived
+                if not data.get("update"):  # an update of a pop (more of its record) is not its arrival
+                    self.pops[int(data["caller"][3:])] = arrived
         writer.close()
 
     async def file_ticket(self) -> None:

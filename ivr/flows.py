@@ -70,6 +70,7 @@ from hotline.storage.db import Database
 from hotline.storage.models import CallDisposition
 from hotline.storage.prepared import PreparedRead
 from hotline.tickets import services as tickets
+from hotline.tickets.caller_history import QUEUE_ENTER
 from hotline.worktime import WorkingCalendar
 from ivr.menu import (
     DTMF,
@@ -563,7 +564,7 @@ async def join_queue(call: CallSession, queue: str, max_wait_seconds: int, posit
     # For the dialplan: the flow ran and handed the caller to Queue() (not yet "queued").
     await channel.set_variable(VAR_OUTCOME, QUEUEING)
     state.queue = queue
-    call.event("queue_enter", queue=queue, position=position)
+    call.event(QUEUE_ENTER, queue=queue, position=position)
     call.flush()
     started = call.now()
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from agent_desk.app import Desk
 from hotline.storage.db import Database
@@ -176,6 +177,45 @@ def test_a_call_to_the_seat_pops_with_the_call_record_and_history(live: tuple[in
     assert [t["number"] for t in pop["tickets"]] == [earlier, "20200101-0001"] and pop["tickets"][0]["open"] is True  # the open case on top
     assert [c["uniqueid"] for c in pop["calls"]] == ["older-1"]
     assert pop["new_ticket"] == f"/desk/tickets/new?call={uniqueid}"
+    stream.close()
+
+
+def test_a_pop_is_sent_again_when_the_ivr_s_menu_path_is_written_after_it(live: tuple[int, dict[str, int], Desk], asterisk: Asterisk, database: Database) -> None:
+    """Asterisk rings a free seat as Queue() starts, before the call log's writer has written
+    the batch the IVR submitted then (it lingers to batch records): the first pop has the
+    record as far as it was written, and the desk reads it again and sends the whole path as
+    an update of the same pop; a read that finds nothing new sends nothing."""
+    port, _, _ = live
+    operator = signed_in(port, "operator")
+    uniqueid = "asterisk-lab-1795235026.17-u"
+
+    def opened(s: Any) -> None:
+        call = Call(uniqueid=uniqueid, caller_number="+8613812345678")
+        s.add(call)
+        s.flush()
+        s.add(CallEvent(call_id=call.id, kind="menu", detail={"node": "main", "lang": "zh"}))
+
+    database.run(opened)
+    stream = Stream(operator)
+    stream.next("hello")
+    asterisk.call(lambda: asterisk.peer.ring("PJSIP/1001", CALLER, "-u"))
+    first = stream.next("pop").data
+    assert first["uniqueid"] == uniqueid and first["update"] is False
+    assert [s["kind"] for s in first["path"]] == ["menu"]
+
+    def handed_over(s: Any) -> None:
+        call = s.scalars(select(Call).where(Call.uniqueid == uniqueid)).one()
+        s.add(CallEvent(call_id=call.id, kind="key", detail={"node": "main", "key": "1"}))
+        s.add(CallEvent(call_id=call.id, kind="queue_enter", detail={"queue": "general", "position": None}))
+
+    database.run(handed_over)
+    update = stream.next("pop").data
+    assert update["uniqueid"] == uniqueid and update["update"] is True
+    assert [(s["kind"], s["key"]) for s in update["path"]] == [("menu", ""), ("key", "1")]
+    assert {k: v for k, v in update.items() if k not in ("path", "update")} == {k: v for k, v in first.items() if k not in ("path", "update")}
+    # Handed over: no more reads, so the next event on the stream is not another pop of it.
+    asterisk.call(lambda: asterisk.peer.ring("PJSIP/1001", CALLER, "-v"))
+    assert stream.next("pop").data["uniqueid"] == "asterisk-lab-1795235026.17-v"
     stream.close()
 
 

@@ -115,12 +115,16 @@
 
   function pop(data) {
     if (!popBox) return;
+    // An update (more of the call's record was written) refreshes the pop of the same call
+    // in place: it neither reopens a pop the operator closed nor replaces another call's.
+    const update = data.update && popBox.dataset.uniqueid === data.uniqueid;
+    if (data.update && !update) return;
     popBox.dataset.uniqueid = data.uniqueid;
     fill("caller", [data.caller || "—", data.caller_name || ""].join(" ").trim());
     fill("queue", data.queue || "");
     fill("wait", data.wait_seconds != null ? data.wait_seconds + " s" : "—");
     fill("language", data.language || "—");
-    fill("path", (data.path || []).map((s) => (s.kind === "key" ? `[${s.key}]` : s.node)).join(" → ") || "—");
+    fill("path", (data.path || []).map((s) => (s.kind === "key" ? `[${s.key}]` : s.node)).filter(Boolean).join(" → ") || "—");
     list("tickets", data.tickets || [], (t) => {
       const li = document.createElement("li");
       if (t.open) li.className = "open";
@@ -137,9 +141,10 @@
     });
     const link = popBox.querySelector("[data-pop=new_ticket]");
     link.href = data.new_ticket;
+    keep({ ...data, update: false });
+    if (update) return;
     // The pop never navigates: it is an overlay, whatever form the operator is filling.
     popBox.hidden = false;
-    keep(data);
     popBox.classList.add("fresh");
     setTimeout(() => popBox.classList.remove("fresh"), 3000);
   }

@@ -66,6 +66,9 @@ class CallContext:
     path: tuple[Step, ...]
     calls: tuple[EarlierCall, ...]
     tickets: tuple[EarlierTicket, ...]
+    #: The record holds the IVR's hand-over to a queue, so the caller's whole menu path is
+    #: written (the IVR submits it in one batch as Queue() starts).
+    handed_to_queue: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,10 @@ class CallContext:
         }
 
 
+#: The timeline event the IVR writes as it hands the caller to Queue() (ivr/flows.py).
+QUEUE_ENTER = "queue_enter"
+
+
 def stored_number(raw: str) -> str:
     """The caller's number as calls and tickets store it (E.164), or '' for none."""
     if raw.strip().lower() in _NO_HISTORY:
@@ -95,7 +102,7 @@ def _statements(limit: int) -> tuple[Executable, Executable, Executable]:
     keys) for every pop took more of the GIL, which the reactor shares, than running them."""
     this = (
         select(Call.caller_number, Call.caller_name, Call.queue, Call.queued_at, CallEvent.kind, CallEvent.detail)
-        .outerjoin(CallEvent, and_(CallEvent.call_id == Call.id, CallEvent.kind.in_(("menu", "key", "language"))))
+        .outerjoin(CallEvent, and_(CallEvent.call_id == Call.id, CallEvent.kind.in_(("menu", "key", "language", QUEUE_ENTER))))
         .where(Call.uniqueid == bindparam("uniqueid"))
         .order_by(CallEvent.id)
     )
@@ -122,8 +129,12 @@ def call_context(connection: Connection | Session, uniqueid: str, caller_number:
     call = rows[0] if rows else None
     path: list[Step] = []
     language = ""
+    handed_to_queue = False
     for row in rows:
         if row.kind is None:
+            continue
+        if row.kind == QUEUE_ENTER:
+            handed_to_queue = True
             continue
         detail = row.detail or {}
         language = str(detail.get("lang") or language)
@@ -149,4 +160,5 @@ def call_context(connection: Connection | Session, uniqueid: str, caller_number:
         path=tuple(path),
         calls=tuple(calls),
         tickets=tuple(tickets),
+        handed_to_queue=handed_to_queue,
     )
