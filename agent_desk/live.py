@@ -68,10 +68,12 @@ STREAM_SECONDS = 300.0
 FEED_SECONDS = 1.0
 #: The browser waits this long (ms) before reconnecting.
 RETRY_MS = 2000
-#: A pop whose call record does not hold the IVR's hand-over to the queue yet is read and sent
-#: again after these delays (seconds). The IVR submits the caller's menu path as Queue()
-#: starts, but its writer lingers up to `DatabasePool.linger` (0.5 s) to batch records, and
-#: Asterisk rings a free seat at once: the first read often misses the last steps.
+#: A pop whose call record (opened by the IVR at its first prompt) does not hold the IVR's
+#: hand-over to the queue yet is read and sent again after these delays (seconds). The IVR
+#: submits the caller's menu path as Queue() starts, but its writer lingers up to
+#: `DatabasePool.linger` (0.5 s) to batch records, and Asterisk rings a free seat at once: the
+#: first read often misses the last steps. A call with no record at all did not come through
+#: the IVR (or the database was away): nothing is read again.
 POP_REFRESH_SECONDS = (0.8, 2.0)
 #: Pops remembered per process so one call pops once per seat (AgentCalled, then AgentConnect).
 POPPED_MEMORY = 5000
@@ -384,7 +386,7 @@ class LivePages(DeskBase):
             if not update:
                 self.pop_latencies.append(time.monotonic() - started)
                 del self.pop_latencies[:-1000]
-            if refreshes and not context.handed_to_queue:
+            if refreshes and context.recorded and not context.handed_to_queue:
                 self.reactor.callLater(refreshes[0], read, refreshes[1:], True)
 
         def read(refreshes: tuple[float, ...], update: bool) -> None:
