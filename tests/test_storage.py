@@ -254,3 +254,32 @@ def calls_of(session: Any) -> list[str]:
     from hotline.calllog import records as calls
 
     return [c.uniqueid for c in session.scalars(select(calls.Call))]
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgresql_connection_is_pinged_only_after_it_sat_idle(pg_server: Any, pg_template: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection used a moment ago is handed out without a round trip; one idle longer than
+    PING_AFTER_IDLE_SECONDS is pinged, and one the server dropped meanwhile is replaced, so
+    the work sees no error."""
+    url = pg_server.createdb("hotline_ping_when_idle", template=pg_template)
+    database, admin = dbmod.Database.from_url(url, pool_size=1), dbmod.Database.from_url(url, pool_size=1)
+    pings: list[object] = []
+    real_ping = database.engine.dialect.do_ping
+    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda connection: pings.append(connection) or real_ping(connection))
+    clock = [1000.0]
+    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock[0])
+    try:
+        pid = database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        assert database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one()) == pid
+        assert pings == []  # a new connection, then one used a moment ago: no ping
+        clock[0] += dbmod.PING_AFTER_IDLE_SECONDS + 0.5
+        assert database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one()) == pid
+        assert len(pings) == 1
+        # The server drops the connection while it sits idle in the pool (a restart, a proxy).
+        assert admin.run(lambda s: s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()) is True
+        clock[0] += dbmod.PING_AFTER_IDLE_SECONDS + 0.5
+        assert database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one()) != pid
+        assert len(pings) >= 2
+    finally:
+        database.dispose()
+        admin.dispose()

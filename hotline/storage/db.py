@@ -7,6 +7,7 @@ an HTTP request, a scheduler tick) in `Database.transaction()`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from hotline.storage.prepared import KeptConnections, PreparedRead
 
@@ -91,7 +92,41 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, timeout: fl
     # DatabasePool runs `pool_size` readers and as many writers, each holding a connection
     # while it works: the pool keeps that many open (beyond it, each piece of work would
     # open and close a connection of its own, a new server process on PostgreSQL).
-    return create_engine(url, echo=echo, pool_size=2 * pool_size, max_overflow=2, pool_pre_ping=True, connect_args=connect, **extra)
+    engine = create_engine(url, echo=echo, pool_size=2 * pool_size, max_overflow=2, connect_args=connect, **extra)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection that has not been used for this long is pinged before it is
+#: handed out (a restarted server or a dropped TCP connection shows there, and the pool opens
+#: a new one); one used more recently is handed out as it is. SQLAlchemy's pre-ping pinged on
+#: every checkout: a round trip before each desk read, most of the reader threads' waiting
+#: in a sign-on storm (bench/RESULTS.md). A server lost within this window fails one piece of
+#: work, which invalidates the pool (the call log journals it and retries).
+PING_AFTER_IDLE_SECONDS = 1.0
+_USED = "hotline.storage.db.used"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    def connected(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_USED] = time.monotonic()
+
+    def checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        if time.monotonic() - record.info.get(_USED, 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # whatever the driver raises, the connection is unusable
+            raise DisconnectionError(f"pooled connection failed its ping: {error}") from error
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
+
+    def checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_USED] = time.monotonic()
+
+    event.listen(engine, "connect", connected)
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
 
 
 class Database:
