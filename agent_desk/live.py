@@ -73,7 +73,10 @@ RETRY_MS = 2000
 #: submits the caller's menu path as Queue() starts, but its writer lingers up to
 #: `DatabasePool.linger` (0.5 s) to batch records, and Asterisk rings a free seat at once: the
 #: first read often misses the last steps. A call with no record at all did not come through
-#: the IVR (or the database was away): nothing is read again.
+#: the IVR (or the database was away): nothing is read again. Why here and not by writing that
+#: batch at once: a writer thread started as Queue() starts would take the GIL from the IVR's
+#: reactor while it sends Queue(), as the repeat-caller lookup did (bench/RESULTS.md); the desk
+#: is the reader that can wait.
 POP_REFRESH_SECONDS = (0.8, 2.0)
 #: Pops remembered per process so one call pops once per seat (AgentCalled, then AgentConnect).
 POPPED_MEMORY = 5000
@@ -375,12 +378,14 @@ class LivePages(DeskBase):
         wait = change.hold_seconds if isinstance(change, CallerAnswered) else self._waited(change.queue, change.uniqueid)
         number = change.callerid_num if isinstance(change, AgentCalled) else ""
         uniqueid = change.uniqueid
-        sent: list[dict[str, Any]] = []
+        #: What the seat's screens show of this call now: a re-read that finds the same is not sent.
+        shown: dict[str, Any] = {}
 
         def publish(context: caller_history.CallContext, refreshes: tuple[float, ...], update: bool) -> None:
             data = context.as_json() | {"wait_seconds": wait, "queue": context.queue or (skill_of(change.queue) or change.queue), "new_ticket": f"{self.base}/tickets/new?call={uniqueid}"}
-            if not sent or data != sent[-1]:
-                sent.append(data)
+            if data != shown:
+                shown.clear()
+                shown.update(data)
                 for user_id in users:
                     self.hub.publish("pop", data | {"update": update}, user_id=user_id)
             if not update:

@@ -67,10 +67,9 @@ from hotline.dialplan import (
 )
 from hotline.prompts import Prompt, sound_name
 from hotline.storage.db import Database
-from hotline.storage.models import CallDisposition
+from hotline.storage.models import QUEUE_ENTER, CallDisposition
 from hotline.storage.prepared import PreparedRead
 from hotline.tickets import services as tickets
-from hotline.tickets.caller_history import QUEUE_ENTER
 from hotline.worktime import WorkingCalendar
 from ivr.menu import (
     DTMF,

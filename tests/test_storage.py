@@ -267,7 +267,7 @@ def test_a_pooled_postgresql_connection_is_pinged_only_after_it_sat_idle(pg_serv
     real_ping = database.engine.dialect.do_ping
     monkeypatch.setattr(database.engine.dialect, "do_ping", lambda connection: pings.append(connection) or real_ping(connection))
     clock = [1000.0]
-    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(dbmod, "monotonic", lambda: clock[0])
     try:
         pid = database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one())
         assert database.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar_one()) == pid

@@ -7,10 +7,10 @@ an HTTP request, a scheduler tick) in `Database.transaction()`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
@@ -109,10 +109,10 @@ _USED = "hotline.storage.db.used"
 
 def _ping_when_idle(engine: Engine) -> None:
     def connected(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
-        record.info[_USED] = time.monotonic()
+        record.info[_USED] = monotonic()
 
     def checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
-        if time.monotonic() - record.info.get(_USED, 0.0) < PING_AFTER_IDLE_SECONDS:
+        if monotonic() - record.info.get(_USED, 0.0) < PING_AFTER_IDLE_SECONDS:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
@@ -122,7 +122,7 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("pooled connection failed its ping")
 
     def checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
-        record.info[_USED] = time.monotonic()
+        record.info[_USED] = monotonic()
 
     event.listen(engine, "connect", connected)
     event.listen(engine, "checkout", checkout)

@@ -2,8 +2,8 @@
 
 Reactor code never touches a Session: it hands a function of one Session (or, for a lookup,
 of one Core connection; for a read a caller waits for, a `PreparedRead`) to `DatabasePool`,
-which runs it on a worker thread and fires a Deferred with the result. Results should be plain values or detached objects (sessions
-expire nothing on commit). Every Deferred fails with `twisted.internet.defer.TimeoutError`
+which runs it on a worker thread and fires a Deferred with the result. Results should be
+plain values or detached objects (sessions expire nothing on commit). Every Deferred fails with `twisted.internet.defer.TimeoutError`
 after `timeout` seconds, whatever the thread is doing, and the engine bounds the work itself
 (`hotline.storage.db.make_engine`'s timeout), so a database that hangs holds no caller up.
 

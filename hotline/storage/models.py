@@ -292,6 +292,11 @@ class CallEvent(Base):
     __table_args__ = (Index("ix_call_events_call_id_at", "call_id", "at"), UniqueConstraint("call_id", "op_id"))
 
 
+#: The timeline event the IVR writes as it hands the caller to Queue(), in the batch that
+#: carries the rest of the caller's menu path: a record that has it holds the whole path.
+QUEUE_ENTER = "queue_enter"
+
+
 # -- tickets
 
 

@@ -75,8 +75,9 @@ class _Compiled:
 class KeptConnections:
     """One DB-API connection per reading thread, taken from the engine (its connect-time set-up
     applies: SQLite's pragmas, PostgreSQL's timeouts) and kept outside its pool. A read that
-    fails on a kept connection is tried once more on a new one (what the pool's ping after idle does
-    for a connection gone stale, e.g. after a server restart); a connection that fails is closed."""
+    fails on a kept connection is tried once more on a new one (what the pool's ping after
+    idle does for a connection gone stale, e.g. after a server restart); a connection that
+    fails is closed."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Executable, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from hotline import phone
-from hotline.storage.models import Call, CallEvent, Ticket
+from hotline.storage.models import QUEUE_ENTER, Call, CallEvent, Ticket
 from hotline.tickets.workflow import FINISHED
 
 #: Earlier calls and tickets the pop lists.
@@ -83,10 +83,6 @@ class CallContext:
             "calls": [{"uniqueid": c.uniqueid, "at": c.started_at.isoformat(), "disposition": c.disposition, "queue": c.queue, "ticket": c.ticket} for c in self.calls],
             "tickets": [{"number": t.number, "status": t.status, "at": t.created_at.isoformat(), "description": t.description, "open": t.open} for t in self.tickets],
         }
-
-
-#: The timeline event the IVR writes as it hands the caller to Queue() (ivr/flows.py).
-QUEUE_ENTER = "queue_enter"
 
 
 def stored_number(raw: str) -> str:
