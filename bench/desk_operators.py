@@ -349,6 +349,10 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=2000, help="tickets in the database before the run")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite", help="postgresql: a server of its own (tests/pgserver.py)")
     parser.add_argument("--ivr-calls", type=int, default=200, help="silent calls held on the IVR role meanwhile (bench/ivr_calls.py's held mode; 0: no IVR)")
+    from hotline.config import RolesConfig
+
+    parser.add_argument("--desk-nice", type=int, default=RolesConfig().desk_nice, help="the desk's niceness (default: the desk role's, roles.desk_nice)")
+    parser.add_argument("--ivr-options", default="", help="diagnosis: the IVR role through bench/ivr_calls.py's child wrapper with these options (JSON, e.g. '{\"skip_calllog\": true}')")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
@@ -387,7 +391,7 @@ def main() -> None:
         command = [
             "nice",
             "-n",
-            "5",
+            str(args.desk_nice),
             sys.executable,
             __file__,
             "--serve",
@@ -406,7 +410,7 @@ def main() -> None:
         ready = json.loads(desk.stdout.readline())  # type: ignore[union-attr]
         seeded_file.write_text(json.dumps({"categories": ready["categories"], "tickets": ready["tickets"], "pace": args.pace}))
         if args.ivr_calls:
-            ivr, ctx = ivr_calls.start_hotline(setup, "ivr", db=db)
+            ivr, ctx = ivr_calls.start_hotline(setup, "ivr", db=db, options=json.loads(args.ivr_options) if args.ivr_options else None)
             ivr_calls.run_load(ctx, name="warm-up", n=20, mode="burst", paths="silent", pace=ivr_calls.Pace(), procs=1, tickets=setup.tickets)
         command = ["nice", "-n", "10", sys.executable, __file__, "--clients", "--operators", str(args.operators), "--port", str(ready["port"]), "--seeded", str(seeded_file), "--out", str(out_file)]
         browsers = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, env=env)

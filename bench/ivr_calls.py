@@ -54,7 +54,8 @@ CPU per call counts until the server is idle again (the call log's writes includ
 GC pauses recorded; the database pool at 1 thread; the GIL switch interval at 0.1 ms instead
 of the service's 0.5 ms; gc.freeze() after start-up; and, as a counterfactual for diagnosis
 only, every call-log write skipped (a bench-only patch in the server process, see
-`child_serve`). `--variants` picks some of them by label.
+`child_serve`); and the call log on the pool's writer thread in the ivr process, as before
+its writer process. `--variants` picks some of them by label.
 `--profile N` runs bursts of N calls under cProfile (every thread; CPU time and wall time;
 `hotline serve` and our FastAGI layer alone) and writes bench/out/ivr_calls_profile_*.txt. Prints a table and writes
 bench/out/ivr_calls.json; copy the figures into bench/RESULTS.md.
@@ -129,7 +130,7 @@ SILENT_FLOW = (
 
 def proc_cpu(pid: int) -> float:
     """utime + stime of the whole process (all threads) and of its live child processes
-    (none today; the database server's CPU is measured apart), seconds."""
+    (the call-log writer; the database server's CPU is measured apart), seconds."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     total = (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -1011,7 +1012,8 @@ def record_gc_pauses(run: Any, out: str) -> int:
 def child_serve(config: str, options: dict[str, Any]) -> int:
     """`hotline serve` under the diagnostic options. Two are counterfactuals, for diagnosis
     only, applied in this process and nowhere else: `skip_calllog` makes every call-log
-    operation a no-op that reports success (no database write, no journal), `gc_freeze`
+    operation a no-op that reports success (no database write, no journal), `calllog_thread`
+    writes the call log on the pool's writer thread in this process (no writer process), `gc_freeze`
     calls gc.freeze() once the reactor runs (start-up objects leave the collector's scans)."""
     from hotline.cli import main as hotline_main
 
@@ -1026,8 +1028,22 @@ def child_serve(config: str, options: dict[str, Any]) -> int:
         def submit_batch(self: Any, uniqueid: str, operations: Any) -> Any:
             return succeed(journal.Submitted(journal.Outcome.WRITTEN))
 
-        journal.CallLog.submit = submit  # type: ignore[method-assign]
-        journal.CallLog.submit_batch = submit_batch  # type: ignore[method-assign]
+        from hotline.calllog import child
+
+        for writer in (journal.CallLog, child.ChildCallLog):
+            writer.submit = submit  # type: ignore[method-assign]
+            writer.submit_batch = submit_batch  # type: ignore[method-assign]
+    if options.get("calllog_thread"):
+        # The call log written by the pool's writer thread in the ivr process, as before the
+        # writer process (the same CallLog, without the child).
+        from ivr.runner import CallRunner
+
+        original = CallRunner.from_config.__func__  # type: ignore[attr-defined]
+
+        def from_config(cls: Any, *args: Any, writer: Any = None, **kwargs: Any) -> Any:
+            return original(cls, *args, **kwargs)
+
+        CallRunner.from_config = classmethod(from_config)  # type: ignore[method-assign,assignment]
     if options.get("gc_freeze"):
         import gc
 
@@ -1817,6 +1833,7 @@ def main() -> int:
                 ("switch interval 0.1 ms", {"options": {"switchinterval": 0.0001}}),
                 ("gc.freeze() after start", {"options": {"gc_freeze": True}}),
                 ("call-log writes skipped", {"options": {"skip_calllog": True}}),
+                ("call log on a thread", {"options": {"calllog_thread": True}}),
             ]
             if args.variants:
                 wanted = {v.strip() for v in args.variants.split(",")}

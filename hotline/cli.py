@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, metavar="PORT", help="with --role: the role's HTTP port instead of [http] port (0: any free port)")
     p.add_argument("--demo", action="store_true", help="a demo: its own database, demo accounts and a simulated Asterisk placing calls (docs/demo.md)")
     p.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)  # the supervisor's pipe
+    p.add_argument("--calllog-writer", action="store_true", help=argparse.SUPPRESS)  # the ivr role's child (hotline.calllog.child)
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -195,6 +196,10 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
         raise CommandError("--http-bind and --http-port go with --role; all roles share [http] bind/port")
     if args.demo:
         return _serve_demo(config, args)
+    if args.calllog_writer:
+        from hotline.calllog.child import run_writer
+
+        return run_writer(config)
     try:
         if args.role is None:
             from hotline import supervisor
@@ -217,6 +222,10 @@ def _serve_demo(real: Config, args: argparse.Namespace) -> int:
 
     try:
         config = demo.demo_config(real)
+        if args.calllog_writer:
+            from hotline.calllog.child import run_writer
+
+            return run_writer(config)
         if args.role is not None:
             if not demo.check_database(config, real):
                 raise demo.DemoError("no demo database yet: run `hotline serve --demo` (every role) once to create it")

@@ -138,14 +138,7 @@ def _poll_settings(reactor: Any, service: Service) -> None:
     """Admin settings reach this role without a restart: a cheap look at their revision every
     few seconds, and a swap of what changed (hotline.settings, docs/admin.md)."""
     live, pool = service.settings, service.pool
-
-    def poll() -> Any:
-        d = pool.read(live.changes)
-        d.addCallback(live.apply)
-        d.addErrback(lambda failure: log.warning("admin settings not applied: %s", (failure.getErrorMessage().splitlines() or ["?"])[0]))
-        return d
-
-    _every(reactor, POLL_SECONDS, poll)
+    _every(reactor, POLL_SECONDS, lambda: live.poll(pool))
 
 
 def _refresh_ticket_gauges(reactor: Any, service: Service) -> Deferred[None]:

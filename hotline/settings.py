@@ -298,6 +298,14 @@ class LiveSettings:
             return None
         return current, stored(session)
 
+    def poll(self, pool: Any) -> Any:
+        """Read and apply what changed, on `pool`'s reader (a `DatabasePool`); a failure is
+        logged and tried again at the next poll."""
+        d = pool.read(self.changes)
+        d.addCallback(self.apply)
+        d.addErrback(lambda failure: log.warning("admin settings not applied: %s", (failure.getErrorMessage().splitlines() or ["?"])[0]))
+        return d
+
     def apply(self, change: tuple[int, dict[str, dict[str, Any]]] | None) -> bool:
         """Take what `changes` read; True when something was applied."""
         if change is None:

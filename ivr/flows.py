@@ -51,7 +51,7 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from hotline import phone
 from hotline.agi.channel import CallInfo, Channel, Hangup
 from hotline.business_hours import BusinessHours
-from hotline.calllog.journal import CallLog
+from hotline.calllog.journal import CallLogWriter
 from hotline.calllog.records import REFUSALS
 from hotline.config import Config
 from hotline.dialplan import (
@@ -204,7 +204,7 @@ class CallSession:
     menu: Menu
     catalogue: Mapping[str, Prompt]
     store: IvrStore
-    calllog: CallLog
+    calllog: CallLogWriter
     clock: Any
     calendar: WorkingCalendar
     hours: Mapping[str, BusinessHours]

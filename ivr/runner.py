@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -28,7 +28,8 @@ from twisted.internet.defer import Deferred
 from hotline.agi.channel import Channel, ChannelError, Hangup
 from hotline.agi.codec import ProtocolError
 from hotline.business_hours import BusinessHours
-from hotline.calllog.journal import CallLog, SyncCallLog, journal_path, operations_for
+from hotline.calllog.child import ChildCallLog
+from hotline.calllog.journal import CallLog, CallLogWriter, SyncCallLog, journal_path, operations_for
 from hotline.config import Config
 from hotline.dialplan import FLOWS as DIALPLAN_FLOWS
 from hotline.dialplan import VAR_OUTCOME
@@ -85,7 +86,7 @@ class CallRunner:
         config: Config,
         menu: Menu,
         store: IvrStore,
-        calllog: CallLog,
+        calllog: CallLogWriter,
         clock: Any,
         registry: CollectorRegistry | None = None,
         catalogue: Mapping[str, Prompt] | None = None,
@@ -113,13 +114,16 @@ class CallRunner:
         *,
         reactor: Any = None,
         clock: Any = None,
+        writer: Sequence[str] | None = None,
     ) -> CallRunner:
         """Build everything from the config; raises MenuError for a broken menu.
 
         `database` may be a `DatabasePool` (the service's: its reactor is used), a `Database`
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
         None (one is made from config.database). `clock` replaces the wall clock of the
-        inline mode (tests pass a virtual one)."""
+        inline mode (tests pass a virtual one). `writer`, with a reactor: the command of the
+        call-log writer process (`hotline.calllog.child.writer_argv`, what the ivr role uses);
+        without it the pool's writer thread writes the call log in this process."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
         operations = operations_for(config)
@@ -132,7 +136,7 @@ class CallRunner:
                 owned.append(database)
             assert isinstance(database, Database)
             clock = clock if clock is not None else SystemClock()
-            calllog: CallLog = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
+            calllog: CallLogWriter = SyncCallLog(database, journal_path(config), operations=operations, clock=clock)
             store: IvrStore = DatabaseStore.inline(database)
             soon = None
         else:
@@ -143,7 +147,10 @@ class CallRunner:
                 database.start()
                 owned.append(database)
             pool = database
-            calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
+            if writer is not None:
+                calllog = ChildCallLog(reactor, writer, journal_path(config), operations)
+            else:
+                calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
             calllog.start()
             store = DatabaseStore(pool.read_first)
             clock = reactor

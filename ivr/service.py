@@ -16,12 +16,13 @@ def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, f
     written or journalled, before the reactor stops; without a reactor (the classic AGI
     script, one call per process) its database work runs inline. Raises ServiceError for a
     menu the validator refuses."""
+    from hotline.calllog.child import writer_argv
     from hotline.service import ServiceError
     from ivr.menu import MenuError
     from ivr.runner import CallRunner
 
     try:
-        runner = CallRunner.from_config(config, database=pool, registry=registry)
+        runner = CallRunner.from_config(config, database=pool, registry=registry, writer=writer_argv(config) if reactor is not None else None)
     except MenuError as exc:
         raise ServiceError(f"menu refused: {exc}") from None
     runner.flows = dict(flows)

@@ -18,6 +18,7 @@ from twisted.internet.defer import gatherResults
 from hotline import config as configmod
 from hotline.agi.fastagi import listen
 from hotline.calllog import records as calls
+from hotline.calllog.child import writer_argv
 from hotline.calllog.journal import CallLog, sync_run
 from hotline.config import Config, FastAgiConfig
 from hotline.simulator.agi import AsteriskPeer, HangUp, Press, PrivateReactor, QueueOutcome, RawReply, Silence, raw_exchange
@@ -62,8 +63,8 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
     """Six calls at once through the FastAGI server: a silent caller (general queue), a status
     by number (self-service), a queue timeout (a message and its ticket), a hangup in the
     welcome, a queue-callback leg and an unknown flow — each leaves its record. The service's
-    arrangement: lookups on the pool's reader threads, the call log batched by its writer,
-    the journal on its file thread."""
+    arrangement: lookups on the pool's reader threads, the call log written by the writer
+    process (batched across calls there, its journal on its own file thread)."""
     config = load(write_config(tmp_path, database_url))
     peers = {
         "silent": (AsteriskPeer([], callerid=CALLER, dnid="12319"), "ivr?lang=zh"),
@@ -75,7 +76,8 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
     }
     registry = CollectorRegistry()
     with PrivateReactor() as private:
-        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor)
+        # As the ivr role runs it: the call log written by its writer process.
+        runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, writer=writer_argv(config))
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
         number = port.getHost().port
         try:

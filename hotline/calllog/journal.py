@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -52,7 +52,7 @@ from hotline.calllog import records as calls
 from hotline.storage.db import Database
 from hotline.storage.dbpool import Keyed, is_unreachable
 
-__all__ = ["CallLog", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "sync_run"]
+__all__ = ["CallLog", "CallLogWriter", "Entries", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "spill", "sync_run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,6 +139,21 @@ class Submitted:
     value: Any = None
 
 
+class CallLogWriter(Protocol):
+    """What the IVR and the AMI side write call records through: a `CallLog` in this process,
+    or `hotline.calllog.child.ChildCallLog`, which hands them to the writer process."""
+
+    def submit(self, operation: str, arguments: Mapping[str, Any]) -> Deferred[Submitted]: ...
+
+    def submit_batch(self, uniqueid: str, operations: Sequence[tuple[str, Mapping[str, Any]]]) -> Deferred[Submitted]: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> Deferred[Any]: ...
+
+    def register_metrics(self, registry: CollectorRegistry) -> None: ...
+
+
 def _plain(value: Any) -> Any:
     """`value` as its journal line will read back (what json.loads(json.dumps(value)) gives),
     so a live write and a replay apply the same thing. Built directly: the round trip through
@@ -203,10 +218,12 @@ class _JournalFile:
         return cls(path, fd)
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        written = os.write(self.fd, line)
-        if written != len(line):
-            raise OSError(f"short write to {self.path} ({written} of {len(line)} bytes)")
+        self.append_raw((json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def append_raw(self, data: bytes) -> None:
+        written = os.write(self.fd, data)
+        if written != len(data):
+            raise OSError(f"short write to {self.path} ({written} of {len(data)} bytes)")
         os.fsync(self.fd)
 
     def done_offset(self) -> int:
@@ -265,12 +282,65 @@ class _JournalFile:
         self.fd = -1
 
 
+def spill(directory: Path, lines: Sequence[bytes]) -> None:
+    """Append journal lines (each a JSON entry and its newline) to a new journal file,
+    fsync'd, and let go of it: the next replay of any process adopts it."""
+    journal = _JournalFile.create(directory)
+    try:
+        journal.append_raw(b"".join(lines))
+    finally:
+        journal.release()
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class Entries:
+    """Journal entries of named operations, the one format a live write, a replay and the
+    call-log writer's child process all read: an id unique across processes and restarts
+    (its timeline event keeps it), the operation, its arguments as plain JSON values, and
+    when it was submitted."""
+
+    def __init__(self, operations: Mapping[str, Callable[..., Any]], clock: Any = None) -> None:
+        self.operations = operations
+        self.clock = clock
+        self._timed = {name for name, fn in operations.items() if _takes_at(fn)}
+        self._id_prefix, self._ids = uuid.uuid4().hex[:16], 0
+
+    def entry(self, operation: str, arguments: Mapping[str, Any], *, stamped: bool = True) -> dict[str, Any]:
+        """The entry of one operation; unstamped inside a batch, whose operations share the
+        batch's submission time. An operation that takes `at` and was given none is stamped now."""
+        if operation not in self.operations:
+            raise ValueError(f"unknown call-log operation {operation!r} (known: {', '.join(sorted(self.operations))})")
+        args = dict(arguments)
+        if operation in self._timed and args.get("at") is None:
+            args["at"] = self.now()
+        entry = {"id": self.next_id(), "op": operation, "args": _plain(args)}
+        if stamped:
+            entry["submitted"] = self.now().isoformat()
+        return entry
+
+    def batch(self, uniqueid: str, operations: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+        """One entry carrying several operations of one call (one transaction, one line)."""
+        inner = [self.entry(operation, arguments, stamped=False) for operation, arguments in operations]
+        return {"id": self.next_id(), "op": BATCH, "args": {"uniqueid": uniqueid, "operations": inner}, "submitted": self.now().isoformat()}
+
+    def next_id(self) -> str:
+        """This maker's random prefix and a counter, 32 hex digits like a uuid4's, without a
+        system call each."""
+        self._ids += 1
+        return f"{self._id_prefix}{self._ids:016x}"
+
+    def seconds(self) -> float:
+        return float(self.clock.seconds()) if self.clock is not None else time.time()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.seconds(), UTC)
 
 
 class CallLog:
@@ -305,7 +375,7 @@ class CallLog:
         if BATCH in self.operations:
             raise ValueError(f"{BATCH!r} is the journal's own entry name, not an operation name")
         self.retry_seconds = retry_seconds
-        self._timed = {name for name, fn in self.operations.items() if _takes_at(fn)}
+        self.entries = Entries(self.operations, clock)
         self._locks: dict[str, DeferredLock] = {}
         self._in_flight: set[Deferred[Submitted]] = set()
         #: Touched only by file work (on the journal thread in the service).
@@ -320,7 +390,6 @@ class CallLog:
         #: adopted one being replayed; oldest first.
         self._waiting: deque[tuple[float, int]] = deque()
         self._adopted: deque[tuple[float, int]] = deque()
-        self._id_prefix, self._ids = uuid.uuid4().hex[:16], 0
 
     # -- lifecycle
 
@@ -373,7 +442,7 @@ class CallLog:
 
         Arguments must be JSON-friendly (aware datetimes become ISO text); an operation that
         takes `at` and was given none is stamped now, so a replay keeps the real time."""
-        entry = self._entry(operation, arguments)
+        entry = self.entries.entry(operation, arguments)
         return self._in_order(str(entry["args"].get("uniqueid") or ""), entry)
 
     def submit_batch(self, uniqueid: str, operations: Sequence[tuple[str, Mapping[str, Any]]]) -> Deferred[Submitted]:
@@ -382,29 +451,17 @@ class CallLog:
         is the list of the operations' results when written."""
         if not operations:
             return succeed(Submitted(Outcome.WRITTEN, []))
-        inner = [self._entry(operation, arguments, stamped=False) for operation, arguments in operations]
-        entry = {"id": self._next_id(), "op": BATCH, "args": {"uniqueid": uniqueid, "operations": inner}, "submitted": self._now().isoformat()}
-        return self._in_order(uniqueid, entry)
+        return self._in_order(uniqueid, self.entries.batch(uniqueid, operations))
 
-    def _next_id(self) -> str:
-        """An entry id unique across processes and restarts (its timeline event keeps it):
-        this log's random prefix and a counter, 32 hex digits like a uuid4's, without a
-        system call each."""
-        self._ids += 1
-        return f"{self._id_prefix}{self._ids:016x}"
-
-    def _entry(self, operation: str, arguments: Mapping[str, Any], *, stamped: bool = True) -> dict[str, Any]:
-        """The journal entry of one operation; unstamped inside a batch, whose operations
-        share the batch's submission time."""
-        if operation not in self.operations:
-            raise ValueError(f"unknown call-log operation {operation!r} (known: {', '.join(sorted(self.operations))})")
-        args = dict(arguments)
-        if operation in self._timed and args.get("at") is None:
-            args["at"] = self._now()
-        entry = {"id": self._next_id(), "op": operation, "args": _plain(args)}
-        if stamped:
-            entry["submitted"] = self._now().isoformat()
-        return entry
+    def deliver(self, entry: dict[str, Any]) -> Deferred[Submitted]:
+        """Write (or journal) an entry another process built (`Entries`), in order with
+        everything else for its call; one that can never be applied is set aside at once."""
+        problem = self._readable(entry)
+        if problem is not None:
+            self.failed_operations += 1
+            raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
+            return self._disk(self._reject, raw, problem).addCallback(lambda _: Submitted(Outcome.FAILED))
+        return self._in_order(str(_uniqueid_of(entry) or ""), entry)
 
     def _in_order(self, key: str, entry: dict[str, Any]) -> Deferred[Submitted]:
         """Deliver after everything submitted earlier for the same call."""
@@ -658,10 +715,7 @@ class CallLog:
         self.replay().addBoth(again)
 
     def _seconds(self) -> float:
-        return float(self.clock.seconds()) if self.clock is not None else time.time()
-
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._seconds(), UTC)
+        return self.entries.seconds()
 
 
 #: Journal lines written together in one transaction by a replay.

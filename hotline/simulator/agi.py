@@ -1275,7 +1275,7 @@ class PrivateReactor:
         while not outcome:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing happened within {timeout} s")
-            self.reactor.iterate(0.02)
+            self.iterate()
         from twisted.python.failure import Failure
 
         result = outcome[0]
@@ -1288,7 +1288,15 @@ class PrivateReactor:
         while not predicate():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"condition not met within {timeout} s")
-            self.reactor.iterate(0.02)
+            self.iterate()
+
+    def iterate(self) -> None:
+        """One turn of the reactor, and child processes that exited reaped: a reactor that
+        was never run has no SIGCHLD handler to do that (code under test may spawn some)."""
+        from twisted.internet.process import reapAllProcesses
+
+        self.reactor.iterate(0.02)
+        reapAllProcesses()
 
     def close(self) -> None:
         reactor = self.reactor
