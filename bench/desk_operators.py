@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace) -> None:
     from hotline.ami.service import start_ami
     from hotline.config import AmiConfig, Config, DeskConfig
     from hotline.metrics import Metrics
-    from hotline.service import freeze_start_up_objects
+    from hotline.startup import freeze_start_up_objects
     from hotline.storage import db as dbmod
     from hotline.storage.dbpool import DatabasePool
     from hotline.storage.models import Category, DeskSession, Role, Ticket, TicketSource, User, UserRole, utcnow

@@ -38,7 +38,7 @@ import tickets_1m
 from sqlalchemy import insert, text
 
 from hotline.reports import report
-from hotline.service import freeze_start_up_objects
+from hotline.startup import freeze_start_up_objects
 from hotline.storage.db import Database
 from hotline.storage.models import Role, User
 from hotline.tickets import kpi

@@ -13,7 +13,6 @@ Every role: database and its thread pool → metrics → its work → HTTP /heal
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -23,13 +22,13 @@ from typing import Any
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.logger import STDLibLogObserver, globalLogBeginner
 
 from hotline import __version__, plugins
 from hotline.config import Config
 from hotline.metrics import Metrics, TicketSnapshot
 from hotline.reports import report
 from hotline.settings import POLL_SECONDS, LiveSettings
+from hotline.startup import configure_logging, freeze_start_up_objects, lower_priority
 from hotline.storage import db
 from hotline.storage.dbpool import DatabasePool
 from hotline.storage.lease import LeaseKeeper, lease_for
@@ -258,27 +257,6 @@ def _sweep_fallback_messages(reactor: Any, service: Service) -> None:
     _every(reactor, MESSAGE_SWEEP_SECONDS, sweep)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic's plugin chatter at INFO says nothing an administrator needs.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
-
-
-def freeze_start_up_objects() -> int:
-    """Keep what start-up built (modules, mappers, the menu …) out of the collector's scans.
-
-    Why: a full collection scans every tracked object, and the service's start-up graph is
-    large: full collections of it took 32-94 ms on the test VM, and one at run time stops
-    every call for as long (bench/RESULTS.md, ivr_calls.py). Start-up garbage is collected
-    first; what remains lives as long as the process anyway. Returns the objects frozen."""
-    gc.collect()
-    gc.freeze()
-    frozen = gc.get_freeze_count()
-    log.info("start-up done: %d objects kept out of garbage collection", frozen)
-    return frozen
-
-
 def serve(config: Config, role: str, *, http_bind: str | None = None, http_port: int | None = None, report_fd: int | None = None) -> int:
     """Run one role until SIGINT/SIGTERM and return 0 after a clean stop. A stop asked for
     while the role is still starting (before the reactor's own handlers exist) is kept and
@@ -289,7 +267,7 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     reactor: Any = _reactor
     early = _EarlyStop()
     configure_logging(config.service.log_level)
-    _lower_priority(role, getattr(config.roles, f"{role}_nice", 0))
+    lower_priority(f"role {role}", getattr(config.roles, f"{role}_nice", 0))
     service = build(reactor, config, role, http_bind=http_bind, http_port=http_port)
     host, port = service.http_address
     if report_fd is None:
@@ -305,15 +283,6 @@ def serve(config: Config, role: str, *, http_bind: str | None = None, http_port:
     early.hand_over()
     reactor.run()
     return 0
-
-
-def _lower_priority(role: str, niceness: int) -> None:
-    """Yield the CPU to the IVR on a shared machine (config [roles]). Only ever lowers the
-    priority: raising it back needs privileges a service should not have."""
-    current = os.nice(0)
-    if niceness > current:
-        os.nice(niceness - current)
-        log.info("role %s: niceness %d", role, niceness)
 
 
 class _EarlyStop:

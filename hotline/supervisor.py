@@ -253,8 +253,8 @@ def run(config: Any, roles: Sequence[str] = (), *, child_args: Sequence[str] = (
         _EarlyStop,
         _listen,
         check_schema,
-        configure_logging,
     )
+    from hotline.startup import configure_logging
     from hotline.storage import db
     from hotline.tickets import media
     from hotline.web.aggregate import build_aggregate_root

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from hotline import config as configmod
 from hotline.calllog import records as calls
 from hotline.calllog.child import ChildCallLog, writer_argv
-from hotline.calllog.journal import JOURNAL_PREFIX, Outcome, SyncCallLog, operations_for
+from hotline.calllog.journal import JOURNAL_PREFIX, Entries, Outcome, SyncCallLog, encode, operations_for
 from hotline.simulator.agi import PrivateReactor
 from hotline.storage.db import Database
 from hotline.storage.models import CallEvent
@@ -158,6 +158,22 @@ def test_the_writer_refuses_malformed_lines_and_keeps_serving(tmp_path, sqlite_u
     with database.transaction() as s:
         assert s.scalar(select(func.count()).select_from(CallEvent)) == 1
     database.dispose()
+
+
+def test_an_entry_encoded_directly_reads_as_the_journal_makes_it():
+    """The role encodes its entries without a plain copy first; the writer must read what a
+    journal line of the same entry holds (aware times as UTC text, tuples as lists, keys as text)."""
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    clock.advance(START.timestamp())
+    detail = {"keys": ("1", "2"), "when": START.astimezone(timezone(timedelta(hours=8))), 3: "a number as a key", "nested": [{"ok": True}]}
+    plain, direct = Entries(calls.OPERATIONS, clock), Entries(calls.OPERATIONS, clock, plain=False)
+    a, b = plain.entry("add_event", {"uniqueid": "e-1", "kind": "menu", "detail": detail}), direct.entry("add_event", {"uniqueid": "e-1", "kind": "menu", "detail": detail})
+    b["id"] = a["id"]
+    assert encode(a) == encode(b)
+    assert json.loads(encode(b))["args"] == a["args"]
+    assert a["args"]["detail"]["when"] == "2026-12-03T09:00:00+00:00" and a["args"]["at"] == "2026-12-03T09:00:00+00:00"
 
 
 @pytest.fixture

@@ -44,9 +44,10 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from hotline.calllog.journal import CallLog, Entries, Outcome, Submitted, journal_path, operations_for, spill
+from hotline.calllog.journal import CallLog, Entries, Outcome, Submitted, encode, journal_path, operations_for, spill
 from hotline.config import Config
 from hotline.settings import POLL_SECONDS, LiveSettings
+from hotline.startup import configure_logging, freeze_start_up_objects
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
 
@@ -105,7 +106,9 @@ class ChildCallLog:
     ) -> None:
         self.reactor, self.argv, self.journal_dir = reactor, list(argv), Path(journal_dir)
         self.env = dict(env if env is not None else os.environ)
-        self.entries = Entries(operations, reactor)
+        # Encoded once, straight from the arguments (no plain copy first): the child reads the
+        # same JSON a journal line holds.
+        self.entries = Entries(operations, reactor, plain=False)
         self.flush_seconds, self.restart_seconds, self.spill_seconds, self.stop_seconds = flush_seconds, restart_seconds, spill_seconds, stop_seconds
         #: Every entry not yet acknowledged, in submission order: its line and its Deferred.
         self._unacked: dict[str, tuple[bytes, Deferred[Submitted]]] = {}
@@ -194,7 +197,7 @@ class ChildCallLog:
         return self._send(self.entries.batch(uniqueid, operations))
 
     def _send(self, entry: dict[str, Any]) -> Deferred[Submitted]:
-        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = encode(entry)
         d: Deferred[Submitted] = Deferred()
         self._unacked[entry["id"]] = (line, d)
         if self._closed and self._child is None:
@@ -401,7 +404,7 @@ def run_writer(config: Config) -> int:
     from twisted.internet import reactor as _reactor
 
     reactor: Any = _reactor
-    logging.basicConfig(level=getattr(logging, config.service.log_level), format="%(asctime)s %(levelname)s %(name)s[writer]: %(message)s")
+    configure_logging(config.service.log_level, "calllog-writer")
     # Ctrl-C reaches the whole process group; the ivr role stops us when it has handed
     # over everything, by closing our stdin. TERM (someone stopping us alone) does the same.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -433,6 +436,7 @@ def run_writer(config: Config) -> int:
     link = ParentLink(calllog, finish, stop)
     state = task.LoopingCall(link.send)
     stdio.StandardIO(link, reactor=reactor)  # type: ignore[no-untyped-call]
+    reactor.callWhenRunning(freeze_start_up_objects)
     reactor.callWhenRunning(settings.start, POLL_SECONDS, now=False)
     reactor.callWhenRunning(state.start, STATE_SECONDS, now=True)
     signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(link.finish))

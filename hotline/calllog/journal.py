@@ -52,7 +52,7 @@ from hotline.calllog import records as calls
 from hotline.storage.db import Database
 from hotline.storage.dbpool import Keyed, is_unreachable
 
-__all__ = ["CallLog", "CallLogWriter", "Entries", "Outcome", "Submitted", "SyncCallLog", "is_unreachable", "journal_path", "operations_for", "spill", "sync_run"]
+__all__ = ["CallLog", "CallLogWriter", "Entries", "Outcome", "Submitted", "SyncCallLog", "encode", "is_unreachable", "journal_path", "operations_for", "spill", "sync_run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -170,6 +170,12 @@ def _plain(value: Any) -> Any:
     return _plain(_json_default(value))
 
 
+def encode(entry: Mapping[str, Any]) -> bytes:
+    """An entry as its journal line: compact JSON and a newline (aware datetimes, dates and
+    enums as `_plain` makes them)."""
+    return (json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n").encode("utf-8")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -218,7 +224,7 @@ class _JournalFile:
         return cls(path, fd)
 
     def append(self, entry: Mapping[str, Any]) -> None:
-        self.append_raw((json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        self.append_raw(encode(entry))
 
     def append_raw(self, data: bytes) -> None:
         written = os.write(self.fd, data)
@@ -304,11 +310,13 @@ class Entries:
     """Journal entries of named operations, the one format a live write, a replay and the
     call-log writer's child process all read: an id unique across processes and restarts
     (its timeline event keeps it), the operation, its arguments as plain JSON values, and
-    when it was submitted."""
+    when it was submitted. `plain=False` leaves the arguments as given, for a caller that
+    encodes the entry at once (`encode`: the same text either way)."""
 
-    def __init__(self, operations: Mapping[str, Callable[..., Any]], clock: Any = None) -> None:
+    def __init__(self, operations: Mapping[str, Callable[..., Any]], clock: Any = None, *, plain: bool = True) -> None:
         self.operations = operations
         self.clock = clock
+        self.plain = plain
         self._timed = {name for name, fn in operations.items() if _takes_at(fn)}
         self._id_prefix, self._ids = uuid.uuid4().hex[:16], 0
 
@@ -320,7 +328,7 @@ class Entries:
         args = dict(arguments)
         if operation in self._timed and args.get("at") is None:
             args["at"] = self.now()
-        entry = {"id": self.next_id(), "op": operation, "args": _plain(args)}
+        entry = {"id": self.next_id(), "op": operation, "args": _plain(args) if self.plain else args}
         if stamped:
             entry["submitted"] = self.now().isoformat()
         return entry

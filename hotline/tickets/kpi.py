@@ -1145,7 +1145,7 @@ def build_statements(longest_series: int) -> None:
 
     They are built once and kept for the life of the process (~22,000 Python objects). The
     desk role builds them at start-up (`hotline.service.build`), before it keeps its start-up
-    objects out of the garbage collector's scans (`hotline.service.freeze_start_up_objects`);
+    objects out of the garbage collector's scans (`hotline.startup.freeze_start_up_objects`);
     built later by the first reports, every full collection scanned them again, a pause of
     the request it fell in (bench/RESULTS.md, reports at 1 M), and the first report of each
     kind paid the building (~0.2-0.35 s)."""
