@@ -138,6 +138,34 @@ def test_a_writer_that_cannot_run_leaves_its_entries_to_the_next_replay(tmp_path
     database.dispose()
 
 
+def test_a_writer_that_cannot_even_be_forked_is_tried_again_then_its_entries_spilled(tmp_path):
+    """On a virtual clock: no fork at all (process limits) counts as a writer that died at
+    once; tries after 1, 2 and 4 s, and once it has been down `spill_seconds` the entries are
+    journalled by the role."""
+    import errno
+
+    from twisted.internet.task import Clock
+
+    class NoFork(Clock):
+        def spawnProcess(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    clock = NoFork()
+    calllog = ChildCallLog(clock, ["hotline"], tmp_path / "journal", calls.OPERATIONS, restart_seconds=1.0, spill_seconds=5.0)
+    calllog.start()
+    results: list[Any] = []
+    calllog.submit_batch("f-1", a_call("f-1")).addCallback(results.append)
+    for step in (1.0, 2.0):
+        clock.advance(step)
+    assert (calllog.restarts, results) == (3, [])
+    clock.advance(4.0)
+    assert calllog.restarts == 4 and [r.outcome for r in results] == [Outcome.JOURNALLED]
+    (line,) = next((tmp_path / "journal").glob(f"{JOURNAL_PREFIX}*.jsonl")).read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["args"]["uniqueid"] == "f-1"
+    calllog.close()
+    assert not clock.getDelayedCalls()
+
+
 def test_the_writer_refuses_malformed_lines_and_keeps_serving(tmp_path, sqlite_url):
     """The child alone, driven over its pipe the way the ivr role drives it."""
     config = write_config(tmp_path, sqlite_url)

@@ -134,7 +134,10 @@ class ChildCallLog:
     def _spawn(self) -> None:
         self._restart_call = None
         child = _ChildProtocol(self)
-        self.reactor.spawnProcess(child, self.argv[0], self.argv, env=self.env, childFDs={0: "w", 1: "r", 2: 2})
+        try:
+            self.reactor.spawnProcess(child, self.argv[0], self.argv, env=self.env, childFDs={0: "w", 1: "r", 2: 2})
+        except OSError as exc:  # no fork (memory, process limits): as if it had died at once
+            self._ended(child, Failure(exc))  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
 
     def _connected(self, child: _ChildProtocol) -> None:
         self._child = child
