@@ -122,8 +122,9 @@ class CallRunner:
         (with `reactor`: wrapped in a pool; without: used inline, for the classic script), or
         None (one is made from config.database). `clock` replaces the wall clock of the
         inline mode (tests pass a virtual one). `writer`, with a reactor: the command of the
-        call-log writer process (`hotline.calllog.child.writer_argv`, what the ivr role uses);
-        without it the pool's writer thread writes the call log in this process."""
+        call-log writer process (`hotline.calllog.child.writer_argv`, what the ivr role uses;
+        the caller starts it: `runner.calllog.start()`); without it the pool's writer thread
+        writes the call log in this process."""
         catalogue = shipped_catalogue()
         menu = load_menu(config, catalogue)
         operations = operations_for(config)
@@ -148,10 +149,12 @@ class CallRunner:
                 owned.append(database)
             pool = database
             if writer is not None:
+                # Not started here: the process is forked by whoever runs the reactor (the
+                # service once it runs, so a role that fails to start forks no writer).
                 calllog = ChildCallLog(reactor, writer, journal_path(config), operations)
             else:
                 calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
-            calllog.start()
+                calllog.start()
             store = DatabaseStore(pool.read_first)
             clock = reactor
             # A call's batch is encoded and handed over, and its lookup started, on the

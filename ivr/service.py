@@ -27,6 +27,9 @@ def build_call_handler(reactor: Any, config: Config, pool: Any, registry: Any, f
         raise ServiceError(f"menu refused: {exc}") from None
     runner.flows = dict(flows)
     if reactor is not None:
+        # The writer process once the role runs: a role that fails to start (a port taken)
+        # leaves no writer behind.
+        reactor.callWhenRunning(runner.calllog.start)
         # "before": the reactor waits for the call log to finish (written or journalled)
         # while the pool's threads still run.
         reactor.addSystemEventTrigger("before", "shutdown", runner.close)

@@ -78,6 +78,7 @@ def test_fastagi_calls_end_to_end(database_url, database, case, tmp_path):
     with PrivateReactor() as private:
         # As the ivr role runs it: the call log written by its writer process.
         runner = CallRunner.from_config(config, database, registry, reactor=private.reactor, writer=writer_argv(config))
+        runner.calllog.start()
         port = listen(private.reactor, FastAgiConfig(bind="127.0.0.1", port=0), runner, registry)
         number = port.getHost().port
         try:
