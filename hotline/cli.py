@@ -194,12 +194,16 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     if args.role is None and (args.http_bind is not None or args.http_port is not None):
         raise CommandError("--http-bind and --http-port go with --role; all roles share [http] bind/port")
-    if args.demo:
-        return _serve_demo(config, args)
-    if args.calllog_writer:
+    if args.calllog_writer:  # the ivr role's child, on its role's configuration
+        from hotline import demo
         from hotline.calllog.child import run_writer
 
-        return run_writer(config)
+        try:
+            return run_writer(demo.demo_config(config) if args.demo else config)
+        except demo.DemoError as exc:
+            raise CommandError(str(exc)) from None
+    if args.demo:
+        return _serve_demo(config, args)
     try:
         if args.role is None:
             from hotline import supervisor
@@ -222,10 +226,6 @@ def _serve_demo(real: Config, args: argparse.Namespace) -> int:
 
     try:
         config = demo.demo_config(real)
-        if args.calllog_writer:
-            from hotline.calllog.child import run_writer
-
-            return run_writer(config)
         if args.role is not None:
             if not demo.check_database(config, real):
                 raise demo.DemoError("no demo database yet: run `hotline serve --demo` (every role) once to create it")

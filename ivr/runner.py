@@ -151,7 +151,7 @@ class CallRunner:
             if writer is not None:
                 # Not started here: the process is forked by whoever runs the reactor (the
                 # service once it runs, so a role that fails to start forks no writer).
-                calllog = ChildCallLog(reactor, writer, journal_path(config), operations)
+                calllog = ChildCallLog(reactor, writer, journal_path(config), operations, disk=pool.disk)
             else:
                 calllog = CallLog(pool.write, journal_path(config), clock=reactor, operations=operations, disk=pool.disk)
                 calllog.start()

@@ -204,6 +204,23 @@ def test_an_entry_encoded_directly_reads_as_the_journal_makes_it():
     assert a["args"]["detail"]["when"] == "2026-12-03T09:00:00+00:00" and a["args"]["at"] == "2026-12-03T09:00:00+00:00"
 
 
+def test_the_writer_journals_while_the_database_is_away_and_the_replay_writes_it(tmp_path, sqlite_url):
+    """The real child on a database it cannot open: the entry is acknowledged as journalled
+    (not lost, not failed), and the journal it leaves is written by the next replay."""
+    away = write_config(tmp_path, f"sqlite:///{tmp_path / 'no-such-directory' / 'hotline.db'}")
+    entry = {"id": "c" * 32, "op": "add_event", "args": {"uniqueid": "j-1", "kind": "note", "detail": {"text": "数据库不在"}, "at": START.isoformat()}, "submitted": START.isoformat()}
+    done = subprocess.run(writer_argv(away), input=json.dumps(entry).encode() + b"\n", capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    acks = [ack for line in done.stdout.splitlines() for ack in json.loads(line)["acks"]]
+    assert acks == [["c" * 32, "journalled"]]
+    assert "database unreachable" in done.stderr.decode()
+    database = Database.from_url(sqlite_url)
+    written: list[int] = []
+    SyncCallLog(database, tmp_path / "journal", operations=operations_for(away)).replay().addCallback(written.append)
+    assert written == [1] and events_of(database, "j-1") == ["note"]
+    database.dispose()
+
+
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     from tests.conftest import _sqlite_url

@@ -38,16 +38,16 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import protocol, stdio, task
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from hotline.calllog.journal import CallLog, Entries, Outcome, Submitted, encode, journal_path, operations_for, spill
+from hotline.calllog.journal import CallLog, DiskRun, Entries, Outcome, Submitted, encode, journal_families, journal_path, operations_for, spill
 from hotline.config import Config
 from hotline.settings import POLL_SECONDS, LiveSettings
-from hotline.startup import configure_logging, freeze_start_up_objects
+from hotline.startup import configure_logging, freeze_start_up_objects, lower_priority
 from hotline.storage.db import Database
 from hotline.storage.dbpool import DatabasePool
 
@@ -84,6 +84,8 @@ class ChildCallLog:
         reactor: spawns the child and runs the timers.
         argv: the child's command (`writer_argv`).
         journal_dir: where the parent spills entries when the child cannot take them.
+        disk: runs that file work, `disk(fn, *args)` → Deferred (the pool's journal thread,
+            `DatabasePool.disk`); default inline.
         operations: the operation names (the child has the functions).
         flush_seconds: entries are written to the pipe together at most this long after the first.
         restart_seconds: first wait before starting a dead child again; doubles to 30 s.
@@ -99,6 +101,7 @@ class ChildCallLog:
         operations: Mapping[str, Callable[..., Any]],
         *,
         env: Mapping[str, str] | None = None,
+        disk: DiskRun | None = None,
         flush_seconds: float = 0.05,
         restart_seconds: float = 1.0,
         spill_seconds: float = 30.0,
@@ -106,6 +109,7 @@ class ChildCallLog:
     ) -> None:
         self.reactor, self.argv, self.journal_dir = reactor, list(argv), Path(journal_dir)
         self.env = dict(env if env is not None else os.environ)
+        self._disk: DiskRun = disk if disk is not None else maybeDeferred
         # Encoded once, straight from the arguments (no plain copy first): the child reads the
         # same JSON a journal line holds.
         self.entries = Entries(operations, reactor, plain=False)
@@ -153,8 +157,7 @@ class ChildCallLog:
         if self._child is child:
             self._child = None
         if self._stopping is not None:
-            self._spill("the call-log writer stopped before acknowledging them")
-            self._stopping.callback(None)
+            self._spill("the call-log writer stopped before acknowledging them").chainDeferred(self._stopping)
             return
         self.restarts += 1
         self._failures += 1
@@ -174,8 +177,7 @@ class ChildCallLog:
             self._restart_call.cancel()
         self._flush()
         if self._child is None:
-            self._spill("the call-log writer was not running at the stop")
-            return succeed(None)
+            return self._spill("the call-log writer was not running at the stop")
         self._stopping = Deferred()
         child = self._child
         assert child.transport is not None  # connected
@@ -204,7 +206,7 @@ class ChildCallLog:
         d: Deferred[Submitted] = Deferred()
         self._unacked[entry["id"]] = (line, d)
         if self._closed and self._child is None:
-            self._spill("submitted after the call-log writer stopped")
+            self._spill("submitted after the call-log writer stopped", inline=True)
         elif self._child is not None:
             self._unsent.append(line)
             if self._flush_call is None:
@@ -235,23 +237,32 @@ class ChildCallLog:
             self.state.update({k: v for k, v in state.items() if k in self.state})
             self._healthy()
 
-    def _spill(self, why: str) -> None:
-        """Every unacknowledged entry to a journal file of the parent's own, released at
-        once so that the next replay adopts it; on a disk that refuses, they stay here."""
+    def _spill(self, why: str, *, inline: bool = False) -> Deferred[None]:
+        """Every unacknowledged entry to a journal file of the role's own, released at once
+        so that the next replay adopts it: file work on the pool's journal thread (`disk`),
+        never an fsync on the reactor; `inline` after the stop, when that thread is gone. On
+        a disk that refuses, the entries wait for the next writer."""
         if not self._unacked:
-            return
-        waiting = list(self._unacked.values())
-        try:
-            spill(self.journal_dir, [line for line, _ in waiting])
-        except OSError as exc:
-            log.error("call log: %d entries could not be journalled (%s: %s); kept in memory", len(waiting), why, exc)
-            return
-        log.warning("call log: %d entries journalled by the ivr role itself (%s)", len(waiting), why)
-        self.spilled += len(waiting)
-        self._unacked.clear()
-        self._unsent = []
-        for _, d in waiting:
-            d.callback(Submitted(Outcome.JOURNALLED))
+            return succeed(None)
+        waiting, self._unacked, self._unsent = self._unacked, {}, []
+        lines = [line for line, _ in waiting.values()]
+        run: DiskRun = maybeDeferred if inline else self._disk
+        d: Deferred[None] = run(spill, self.journal_dir, lines)
+
+        def spilled(_: object) -> None:
+            log.warning("call log: %d entries journalled by the ivr role itself (%s)", len(waiting), why)
+            self.spilled += len(waiting)
+            for _, done in waiting.values():
+                done.callback(Submitted(Outcome.JOURNALLED))
+
+        def refused(failure: Failure) -> None:
+            log.error("call log: %d entries could not be journalled (%s: %s); kept for the writer", len(waiting), why, failure.getErrorMessage())
+            self._unacked = {**waiting, **self._unacked}
+            if self._child is not None:
+                self._unsent[:0] = lines
+                self._flush()
+
+        return d.addCallbacks(spilled, refused)
 
     # -- observing
 
@@ -305,11 +316,8 @@ class _WriterMetrics:
         self.owner = owner
 
     def collect(self) -> Iterator[Any]:
-        o, s = self.owner, self.owner.state
-        yield GaugeMetricFamily("hotline_calllog_journal_pending_operations", "Call-log operations in the journal, not yet written to the database", value=float(s["pending"]))
-        yield GaugeMetricFamily("hotline_calllog_journal_oldest_pending_seconds", "Age of the oldest call-log operation waiting in the journal (0: none)", value=float(s["oldest"]))
-        yield CounterMetricFamily("hotline_calllog_journal_replayed_operations", "Call-log operations written to the database from the journal", value=float(s["replayed"]))
-        yield CounterMetricFamily("hotline_calllog_failed_operations", "Call-log operations dropped: refused by the database for a reason of their own, or not journalled", value=float(s["failed"]))
+        o = self.owner
+        yield from journal_families(o.state)
         yield GaugeMetricFamily("hotline_calllog_writer_unacknowledged_entries", "Call-log entries handed to the writer process and not yet written or journalled", value=o.unacknowledged())
         yield CounterMetricFamily("hotline_calllog_writer_restarts", "Times the call-log writer process ended unasked and was started again", value=o.restarts)
         yield CounterMetricFamily("hotline_calllog_writer_spilled_entries", "Call-log entries the ivr role journalled itself because the writer process was down", value=o.spilled)
@@ -366,10 +374,8 @@ class ParentLink(LineReceiver):
         self._send_call = None
         if self.transport is None:
             return
-        c = self.calllog
-        state = {"pending": c.pending(), "oldest": round(c.oldest_pending_age(), 3), "replayed": c.replayed_operations, "failed": c.failed_operations, "journalling": c.journalling}
         acks, self.acks = self.acks, []
-        self.transport.write(json.dumps({"acks": acks, "state": state}, separators=(",", ":")).encode("ascii") + b"\n")
+        self.transport.write(json.dumps({"acks": acks, "state": self.calllog.journal_state()}, separators=(",", ":")).encode("ascii") + b"\n")
 
     def finish(self) -> None:
         """Write what waits, acknowledge it, close the pipe; then stop (at once if the pipe is
@@ -411,7 +417,7 @@ def run_writer(config: Config) -> int:
     # Ctrl-C reaches the whole process group; the ivr role stops us when it has handed
     # over everything, by closing our stdin. TERM (someone stopping us alone) does the same.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.nice(WRITER_NICENESS)
+    lower_priority("call-log writer", os.nice(0) + WRITER_NICENESS)
     database = Database.from_url(config.database_url(), pool_size=config.database.pool_size, timeout=config.database.timeout)
     live = LiveSettings(config)
     try:

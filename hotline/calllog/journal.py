@@ -52,7 +52,7 @@ from hotline.calllog import records as calls
 from hotline.storage.db import Database
 from hotline.storage.dbpool import Keyed, is_unreachable
 
-__all__ = ["CallLog", "CallLogWriter", "Entries", "Outcome", "Submitted", "SyncCallLog", "encode", "is_unreachable", "journal_path", "operations_for", "spill", "sync_run"]
+__all__ = ["CallLog", "CallLogWriter", "Entries", "Outcome", "Submitted", "SyncCallLog", "encode", "is_unreachable", "journal_families", "journal_path", "operations_for", "spill", "sync_run"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -439,6 +439,10 @@ class CallLog:
         firsts = [queue[0][0] for queue in (self._waiting, self._adopted) if queue]
         return max(0.0, self._seconds() - min(firsts)) if firsts else 0.0
 
+    def journal_state(self) -> dict[str, Any]:
+        """What /metrics shows of the journal, as plain values (the writer process sends it)."""
+        return {"pending": self.pending(), "oldest": round(self.oldest_pending_age(), 3), "replayed": self.replayed_operations, "failed": self.failed_operations, "journalling": self.journalling}
+
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """The journal's counters in `registry` (the service's /metrics)."""
         registry.register(_JournalMetrics(self))
@@ -467,8 +471,7 @@ class CallLog:
         problem = self._readable(entry)
         if problem is not None:
             self.failed_operations += 1
-            raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
-            return self._disk(self._reject, raw, problem).addCallback(lambda _: Submitted(Outcome.FAILED))
+            return self._disk(self._reject, encode(entry).decode("utf-8").rstrip("\n"), problem).addCallback(lambda _: Submitted(Outcome.FAILED))
         return self._in_order(str(_uniqueid_of(entry) or ""), entry)
 
     def _in_order(self, key: str, entry: dict[str, Any]) -> Deferred[Submitted]:
@@ -737,11 +740,16 @@ class _JournalMetrics:
         self.calllog = calllog
 
     def collect(self) -> Iterator[Any]:
-        c = self.calllog
-        yield GaugeMetricFamily("hotline_calllog_journal_pending_operations", "Call-log operations in the journal, not yet written to the database", value=c.pending())
-        yield GaugeMetricFamily("hotline_calllog_journal_oldest_pending_seconds", "Age of the oldest call-log operation waiting in the journal (0: none)", value=c.oldest_pending_age())
-        yield CounterMetricFamily("hotline_calllog_journal_replayed_operations", "Call-log operations written to the database from the journal", value=c.replayed_operations)
-        yield CounterMetricFamily("hotline_calllog_failed_operations", "Call-log operations dropped: refused by the database for a reason of their own, or not journalled", value=c.failed_operations)
+        return journal_families(self.calllog.journal_state())
+
+
+def journal_families(state: Mapping[str, Any]) -> Iterator[Any]:
+    """The journal's metric families from its state (`CallLog.journal_state`: in this
+    process, or as the call-log writer process reported it)."""
+    yield GaugeMetricFamily("hotline_calllog_journal_pending_operations", "Call-log operations in the journal, not yet written to the database", value=float(state["pending"]))
+    yield GaugeMetricFamily("hotline_calllog_journal_oldest_pending_seconds", "Age of the oldest call-log operation waiting in the journal (0: none)", value=float(state["oldest"]))
+    yield CounterMetricFamily("hotline_calllog_journal_replayed_operations", "Call-log operations written to the database from the journal", value=float(state["replayed"]))
+    yield CounterMetricFamily("hotline_calllog_failed_operations", "Call-log operations dropped: refused by the database for a reason of their own, or not journalled", value=float(state["failed"]))
 
 
 def _submitted_at(entry: Mapping[str, Any] | None, default: float) -> float:
